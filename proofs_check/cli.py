@@ -1,0 +1,142 @@
+"""`proofs-check`: verify the convex-duality theorems from the command line.
+
+    proofs-check list
+    proofs-check run [THEOREM ...] [--restarts K] [--seed S] [--solver NAME] [--json OUT]
+    proofs-check verify THEOREM --data FILE.npz [--beta B] [--heads M] [--restarts K] [--seed S]
+                        [--solver NAME] [--json OUT]
+
+Exit codes: 0 every witness passed, 1 a witness failed, 2 bad input (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+import theory
+from proofs_check.harness import Verification, verify
+from proofs_check.report import format_table, verification_lines
+from theory.errors import InputError, SolverFailure
+
+DEFAULT_SEED = 0
+
+
+class UsageError(Exception):
+    """argparse's complaint, turned into our one-line error."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def _count(name: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer >= 1, got {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer >= 1, got {value}")
+        return value
+    parse.__name__ = name
+    return parse
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="proofs-check", description="Verify convex-duality theorems for attention networks.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands.add_parser("list", help="list the theorems")
+    for name, text in (("run", "verify theorems on their default instances"), ("verify", "verify on your data")):
+        sub = commands.add_parser(name, help=text)
+        if name == "run":
+            sub.add_argument("theorems", nargs="*", metavar="THEOREM")
+        else:
+            sub.add_argument("theorem", metavar="THEOREM")
+            sub.add_argument("--data", required=True, type=Path, help=".npz with X (N, s, d) and Y (N, s, c)")
+            sub.add_argument("--beta", type=float, default=None, help="weight decay (default: the theorem's)")
+            sub.add_argument("--heads", type=_count("heads"), default=None, help="width for the zero-gap witness")
+        sub.add_argument("--restarts", type=_count("restarts"), default=20, help="restarts per width (default 20)")
+        sub.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of data and restarts (default 0)")
+        sub.add_argument("--solver", default="auto", help="auto, clarabel, scs or ecos")
+        sub.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
+    return parser
+
+
+def _progress(label: str):
+    """Progress on stderr: rewritten in place on a terminal; elsewhere one line as each phase starts."""
+    live = sys.stderr.isatty()
+
+    def show(phase: str, done: int, total: int) -> None:
+        if live:
+            print(f"\r[{label}] {phase} {done}/{total}    ", end="", file=sys.stderr, flush=True)
+        elif done == 0:
+            print(f"[{label}] {phase}", file=sys.stderr, flush=True)
+    return show
+
+
+def _verify_and_show(theorem: theory.Theorem, args: argparse.Namespace, heads: int | None = None) -> Verification:
+    result = verify(theorem, heads=heads, restarts=args.restarts, seed=args.seed, solver=args.solver,
+                    progress=_progress(theorem.name))
+    if sys.stderr.isatty():
+        print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
+    return result
+
+
+def load_npz(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of a data file, with X and Y present (InputError otherwise)."""
+    if not path.is_file():
+        raise InputError(f"data file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read {path} as .npz: {exc}") from None
+    missing = [key for key in ("X", "Y") if key not in arrays]
+    if missing:
+        raise InputError(f"{path} has no array {' or '.join(missing)} (found: {', '.join(arrays) or 'none'})")
+    return arrays
+
+
+def _command_run(args: argparse.Namespace) -> list[Verification]:
+    names = args.theorems or list(theory.REGISTRY)
+    classes = [theory.get(name) for name in names]
+    results = []
+    for cls in classes:
+        X, Y, beta = cls.default_data(np.random.default_rng(args.seed))
+        results.append(_verify_and_show(cls(X, Y, beta), args))
+        print(verification_lines(results[-1]))
+    print(format_table(results))
+    return results
+
+
+def _command_verify(args: argparse.Namespace) -> list[Verification]:
+    cls = theory.get(args.theorem)
+    arrays = load_npz(args.data)
+    beta = cls.default_data(np.random.default_rng(args.seed))[2] if args.beta is None else args.beta
+    result = _verify_and_show(cls.from_arrays(arrays, beta, args.seed), args, heads=args.heads)
+    print(verification_lines(result))
+    print(format_table([result]))
+    return [result]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        if args.command == "list":
+            for cls in theory.REGISTRY.values():
+                print(f"{cls.name:<22} {cls.statement}\n{'':<22} paper: {cls.paper}\n{'':<22} equation: {cls.equation}")
+            return 0
+        results = _command_run(args) if args.command == "run" else _command_verify(args)
+        if args.json is not None:
+            payload = results[0].to_json() if args.command == "verify" else [r.to_json() for r in results]
+            args.json.write_text(json.dumps(payload, indent=2, allow_nan=True) + "\n")
+        return 0 if all(r.passed for r in results) else 1
+    except (UsageError, InputError, SolverFailure) as exc:
+        print(f"proofs-check: error: {exc}", file=sys.stderr)
+        return 2

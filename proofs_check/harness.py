@@ -1,0 +1,159 @@
+"""The verification of one theorem on one data set: convex solve, restarts and the five witnesses.
+
+Witnesses (each a :class:`Check` with its value, tolerance and verdict; tolerances in proofs_check.tolerances):
+
+(a) ``weak_duality``  every restart, at every width tried, ends at or above the certified lower bound LB <= C*;
+(b) ``zero_gap``      with ``heads`` (default: theorem.heads_for_zero_gap(), where every local minimum of the
+                      factorised problem is global) the best restart reaches C* within GAP; skipped when the user
+                      asks for fewer heads than m* (the theorem claims nothing there);
+(c) ``recovery``      the network built from Z* with m* heads (SVD, lemma L1) has objective C* within RECOVERY;
+(d) ``dual_certificate`` the residual V* is dual feasible (max_p R°(A_p^T V*) <= beta (1 + DUAL)) and its dual
+                      objective equals C* within DUAL;
+(e) ``structure``     m* = rank(Z*) heads are needed: with m* - 1 heads the best restart stays at least NARROW
+                      above C*.  This is measured (restarts bound the narrow optimum from above), so it fails only
+                      if restarts find a network with fewer heads that fits as well - i.e. if Z* is not the
+                      lowest-rank optimum, which would contradict the reported structure.
+
+Relative quantities are divided by max(|C*|, 1e-12) (C* = 0 only when Y = 0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from proofs_check import tolerances as tol
+from proofs_check.restarts import RestartRun, run_restarts
+from theory.base import Theorem
+from theory.convex import solve
+from theory.data import check_positive_int
+from theory.lifted import block_factors, certificate
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    value: float
+    tolerance: float
+    relation: str  # "<=" or ">=": value relation tolerance passes
+    passed: bool | None  # None: not applicable (skipped)
+    detail: str
+
+
+def _check(name: str, value: float, relation: str, tolerance: float, detail: str) -> Check:
+    passed = value <= tolerance if relation == "<=" else value >= tolerance
+    return Check(name, float(value), tolerance, relation, bool(passed), detail)
+
+
+def _skipped(name: str, detail: str) -> Check:
+    return Check(name, float("nan"), float("nan"), "", None, detail)
+
+
+@dataclass
+class Verification:
+    """Everything one verification measured; ``to_json`` is the machine-readable report."""
+
+    theorem: str
+    dims: dict[str, int]
+    beta: float
+    heads: int
+    restarts: int
+    seed: int
+    solver: str
+    convex_optimum: float
+    lower_bound: float
+    best_primal: float
+    relative_gap: float
+    recovered_objective: float
+    dual_objective: float
+    rank: int
+    fraction_at_rank: float | None
+    narrow_best: float | None
+    structure: dict[str, object]
+    restart_values: dict[int, list[float]]
+    seconds: dict[str, float]
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed is not False for c in self.checks)
+
+    def to_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data["restart_values"] = {str(m): v for m, v in self.restart_values.items()}
+        data["checks"] = {c.name: {k: v for k, v in asdict(c).items() if k != "name"} for c in self.checks}
+        data["passed"] = self.passed
+        return data
+
+
+def verify(theorem: Theorem, *, heads: int | None = None, restarts: int = 20, seed: int = 0,
+           solver: str = "auto", progress: Progress | None = None) -> Verification:
+    """Solve the convex program, run the restarts and evaluate the witnesses (a)-(e)."""
+    restarts = check_positive_int(restarts, "restarts")
+    heads = theorem.heads_for_zero_gap() if heads is None else check_positive_int(heads, "heads")
+    say = progress or (lambda phase, done, total: None)
+    program = theorem.program
+
+    say("convex solve", 0, 1)
+    solution = solve(program, solver)
+    cert = certificate(program, solution.blocks)
+    factors = block_factors(program, solution.blocks)
+    m_star = theorem.heads_needed(factors)
+    recovered = theorem.objective(theorem.recover(factors)[0], m_star)
+    C = solution.optimum
+    scale = max(abs(C), 1e-12)
+
+    def restarts_at(m: int) -> RestartRun:
+        return run_restarts(theorem, m, restarts, seed, lambda k, n: say(f"restarts at m={m}", k, n))
+
+    runs = {heads: restarts_at(heads)}
+    if 1 <= m_star and m_star not in runs:
+        runs[m_star] = restarts_at(m_star)
+    if m_star >= 2 and m_star - 1 not in runs:
+        runs[m_star - 1] = restarts_at(m_star - 1)
+    narrow = _narrow_best(theorem, runs, m_star)
+    at_rank = runs.get(m_star)
+
+    lowest = min(float(run.values.min()) for run in runs.values())
+    checks = [
+        _check("weak_duality", (lowest - cert.lower_bound) / scale, ">=", -tol.ROUNDOFF,
+               f"lowest restart over widths {sorted(runs)} minus certified lower bound LB"),
+        _zero_gap_check(runs[heads], heads, m_star, C, scale),
+        _check("recovery", abs(recovered - C) / scale, "<=", tol.RECOVERY,
+               f"objective of the network recovered with m*={m_star} heads vs C*"),
+        _check("dual_certificate", max(abs(cert.dual_objective - C) / scale, cert.max_dual_norm_ratio - 1), "<=",
+               tol.DUAL, f"max(|D(V*) - C*|/C*, max_p dual norm/beta - 1); dual norm/beta = {cert.max_dual_norm_ratio:.12g}"),
+        _skipped("structure", "Z* = 0: no heads needed") if narrow is None else
+        _check("structure", (narrow - C) / scale, ">=", tol.NARROW, f"best objective with m*-1={m_star - 1} heads above C*"),
+    ]
+    return Verification(
+        theorem=theorem.name, dims=theorem.dims, beta=theorem.beta, heads=heads, restarts=restarts, seed=seed,
+        solver=solution.solver, convex_optimum=C, lower_bound=cert.lower_bound, best_primal=runs[heads].best,
+        relative_gap=(runs[heads].best - C) / scale, recovered_objective=recovered,
+        dual_objective=cert.dual_objective, rank=m_star,
+        fraction_at_rank=None if at_rank is None else float(np.mean((at_rank.values - C) / scale <= tol.GAP)),
+        narrow_best=narrow, structure=theorem.structure(solution.blocks),
+        restart_values={m: run.values.tolist() for m, run in sorted(runs.items())},
+        seconds={"convex": solution.seconds, **{f"restarts_m{m}": run.seconds for m, run in runs.items()}},
+        checks=checks,
+    )
+
+
+def _narrow_best(theorem: Theorem, runs: dict[int, RestartRun], m_star: int) -> float | None:
+    """Best objective with m* - 1 heads (the zero network when m* = 1; None when m* = 0)."""
+    if m_star == 0:
+        return None
+    if m_star == 1:
+        return theorem.objective(np.zeros(theorem.n_params(0)), 0)
+    return runs[m_star - 1].best
+
+
+def _zero_gap_check(run: RestartRun, heads: int, m_star: int, C: float, scale: float) -> Check:
+    if heads < m_star:
+        return _skipped("zero_gap", f"heads={heads} < m*={m_star}: the theorem claims no zero gap")
+    return _check("zero_gap", (run.best - C) / scale, "<=", tol.GAP, f"best of {run.values.size} restarts at m={heads}")
+

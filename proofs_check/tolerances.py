@@ -1,0 +1,29 @@
+"""Every tolerance the witnesses use, each with the reason for its size (all relative to |C*|).
+
+The convex optimum is known to the accuracy that the solver's own certificate proves: theory.lifted.certificate
+gives a rigorous lower bound LB <= C* (weak duality at a feasible, rescaled residual) and the solution's
+objective C(Z) >= C*.  With Clarabel at its default tolerances (1e-8) we measure (C(Z) - LB)/C(Z) ~ 1e-9 on
+the default instances; the tolerances below sit one to three orders above what the solvers deliver and several
+orders below every effect they are meant to detect (a gap at too small a width is ~1e-4 or more).
+"""
+
+#: Weak duality: a restart may lie below the certified lower bound LB only by float64 round-off in evaluating
+#: the two objectives (sums of at most ~1e5 terms of size ~|C*|: < 1e-11 relative); 1e-9 leaves margin.
+ROUNDOFF = 1e-9
+
+#: Zero gap: best restart <= C(Z*) + GAP |C*|.  C(Z*) is within ~1e-9 of C* (certificate) and L-BFGS, stopped
+#: at ftol = 1e-14 / gtol = 1e-10, ends within ~1e-11 of a minimum (measured); 1e-6 is the accuracy the
+#: foundation issue asks for (1e-5) with a factor of 10 to spare.
+GAP = 1e-6
+
+#: Recovery: the recovered heads reproduce Z* up to the dropped singular values (< 1e-6 relative, the rank
+#: threshold theory.lifted.RANK_TOL), which changes the objective by at most ~1e-6 relative.
+RECOVERY = 1e-6
+
+#: Dual certificate: D(V*) = C* and max_p R°(A_p^T V*) <= beta (1 + DUAL) hold to the solver's accuracy
+#: (Clarabel 1e-8 default tolerances; measured 1e-9 .. 1e-8).
+DUAL = 1e-6
+
+#: Width necessity: with m* - 1 heads the best restart must stay at least this far above C*: ten times GAP, so
+#: that "above" is never confused with the zero gap that the witness (b) accepts.
+NARROW = 10 * GAP

@@ -1,0 +1,25 @@
+"""The mathematics: one module per theorem, and the registry the harness and the CLI walk.
+
+Each registered class implements :class:`theory.base.Theorem`.  ``REGISTRY`` maps the theorem's name (as
+THEORY.md writes it) to the class; :func:`get` turns an unknown name into an InputError.
+"""
+
+from __future__ import annotations
+
+from theory.base import Theorem
+from theory.errors import InputError, SolverFailure
+from theory.linear_attention import LinearAttention
+from theory.linear_mlp import LinearMLP
+
+REGISTRY: dict[str, type[Theorem]] = {cls.name: cls for cls in (LinearMLP, LinearAttention)}
+
+
+def get(name: str) -> type[Theorem]:
+    """The theorem class registered under ``name``."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise InputError(f"unknown theorem {name!r}; known: {', '.join(REGISTRY)}") from None
+
+
+__all__ = ["REGISTRY", "InputError", "SolverFailure", "Theorem", "get"]

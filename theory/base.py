@@ -1,0 +1,155 @@
+"""The interface every theorem module implements, and the harness walks.
+
+A :class:`Theorem` is one equivalence "non-convex network with weight decay  <=>  lifted convex program", bound
+to one data set (X, Y, beta).  It gives:
+
+- the primal: :meth:`Theorem.forward` (the network), :meth:`Theorem.objective_and_gradient` (regularised loss
+  with its analytic gradient) and :meth:`Theorem.init` (a seeded initialisation of m heads);
+- the convex program: :meth:`Theorem.build_program` (cached as :attr:`Theorem.program`), the blocks A_p of program (C) in theory.lifted;
+- the lifting map :meth:`Theorem.lift_weights` (weights -> Z) and the recovery map
+  :meth:`Theorem.weights_from_factors` (convex solution -> primal weights of m heads);
+- the structure measure: :meth:`Theorem.structure`.
+
+The dual certificate is generic (theory.lifted.certificate) because it only needs the lifted program.
+
+Weights are passed around as one flat float64 vector ``theta`` (what L-BFGS sees); :meth:`Theorem.param_shapes`
+says how it splits into the named weight arrays of m heads.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from functools import cached_property
+from typing import ClassVar, Mapping
+
+import numpy as np
+
+from theory.data import check_beta, check_data
+from theory.errors import InputError
+from theory.lifted import LiftedProgram, numerical_rank, zero_level
+from theory.losses import SQUARED, Loss
+
+Factors = list[list[tuple[np.ndarray, np.ndarray]]]
+
+
+class Theorem(ABC):
+    """A theorem bound to data X (N, s, d), Y (N, s, c) and weight decay beta > 0 (squared loss)."""
+
+    name: ClassVar[str]
+    paper: ClassVar[str]
+    equation: ClassVar[str]
+    statement: ClassVar[str]
+    loss: ClassVar[Loss] = SQUARED
+
+    def __init__(self, X: np.ndarray, Y: np.ndarray, beta: float) -> None:
+        self.X, self.Y = check_data(X, Y)
+        self.beta = check_beta(beta)
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], beta: float, seed: int, **options: object) -> "Theorem":
+        """Bind the theorem to the arrays of a data file (at least X and Y); options are theorem-specific."""
+        if options:
+            raise InputError(f"theorem {cls.name} takes no option {', '.join(sorted(options))}")
+        return cls(arrays["X"], arrays["Y"], beta)
+
+    @classmethod
+    @abstractmethod
+    def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
+        """A small default instance (X, Y, beta) drawn from rng, solvable in seconds."""
+
+    # ---- sizes -------------------------------------------------------------------------------------------
+    @property
+    def dims(self) -> dict[str, int]:
+        N, s, d = self.X.shape
+        return {"N": N, "s": s, "d": d, "c": self.Y.shape[2]}
+
+    # ---- primal ------------------------------------------------------------------------------------------
+    @abstractmethod
+    def param_shapes(self, m: int) -> list[tuple[int, ...]]:
+        """Shapes of the trained weight arrays of a network with m heads, in the order theta packs them."""
+
+    @abstractmethod
+    def forward(self, weights: list[np.ndarray]) -> np.ndarray:
+        """The network output F of shape (N, s, c)."""
+
+    @abstractmethod
+    def backward(self, weights: list[np.ndarray], dF: np.ndarray) -> list[np.ndarray]:
+        """Gradient of <dF, forward(weights)> with respect to each weight array (the vector-Jacobian product)."""
+
+    def unpack(self, theta: np.ndarray, m: int) -> list[np.ndarray]:
+        shapes = self.param_shapes(m)
+        sizes = [int(np.prod(shape)) for shape in shapes]
+        if theta.shape != (sum(sizes),):
+            raise InputError(f"{self.name}: theta has shape {theta.shape}, expected ({sum(sizes)},) for m={m}")
+        parts = np.split(theta, np.cumsum(sizes)[:-1])
+        return [part.reshape(shape) for part, shape in zip(parts, shapes)]
+
+    @staticmethod
+    def pack(weights: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate([w.reshape(-1) for w in weights])
+
+    def n_params(self, m: int) -> int:
+        return int(sum(np.prod(shape) for shape in self.param_shapes(m)))
+
+    def objective(self, theta: np.ndarray, m: int) -> float:
+        """Regularised training loss l(f(X), Y) + beta/2 |theta|^2 (weight decay on every trained weight)."""
+        return self.objective_and_gradient(theta, m)[0]
+
+    def objective_and_gradient(self, theta: np.ndarray, m: int) -> tuple[float, np.ndarray]:
+        weights = self.unpack(theta, m)
+        F = self.forward(weights)
+        value = self.loss.value(F, self.Y) + 0.5 * self.beta * float(theta @ theta)
+        grad = self.pack(self.backward(weights, self.loss.gradient(F, self.Y))) + self.beta * theta
+        return value, grad
+
+    def init(self, m: int, rng: np.random.Generator) -> np.ndarray:
+        """Standard normal weights, rescaled by one scalar so that |f(X)|_F = |Y|_F at the start.
+
+        The networks here are homogeneous of degree 2 in their weights (f(a theta) = a^2 f(theta)), so the
+        rescaling only fixes the output scale; it keeps L-BFGS well started whatever the scale of X and Y.
+        """
+        theta = rng.standard_normal(self.n_params(m))
+        size = float(np.linalg.norm(self.forward(self.unpack(theta, m))))
+        target = float(np.linalg.norm(self.Y))
+        return theta * np.sqrt(target / size) if size > 0 and target > 0 else theta
+
+    # ---- convex program, recovery, structure -------------------------------------------------------------
+    @abstractmethod
+    def build_program(self) -> LiftedProgram:
+        """The blocks A_p of the lifted program (C)."""
+
+    @cached_property
+    def program(self) -> LiftedProgram:
+        """The lifted program, built once per bound theorem."""
+        return self.build_program()
+
+    @abstractmethod
+    def lift_weights(self, weights: list[np.ndarray]) -> list[np.ndarray]:
+        """The lifted blocks Z_p = sum_{j in heads(p)} u_j v_j^T of a network (so A(Z) = forward(weights))."""
+
+    @abstractmethod
+    def weights_from_factors(self, factors: Factors, m: int) -> list[np.ndarray]:
+        """Primal weights of m heads whose lifted blocks are sum_r u_r v_r^T (extra heads are zero)."""
+
+    def heads_needed(self, factors: Factors) -> int:
+        """m*: the number of heads the recovered network needs (one per factor pair in one-block theorems)."""
+        return sum(len(pairs) for pairs in factors)
+
+    @abstractmethod
+    def heads_for_zero_gap(self) -> int:
+        """A width at which every local minimum of the factorised problem is global (min(a, b) + 1)."""
+
+    def recover(self, factors: Factors, m: int | None = None) -> tuple[np.ndarray, int]:
+        """theta and m of the network recovered from a convex solution's factors (m = m* by default)."""
+        m = self.heads_needed(factors) if m is None else m
+        return self.pack(self.weights_from_factors(factors, m)), m
+
+    def structure(self, blocks: list[np.ndarray]) -> dict[str, object]:
+        """Per block: numerical rank (theory.lifted.zero_level) and singular values."""
+        sigmas = [np.linalg.svd(Z, compute_uv=False) for Z in blocks]
+        level = zero_level(self.program, blocks)
+        return {
+            "ranks": [numerical_rank(s, level) for s in sigmas],
+            "singular_values": [s.tolist() for s in sigmas],
+            "max_rank": [min(Z.shape) for Z in blocks],
+        }

@@ -1,0 +1,162 @@
+"""The lifted convex program shared by every theorem, its dual certificate and the SVD recovery.
+
+THEORY.md §2 ("Generic dual and certificate"): every network in this package computes its output as a linear
+map of lifted matrices,
+
+    F = sum_p A_p(Z_p),     Z_p = sum_{j in heads(p)} u_j v_j^T,
+
+so that, by lemma L1, weight decay beta/2 sum_j (|u_j|^2 + |v_j|^2) becomes beta sum_p R(Z_p) and training is
+equivalent to
+
+    C* = min_{Z_p}  l(sum_p A_p(Z_p)) + beta sum_p R(Z_p)                                    (C)
+
+with R the nuclear norm |.|_* (block nuclear norm) or, for scalar-gain parametrisations, the Frobenius norm
+(group lasso).  Its dual is
+
+    D* = max_V  -l*(-V)   s.t.  R°(A_p^T V) <= beta  for all p,                             (D)
+
+with R° the dual norm (spectral norm |.|_2 for the nuclear norm, Frobenius for Frobenius).  For the squared
+loss l(F) = 1/2 |F - y|^2 the dual objective is <V, y> - 1/2 |V|^2 and the residual V* = y - F(Z*) is dual
+optimal.
+
+Conventions: A_p is stored as a dense matrix acting on vec_r(Z_p) = Z_p.reshape(-1) (row-major), and the
+output F is the network output of shape (N, s, c) flattened row-major.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from theory.losses import SQUARED, Loss
+
+Norm = Literal["nuclear", "frobenius"]
+
+#: A singular value (or a block's Frobenius norm) sigma counts as non-zero when it is above RANK_TOL times the
+#: largest one AND its penalty beta sigma is above RANK_TOL / 2 times the objective.  Interior-point solutions
+#: carry the zero singular values at ~1e-8 relative (measured with Clarabel at its default 1e-8 tolerances).
+#: The second test handles Z* = 0, where everything the solver returns is noise: dropping a component of size
+#: sigma changes the objective by at most 2 beta sigma (its penalty, plus a loss change of at most
+#: sigma |A^T V|_2 <= beta sigma), so what is dropped moves the objective by at most RANK_TOL relative.
+RANK_TOL = 1e-6
+
+
+@dataclass(frozen=True)
+class Block:
+    """One lifted matrix Z_p: its shape, its regulariser and the matrix of the linear map A_p."""
+
+    matrix: np.ndarray  # (n_outputs, rows * cols), acts on Z_p.reshape(-1)
+    shape: tuple[int, int]
+    norm: Norm = "nuclear"
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class LiftedProgram:
+    """Program (C): blocks A_p, the flattened target y and the weight decay beta."""
+
+    blocks: tuple[Block, ...]
+    target: np.ndarray
+    beta: float
+    loss: Loss = SQUARED
+
+    def predict(self, Zs: list[np.ndarray]) -> np.ndarray:
+        """F = sum_p A_p vec_r(Z_p), flattened."""
+        return sum((b.matrix @ Z.reshape(-1) for b, Z in zip(self.blocks, Zs)), np.zeros_like(self.target))
+
+    def adjoint(self, V: np.ndarray) -> list[np.ndarray]:
+        """A_p^T V for every block, reshaped to the block's shape."""
+        return [(b.matrix.T @ V).reshape(b.shape) for b in self.blocks]
+
+    def regulariser(self, Zs: list[np.ndarray]) -> float:
+        """sum_p R(Z_p) (without beta)."""
+        return float(sum(block_norm(Z, b.norm) for b, Z in zip(self.blocks, Zs)))
+
+    def objective(self, Zs: list[np.ndarray]) -> float:
+        """The objective of (C) evaluated in float64 at the given blocks."""
+        return self.loss.value(self.predict(Zs), self.target) + self.beta * self.regulariser(Zs)
+
+    def zeros(self) -> list[np.ndarray]:
+        return [np.zeros(b.shape) for b in self.blocks]
+
+
+def block_norm(Z: np.ndarray, norm: Norm) -> float:
+    """R(Z): nuclear norm (sum of singular values) or Frobenius norm."""
+    if norm == "nuclear":
+        return float(np.linalg.svd(Z, compute_uv=False).sum())
+    return float(np.linalg.norm(Z))
+
+
+def dual_norm(M: np.ndarray, norm: Norm) -> float:
+    """R°(M): spectral norm for the nuclear norm, Frobenius norm for the Frobenius norm."""
+    if norm == "nuclear":
+        return float(np.linalg.svd(M, compute_uv=False)[0])
+    return float(np.linalg.norm(M))
+
+
+@dataclass(frozen=True)
+class DualCertificate:
+    """The residual as a dual point of (D), and what it certifies about a candidate solution of (C).
+
+    ``lower_bound`` is the dual objective at V* scaled into the feasible set (V* min(1, beta / max_p R°)), so it is
+    a rigorous lower bound on C* (weak duality) and hence on the objective of every network of this theorem.
+    """
+
+    dual_objective: float  # -l*(-V*) at the unscaled residual
+    lower_bound: float  # dual objective at the feasible, rescaled residual
+    max_dual_norm_ratio: float  # max_p R°(A_p^T V*) / beta; <= 1 means V* is dual feasible
+    complementarity: float  # |sum_p <A_p^T V*, Z_p> - beta sum_p R(Z_p)| / max(beta sum_p R(Z_p), tiny)
+    dual_norms: tuple[float, ...]  # R°(A_p^T V*) / beta per block
+
+
+def certificate(program: LiftedProgram, Zs: list[np.ndarray]) -> DualCertificate:
+    """Build the dual certificate of THEORY.md §2 from a candidate solution Zs of (C)."""
+    V = -program.loss.gradient(program.predict(Zs), program.target)
+    adjoints = program.adjoint(V)
+    ratios = tuple(dual_norm(M, b.norm) / program.beta for b, M in zip(program.blocks, adjoints))
+    worst = max(ratios)
+    scale = min(1.0, 1.0 / worst) if worst > 0 else 1.0
+    penalty = program.beta * program.regulariser(Zs)
+    inner = float(sum(np.vdot(M, Z) for M, Z in zip(adjoints, Zs)))
+    return DualCertificate(
+        dual_objective=program.loss.dual_value(V, program.target),
+        lower_bound=program.loss.dual_value(scale * V, program.target),
+        max_dual_norm_ratio=worst,
+        complementarity=abs(inner - penalty) / max(penalty, np.finfo(float).tiny),
+        dual_norms=ratios,
+    )
+
+
+def zero_level(program: LiftedProgram, Zs: list[np.ndarray]) -> float:
+    """The size below which a singular value or a Frobenius block of the solution Zs counts as zero (RANK_TOL)."""
+    largest = max((float(np.linalg.norm(Z, 2)) for Z in Zs), default=0.0)
+    return RANK_TOL * max(largest, 0.5 * program.objective(Zs) / program.beta)
+
+
+def numerical_rank(singular_values: np.ndarray, level: float) -> int:
+    """Number of singular values above the zero level."""
+    return int(np.sum(singular_values > level))
+
+
+def block_factors(program: LiftedProgram, Zs: list[np.ndarray]) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+    """Split each block into balanced factor pairs (u, v) with sum_r u_r v_r^T = Z_p (lemma L1).
+
+    Nuclear blocks: Z = sum_r sigma_r p_r q_r^T (SVD) gives u_r = sqrt(sigma_r) p_r, v_r = sqrt(sigma_r) q_r, so
+    that 1/2 sum_r (|u_r|^2 + |v_r|^2) = |Z|_*.  Frobenius blocks: one pair (Z / sqrt|Z|_F, sqrt|Z|_F), a matrix
+    and a scalar gain.  Singular values and blocks below :func:`zero_level` are dropped: they are the
+    interior-point solver's zeros.
+    """
+    level = zero_level(program, Zs)
+    factors: list[list[tuple[np.ndarray, np.ndarray]]] = []
+    for Z, block in zip(Zs, program.blocks):
+        if block.norm == "frobenius":
+            size = float(np.linalg.norm(Z))
+            factors.append([(Z / np.sqrt(size), np.array(np.sqrt(size)))] if size > level else [])
+            continue
+        P, sigma, Qt = np.linalg.svd(Z, full_matrices=False)
+        rank = numerical_rank(sigma, level)
+        root = np.sqrt(sigma[:rank])
+        factors.append([(P[:, r] * root[r], Qt[r] * root[r]) for r in range(rank)])
+    return factors

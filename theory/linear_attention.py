@@ -1,0 +1,78 @@
+"""`linear-attention`: linear (no-softmax) self-attention, [S22] section 3 (THEORY.md §3).
+
+Primal (query-key product merged into W1_j in R^{d x d}, value-output product into W2_j in R^{d x c}):
+    f(X) = sum_{j=1}^m (X W1_j X^T) X W2_j,
+    p* = min  1/2 sum_i |f(X_i) - Y_i|_F^2 + beta/2 sum_j (|W1_j|_F^2 + |W2_j|_F^2).
+Key identity, with the Gram matrix G_i = X_i^T X_i:
+    f(X_i) = sum_{k,l} G_i[k, l] X_i Z_kl,   Z_kl = sum_j W1_j[:, k] W2_j[l, :]  in R^{d x c}.
+Stacking block (k, l) at rows k d .. k d + d - 1 and columns l c .. l c + c - 1 gives
+Z = sum_j vec_c(W1_j) vec_r(W2_j)^T in R^{d^2 x dc} and the convex program
+    p* = min_Z  1/2 sum_i | sum_{k,l} G_i[k, l] X_i Z_kl - Y_i |_F^2 + beta |Z|_*.
+Zero gap for m >= m* = rank(Z*) <= min(d^2, dc).  Recovery: head r gets W1_r = sqrt(sigma_r) p_r.reshape(d, d).T
+(undoing vec_c) and W2_r = sqrt(sigma_r) q_r.reshape(d, c).  Lifted map as a matrix:
+A[(i, t, e), (k d + a, l c + e')] = X_i[t, a] G_i[k, l] 1[e = e'].
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+
+from theory.base import Factors, Theorem
+from theory.lifted import Block, LiftedProgram
+
+
+class LinearAttention(Theorem):
+    name = "linear-attention"
+    paper = "Sahiner et al., Unraveling Attention via Convex Duality, ICML 2022, §3 (linear attention)"
+    equation = "THEORY.md §3: min_Z l(sum_kl G[k,l] X Z_kl) + beta |Z|_*"
+    statement = "linear self-attention with weight decay <=> nuclear-norm program on Z in R^{d^2 x dc}"
+
+    @classmethod
+    def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
+        return rng.standard_normal((6, 4, 3)), rng.standard_normal((6, 4, 2)), 0.1
+
+    @cached_property
+    def gram(self) -> np.ndarray:
+        """G_i = X_i^T X_i, shape (N, d, d)."""
+        return np.einsum("ita,itb->iab", self.X, self.X)
+
+    def param_shapes(self, m: int) -> list[tuple[int, ...]]:
+        d, c = self.dims["d"], self.dims["c"]
+        return [(m, d, d), (m, d, c)]
+
+    def _query_gram(self, W1: np.ndarray) -> np.ndarray:
+        """X_i W1_j G_i for every sample i and head j, shape (N, m, s, d)."""
+        return np.matmul(np.matmul(self.X[:, None], W1), self.gram[:, None])
+
+    def forward(self, weights: list[np.ndarray]) -> np.ndarray:
+        W1, W2 = weights
+        return np.matmul(self._query_gram(W1), W2).sum(axis=1)
+
+    def backward(self, weights: list[np.ndarray], dF: np.ndarray) -> list[np.ndarray]:
+        W1, W2 = weights
+        dW2 = np.einsum("ijtk,itc->jkc", self._query_gram(W1), dF)
+        back = np.matmul(np.matmul(dF[:, None], np.swapaxes(W2, 1, 2)), self.gram[:, None])  # dF_i W2_j^T G_i
+        return [np.einsum("ita,ijtb->jab", self.X, back), dW2]
+
+    def build_program(self) -> LiftedProgram:
+        N, s, d = self.X.shape
+        c = self.dims["c"]
+        A = np.einsum("ita,ikl,ef->itekalf", self.X, self.gram, np.eye(c), optimize=True)
+        return LiftedProgram((Block(A.reshape(N * s * c, d * d * d * c), (d * d, d * c)),), self.Y.reshape(-1), self.beta)
+
+    def lift_weights(self, weights: list[np.ndarray]) -> list[np.ndarray]:
+        W1, W2 = weights  # Z = sum_j vec_c(W1_j) vec_r(W2_j)^T
+        return [np.swapaxes(W1, 1, 2).reshape(len(W1), -1).T @ W2.reshape(len(W2), -1)]
+
+    def weights_from_factors(self, factors: Factors, m: int) -> list[np.ndarray]:
+        d, c = self.dims["d"], self.dims["c"]
+        W1, W2 = (np.zeros(shape) for shape in self.param_shapes(m))
+        for r, (u, v) in enumerate(factors[0]):
+            W1[r], W2[r] = u.reshape(d, d).T, v.reshape(d, c)
+        return [W1, W2]
+
+    def heads_for_zero_gap(self) -> int:
+        d, c = self.dims["d"], self.dims["c"]
+        return min(d * d, d * c) + 1

@@ -1,0 +1,58 @@
+"""`linear-mlp`: the two-layer linear network, the baseline of lemma L1 (THEORY.md §2).
+
+Primal (token-wise):   F_i = X_i W1 W2,   W1 in R^{d x m},  W2 in R^{m x c},
+    p* = min  1/2 sum_i |X_i W1 W2 - Y_i|_F^2 + beta/2 (|W1|_F^2 + |W2|_F^2).
+Convex program:        min_{Z in R^{d x c}}  1/2 sum_i |X_i Z - Y_i|_F^2 + beta |Z|_*.
+Zero gap for m >= rank(Z*) <= min(d, c); recovery by the SVD of Z* (head r: column r of W1 = sqrt(sigma_r) p_r,
+row r of W2 = sqrt(sigma_r) q_r); dual constraint |sum_i X_i^T V_i|_2 <= beta.
+Lifted layout: Z is one block acting by A[(i, t, e), (a, e')] = X_i[t, a] 1[e = e'].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from theory.base import Factors, Theorem
+from theory.lifted import Block, LiftedProgram
+
+
+class LinearMLP(Theorem):
+    name = "linear-mlp"
+    paper = "Sahiner et al. ICML 2022 (lemma L1; Pilanci & Ergen 2020)"
+    equation = "THEORY.md §2: min_Z l(XZ) + beta |Z|_*"
+    statement = "two-layer linear network with weight decay <=> nuclear-norm regularised linear model"
+
+    @classmethod
+    def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
+        return rng.standard_normal((8, 3, 4)), rng.standard_normal((8, 3, 3)), 1.0
+
+    def param_shapes(self, m: int) -> list[tuple[int, ...]]:
+        d, c = self.dims["d"], self.dims["c"]
+        return [(d, m), (m, c)]
+
+    def forward(self, weights: list[np.ndarray]) -> np.ndarray:
+        W1, W2 = weights
+        return self.X @ W1 @ W2
+
+    def backward(self, weights: list[np.ndarray], dF: np.ndarray) -> list[np.ndarray]:
+        W1, W2 = weights
+        XW1 = self.X @ W1
+        return [np.einsum("ita,itc,mc->am", self.X, dF, W2), np.einsum("itm,itc->mc", XW1, dF)]
+
+    def build_program(self) -> LiftedProgram:
+        N, s, d, c = self.X.shape + (self.dims["c"],)
+        A = np.einsum("ita,ef->iteaf", self.X, np.eye(c)).reshape(N * s * c, d * c)
+        return LiftedProgram((Block(A, (d, c), "nuclear", "Z"),), self.Y.reshape(-1), self.beta)
+
+    def lift_weights(self, weights: list[np.ndarray]) -> list[np.ndarray]:
+        W1, W2 = weights
+        return [W1 @ W2]
+
+    def weights_from_factors(self, factors: Factors, m: int) -> list[np.ndarray]:
+        W1, W2 = (np.zeros(shape) for shape in self.param_shapes(m))
+        for r, (u, v) in enumerate(factors[0]):
+            W1[:, r], W2[r] = u, v
+        return [W1, W2]
+
+    def heads_for_zero_gap(self) -> int:
+        return min(self.dims["d"], self.dims["c"]) + 1
