@@ -77,6 +77,7 @@ class Verification:
     restart_values: dict[int, list[float]]
     seconds: dict[str, float]
     checks: list[Check] = field(default_factory=list)
+    extras: dict[str, object] = field(default_factory=dict)  # theorem.report_fields, merged into the JSON
 
     @property
     def passed(self) -> bool:
@@ -86,6 +87,7 @@ class Verification:
         data = asdict(self)
         data["restart_values"] = {str(m): v for m, v in self.restart_values.items()}
         data["checks"] = {c.name: {k: v for k, v in asdict(c).items() if k != "name"} for c in self.checks}
+        data.update(data.pop("extras"))
         data["passed"] = self.passed
         return data
 
@@ -139,7 +141,7 @@ def verify(theorem: Theorem, *, heads: int | None = None, restarts: int = 20, se
         narrow_best=narrow, structure=theorem.structure(solution.blocks),
         restart_values={m: run.values.tolist() for m, run in sorted(runs.items())},
         seconds={"convex": solution.seconds, **{f"restarts_m{m}": run.seconds for m, run in runs.items()}},
-        checks=checks,
+        checks=checks, extras=theorem.report_fields(solution.blocks, factors),
     )
 
 

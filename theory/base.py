@@ -144,6 +144,10 @@ class Theorem(ABC):
         m = self.heads_needed(factors) if m is None else m
         return self.pack(self.weights_from_factors(factors, m)), m
 
+    def report_fields(self, blocks: list[np.ndarray], factors: Factors) -> dict[str, object]:
+        """Theorem-specific top-level fields of the JSON report (e.g. active tokens, patterns); none by default."""
+        return {}
+
     def structure(self, blocks: list[np.ndarray]) -> dict[str, object]:
         """Per block: numerical rank (theory.lifted.zero_level) and singular values."""
         sigmas = [np.linalg.svd(Z, compute_uv=False) for Z in blocks]
