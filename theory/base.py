@@ -26,7 +26,7 @@ import numpy as np
 
 from theory.data import check_beta, check_data
 from theory.errors import InputError
-from theory.lifted import LiftedProgram, numerical_rank, zero_level
+from theory.lifted import LiftedProgram, block_factors
 from theory.losses import SQUARED, Loss
 
 Factors = list[list[tuple[np.ndarray, np.ndarray]]]
@@ -149,11 +149,11 @@ class Theorem(ABC):
         return {}
 
     def structure(self, blocks: list[np.ndarray]) -> dict[str, object]:
-        """Per block: numerical rank (theory.lifted.zero_level) and singular values."""
-        sigmas = [np.linalg.svd(Z, compute_uv=False) for Z in blocks]
-        level = zero_level(self.program, blocks)
+        """Per block: rank (number of factor pairs: SVD rank of a nuclear block, 1 for an active Frobenius
+        block, 0 for a zero block; theory.lifted.significant_components), the largest possible rank, and singular
+        values."""
         return {
-            "ranks": [numerical_rank(s, level) for s in sigmas],
-            "singular_values": [s.tolist() for s in sigmas],
-            "max_rank": [min(Z.shape) for Z in blocks],
+            "ranks": [len(pairs) for pairs in block_factors(self.program, blocks)],
+            "max_rank": [min(Z.shape) if b.norm == "nuclear" else 1 for Z, b in zip(blocks, self.program.blocks)],
+            "singular_values": [np.linalg.svd(Z, compute_uv=False).tolist() for Z in blocks],
         }

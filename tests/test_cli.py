@@ -1,0 +1,98 @@
+"""The command line: every bad input of the foundation issue is a one-line error with exit code 2, and `verify`
+on a user's data file writes the JSON fields the issue lists with the accuracy it asks for."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from proofs_check.cli import main
+
+JSON_FIELDS = {"theorem", "convex_optimum", "best_primal", "relative_gap", "recovered_objective", "dual_objective",
+               "rank", "heads", "restarts", "seed", "solver", "checks", "passed"}
+
+
+def _data(path, X=None, Y=None, **extra):
+    rng = np.random.default_rng(7)
+    arrays = {"X": rng.standard_normal((5, 3, 2)) if X is None else X,
+              "Y": rng.standard_normal((5, 3, 2)) if Y is None else Y, **extra}
+    np.savez(path, **{k: v for k, v in arrays.items() if v is not False})
+    return str(path)
+
+
+def _error_line(capsys, argv) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("proofs-check: error: "), err
+    return err[0]
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["verify", "linear-attention", "--data", "missing.npz"], "not found"),
+    (["verify", "no-such-theorem", "--data", "x.npz"], "unknown theorem"),
+    (["run", "no-such-theorem"], "unknown theorem"),
+    (["verify", "linear-attention"], "--data"),
+    (["run", "--restarts", "0"], "restarts"),
+    (["run", "--restarts", "two"], "restarts"),
+    (["bogus"], "invalid choice"),
+])
+def test_bad_arguments(capsys, tmp_path, argv, needle):
+    assert needle in _error_line(capsys, argv)
+
+
+@pytest.mark.parametrize("arrays, options, needle", [
+    ({"Y": False}, [], "no array Y"),
+    ({"X": np.ones((5, 3))}, [], "3 axes"),
+    ({"X": np.ones((4, 3, 2))}, [], "number of samples N"),
+    ({"X": np.ones((5, 2, 2))}, [], "number of tokens s"),
+    ({"X": np.full((5, 3, 2), np.nan)}, [], "non-finite"),
+    ({"Y": np.full((5, 3, 2), np.inf)}, [], "non-finite"),
+    ({}, ["--beta", "0"], "beta"),
+    ({}, ["--beta", "-1"], "beta"),
+    ({}, ["--beta", "nan"], "beta"),
+    ({}, ["--heads", "0"], "heads"),
+    ({}, ["--restarts", "0"], "restarts"),
+    ({}, ["--solver", "gurobi"], "unknown solver"),
+    ({}, ["--solver", "ecos"], "ECOS cannot"),
+])
+def test_bad_data_and_options(capsys, tmp_path, arrays, options, needle):
+    path = _data(tmp_path / "d.npz", **arrays)
+    assert needle in _error_line(capsys, ["verify", "linear-attention", "--data", path, *options])
+
+
+def test_not_an_npz(capsys, tmp_path):
+    path = tmp_path / "d.npz"
+    path.write_text("not a zip archive")
+    assert "cannot read" in _error_line(capsys, ["verify", "linear-attention", "--data", str(path)])
+
+
+def test_solver_not_installed(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr("cvxpy.installed_solvers", lambda: ["SCS"])
+    path = _data(tmp_path / "d.npz")
+    assert "not installed" in _error_line(capsys, ["verify", "linear-attention", "--data", path, "--solver", "clarabel"])
+
+
+def test_verify_writes_the_report(tmp_path):
+    """With enough heads, the relative gap is below 1e-5 and the recovered objective equals C* within 1e-6."""
+    path = _data(tmp_path / "d.npz")
+    out = tmp_path / "out.json"
+    code = main(["verify", "linear-attention", "--data", path, "--beta", "0.05", "--restarts", "3", "--seed", "3",
+                 "--json", str(out)])
+    report = json.loads(out.read_text())
+    assert code == 0 and report["passed"]
+    assert JSON_FIELDS <= set(report)
+    assert abs(report["relative_gap"]) < 1e-5
+    assert abs(report["recovered_objective"] - report["convex_optimum"]) <= 1e-6 * report["convex_optimum"]
+    assert report["seed"] == 3 and report["restarts"] == 3 and report["solver"] == "CLARABEL"
+    for check in ("weak_duality", "zero_gap", "recovery", "dual_certificate", "structure"):
+        assert report["checks"][check]["passed"] is True
+
+
+def test_console_entry_point_lists_theorems():
+    """`python -m proofs_check list` runs as a process and names both foundation theorems."""
+    done = subprocess.run([sys.executable, "-m", "proofs_check", "list"], capture_output=True, text=True, check=True)
+    assert "linear-mlp" in done.stdout and "linear-attention" in done.stdout
