@@ -158,16 +158,17 @@ def verify(theorem: Theorem, *, heads: int | None = None, restarts: int = 20, se
         narrow_best=narrow, structure=structure,
         restart_values={m: run.values.tolist() for m, run in sorted(runs.items())},
         seconds={"convex": solution.seconds, **{f"restarts_m{m}": run.seconds for m, run in runs.items()}},
-        checks=checks, extras=theorem.report_fields(solution.blocks, factors),
+        checks=checks, extras=theorem.report_fields(reduced, factors),
     )
 
 
 def _structure_check(structure: dict[str, object], outputs: int) -> Check:
-    """sum_p r_p (r_p + 1) / 2 against the extreme-point bound n + 1 (value: the ratio, must be <= 1)."""
-    ranks = structure["ranks"]
+    """Ranks against both bounds; value = max(sum_p r_p (r_p + 1) / 2 / (n + 1), max_p r_p / min(rows, cols))."""
+    ranks, limits = structure["ranks"], structure["max_rank"]
     dof = sum(r * (r + 1) // 2 for r in ranks)
-    return _check("structure", dof / (outputs + 1), "<=", 1.0,
-                  f"ranks {ranks} (max {structure['max_rank']}): sum r(r+1)/2 = {dof} <= n+1 = {outputs + 1}")
+    value = max([dof / (outputs + 1)] + [r / limit for r, limit in zip(ranks, limits)])
+    return _check("structure", value, "<=", 1.0,
+                  f"ranks {ranks} <= {limits}; sum r(r+1)/2 = {dof} <= n+1 = {outputs + 1}")
 
 
 def _narrow_best(theorem: Theorem, runs: dict[int, RestartRun], m_star: int) -> float | None:

@@ -64,7 +64,8 @@ class LinearAttention(Theorem):
 
     def lift_weights(self, weights: list[np.ndarray]) -> list[np.ndarray]:
         W1, W2 = weights  # Z = sum_j vec_c(W1_j) vec_r(W2_j)^T
-        return [np.swapaxes(W1, 1, 2).reshape(len(W1), -1).T @ W2.reshape(len(W2), -1)]
+        d, c = self.dims["d"], self.dims["c"]
+        return [np.swapaxes(W1, 1, 2).reshape(len(W1), d * d).T @ W2.reshape(len(W2), d * c)]
 
     def weights_from_factors(self, factors: Factors, m: int) -> list[np.ndarray]:
         d, c = self.dims["d"], self.dims["c"]
