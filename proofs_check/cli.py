@@ -4,6 +4,9 @@
     proofs-check run [THEOREM ...] [--restarts K] [--seed S] [--solver NAME] [--json OUT]
     proofs-check verify THEOREM --data FILE.npz [--beta B] [--heads M] [--restarts K] [--seed S]
                         [--solver NAME] [--json OUT]
+    proofs-check run ... --report [DIR]     also write DIR/report.md, report.json and PNG plots (DIR: reports)
+    proofs-check experiment [--n-train N] [--n-test N] [--features D] [--beta B] [--seed S] [--report [DIR]]
+                        [--json OUT]        the digits transfer experiment (proofs_check.experiment)
 
 Exit codes: 0 every witness passed, 1 a witness failed, 2 bad input (one line on stderr, no traceback).
 """
@@ -19,7 +22,10 @@ from typing import Sequence
 import numpy as np
 
 import theory
+from proofs_check.experiment import ExperimentConfig, format_experiment, run_experiment
 from proofs_check.harness import Verification, verify
+from proofs_check.report_files import DEFAULT_DIR as DEFAULT_REPORT_DIR
+from proofs_check.report_files import EXPERIMENT_JSON, experiment_plot, write_report
 from proofs_check.report import format_table, verification_lines
 from theory.errors import InputError, SolverFailure
 
@@ -56,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text)
         if name == "run":
             sub.add_argument("theorems", nargs="*", metavar="THEOREM")
+            sub.add_argument("--report", type=Path, nargs="?", const=DEFAULT_REPORT_DIR, default=None, metavar="DIR",
+                             help=f"write report.md, report.json and PNG plots into DIR (default {DEFAULT_REPORT_DIR})")
         else:
             sub.add_argument("theorem", metavar="THEOREM")
             sub.add_argument("--data", required=True, type=Path, help=".npz with X (N, s, d) and Y (N, s, c)")
@@ -63,9 +71,28 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("--heads", type=_count("heads"), default=None, help="width for the zero-gap witness")
         sub.add_argument("--restarts", type=_count("restarts"), default=20, help="restarts per width (default 20)")
         sub.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of data and restarts (default 0)")
-        sub.add_argument("--solver", default="auto", help="auto, clarabel, scs or ecos")
+        sub.add_argument("--solver", default="auto",
+                         help="auto (prox for large programs, cvxpy below), prox, cvxpy, clarabel, scs or ecos")
+        sub.add_argument("--batched", action="store_true", help="batched restarts (vectorised phase + L-BFGS polish)")
         sub.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
+    _experiment_parser(commands)
     return parser
+
+
+def _experiment_parser(commands) -> None:
+    """`proofs-check experiment`: the digits transfer experiment (proofs_check.experiment)."""
+    sub = commands.add_parser("experiment", help="the transfer experiment on scikit-learn's 8x8 digits")
+    defaults = ExperimentConfig()
+    for flag, kind, help_text in (("--n-train", _count("n-train"), "training images"),
+                                  ("--n-test", _count("n-test"), "test images"),
+                                  ("--features", _count("features"), "backbone features d per token"),
+                                  ("--beta", float, "weight decay of every head"),
+                                  ("--seed", int, "seed of split, backbone, gates and MLP restarts")):
+        dest = flag[2:].replace("-", "_")
+        sub.add_argument(flag, type=kind, default=getattr(defaults, dest), help=f"{help_text} (default {getattr(defaults, dest)})")
+    sub.add_argument("--report", type=Path, nargs="?", const=DEFAULT_REPORT_DIR, default=None, metavar="DIR",
+                     help=f"write {EXPERIMENT_JSON} and the accuracy plot into DIR (default {DEFAULT_REPORT_DIR})")
+    sub.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
 
 
 def _progress(label: str):
@@ -82,7 +109,7 @@ def _progress(label: str):
 
 def _verify_and_show(theorem: theory.Theorem, args: argparse.Namespace, heads: int | None = None) -> Verification:
     result = verify(theorem, heads=heads, restarts=args.restarts, seed=args.seed, solver=args.solver,
-                    progress=_progress(theorem.name))
+                    progress=_progress(theorem.name), batched=args.batched)
     if sys.stderr.isatty():
         print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
     return result
@@ -125,6 +152,21 @@ def _command_verify(args: argparse.Namespace) -> list[Verification]:
     return [result]
 
 
+def _command_experiment(args: argparse.Namespace) -> int:
+    config = ExperimentConfig(n_train=args.n_train, n_test=args.n_test, features=args.features, beta=args.beta,
+                              seed=args.seed)
+    result = run_experiment(config, progress=lambda head: print(f"[experiment] {head}", file=sys.stderr, flush=True))
+    print(format_experiment(result))
+    payload = json.dumps(result.to_json(), indent=2) + "\n"
+    if args.json is not None:
+        args.json.write_text(payload)
+    if args.report is not None:
+        args.report.mkdir(parents=True, exist_ok=True)
+        (args.report / EXPERIMENT_JSON).write_text(payload)
+        print(f"experiment written: {args.report / EXPERIMENT_JSON}, {experiment_plot(result, args.report)}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
@@ -132,7 +174,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             for cls in theory.REGISTRY.values():
                 print(f"{cls.name:<22} {cls.statement}\n{'':<22} paper: {cls.paper}\n{'':<22} equation: {cls.equation}")
             return 0
+        if args.command == "experiment":
+            return _command_experiment(args)
         results = _command_run(args) if args.command == "run" else _command_verify(args)
+        if args.command == "run" and args.report is not None:
+            written = write_report(results, args.report, args.seed)
+            print(f"report written: {', '.join(str(path) for path in written.values())}")
         if args.json is not None:
             payload = results[0].to_json() if args.command == "verify" else [r.to_json() for r in results]
             args.json.write_text(json.dumps(payload, indent=2, allow_nan=True) + "\n")

@@ -17,8 +17,13 @@ def _row(result: Verification) -> tuple[str, ...]:
 
 def format_table(results: list[Verification]) -> str:
     """A plain-text table, one row per verification, columns as the foundation issue lists them."""
-    rows = [COLUMNS] + [_row(r) for r in results]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    return text_table(COLUMNS, [_row(r) for r in results])
+
+
+def text_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    """Left-aligned columns separated by two spaces, with a dashed rule under the header."""
+    rows = [header] + rows
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
@@ -28,7 +33,7 @@ def verification_lines(result: Verification) -> str:
     """One line per witness, with the headline numbers of the verification."""
     lines = [
         f"{result.theorem}: solver {result.solver}, seed {result.seed}, C* = {result.convex_optimum:.12g}, "
-        f"certified lower bound {result.lower_bound:.12g}, m* = rank = {result.rank}, heads = {result.heads}",
+        f"certified lower bound {result.lower_bound:.12g} (gap {result.certified_gap:.1e}), m* = rank = {result.rank}, heads = {result.heads}",
     ]
     if result.fraction_at_rank is not None:
         lines.append(f"  restarts reaching C* at m = m* = {result.rank}: {result.fraction_at_rank:.0%}")

@@ -102,6 +102,30 @@ class Theorem(ABC):
         grad = self.pack(self.backward(weights, self.loss.gradient(F, self.Y))) + self.beta * theta
         return value, grad
 
+    def batch_objective_and_gradient(self, Theta: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """Objectives (R,) and gradients (R, n) of R weight vectors Theta (R, n) at once (batched restarts,
+        proofs_check.batched).  This default loops over :meth:`objective_and_gradient`; theorems override it
+        with a vectorised version."""
+        pairs = [self.objective_and_gradient(theta, m) for theta in Theta]
+        return np.array([v for v, _ in pairs]), np.array([g for _, g in pairs]).reshape(Theta.shape)
+
+    def unpack_batch(self, Theta: np.ndarray, m: int) -> list[np.ndarray]:
+        """Theta (R, n) split into weight arrays with a leading restart axis, (R, *shape) each."""
+        shapes = self.param_shapes(m)
+        sizes = [int(np.prod(shape)) for shape in shapes]
+        if Theta.ndim != 2 or Theta.shape[1] != sum(sizes):
+            raise InputError(f"{self.name}: Theta has shape {Theta.shape}, expected (R, {sum(sizes)}) for m={m}")
+        parts = np.split(Theta, np.cumsum(sizes)[:-1], axis=1)
+        return [part.reshape((len(Theta),) + shape) for part, shape in zip(parts, shapes)]
+
+    def batch_squared_loss(self, Theta: np.ndarray, F: np.ndarray, backward) -> tuple[np.ndarray, np.ndarray]:
+        """Objectives and gradients for vectorised overrides: F (R, N, s, c) the batched outputs, ``backward(dF)``
+        the batched vector-Jacobian product returning weight arrays (R, *shape); squared loss, decay beta/2|theta|^2."""
+        residual = F - self.Y
+        values = 0.5 * np.square(residual).reshape(len(Theta), -1).sum(axis=1) + 0.5 * self.beta * np.einsum("rn,rn->r", Theta, Theta)
+        grads = np.concatenate([g.reshape(len(Theta), -1) for g in backward(residual)], axis=1) + self.beta * Theta
+        return values, grads
+
     def init(self, m: int, rng: np.random.Generator) -> np.ndarray:
         """Standard normal weights, rescaled by one scalar so that |f(X)|_F = |Y|_F at the start.
 

@@ -56,6 +56,19 @@ class LinearAttention(Theorem):
         back = np.matmul(np.matmul(dF[:, None], np.swapaxes(W2, 1, 2)), self.gram[:, None])  # dF_i W2_j^T G_i
         return [np.einsum("ita,ijtb->jab", self.X, back), dW2]
 
+    def batch_objective_and_gradient(self, Theta: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """Vectorised over the leading restart axis of Theta (R, n): the forward/backward above with W1, W2 of
+        shape (R, m, ., .), broadcast against X, G of shape (1, N, 1, ., .)."""
+        W1, W2 = self.unpack_batch(Theta, m)
+        X, gram = self.X[None, :, None], self.gram[None, :, None]
+        query_gram = np.matmul(np.matmul(X, W1[:, None]), gram)  # (R, N, m, s, d)
+
+        def backward(dF: np.ndarray) -> list[np.ndarray]:
+            back = np.matmul(np.matmul(dF[:, :, None], np.swapaxes(W2, 2, 3)[:, None]), gram)  # (R, N, m, s, d)
+            return [np.einsum("ita,ritjb->rjab", self.X, np.swapaxes(back, 2, 3)),
+                    np.einsum("rijtk,ritc->rjkc", query_gram, dF)]
+        return self.batch_squared_loss(Theta, np.matmul(query_gram, W2[:, None]).sum(axis=2), backward)
+
     def build_program(self) -> LiftedProgram:
         N, s, d = self.X.shape
         c = self.dims["c"]

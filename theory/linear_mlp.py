@@ -39,6 +39,15 @@ class LinearMLP(Theorem):
         XW1 = self.X @ W1
         return [np.einsum("ita,itc,mc->am", self.X, dF, W2), np.einsum("itm,itc->mc", XW1, dF)]
 
+    def batch_objective_and_gradient(self, Theta: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """Vectorised over the leading restart axis of Theta (R, n): F_r = X W1_r W2_r."""
+        W1, W2 = self.unpack_batch(Theta, m)
+        XW1 = np.einsum("ita,ram->ritm", self.X, W1)
+
+        def backward(dF: np.ndarray) -> list[np.ndarray]:
+            return [np.einsum("ita,ritc,rmc->ram", self.X, dF, W2), np.einsum("ritm,ritc->rmc", XW1, dF)]
+        return self.batch_squared_loss(Theta, np.matmul(XW1, W2[:, None]), backward)
+
     def build_program(self) -> LiftedProgram:
         N, s, d, c = self.X.shape + (self.dims["c"],)
         A = np.einsum("ita,ef->iteaf", self.X, np.eye(c)).reshape(N * s * c, d * c)

@@ -1,0 +1,99 @@
+"""PNG plots of the report (matplotlib, headless Agg backend); every function writes one file and returns its path."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from proofs_check import tolerances as tol  # noqa: E402
+
+#: Relative excesses below this are drawn at this floor on the log axis (float64 round-off of the objectives).
+EXCESS_FLOOR = 1e-16
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_restarts(theorem: str, restart_values: dict[int, list[float]], optimum: float, path: Path) -> Path:
+    """Final objective of every restart per width against the convex optimum C* (linear and relative-log)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    scale = max(abs(optimum), 1e-12)
+    widths = sorted(restart_values)
+    for m in widths:
+        values = np.asarray(restart_values[m])
+        x = np.full(values.size, m) + np.linspace(-0.15, 0.15, values.size)
+        left.plot(x, values, "o", alpha=0.7, label=f"m = {m}")
+        right.plot(x, np.maximum((values - optimum) / scale, EXCESS_FLOOR), "o", alpha=0.7)
+    left.axhline(optimum, color="k", linestyle="--", label=f"convex optimum C* = {optimum:.6g}")
+    left.set(xlabel="heads m", ylabel="final training objective", title=f"{theorem}: restarts vs C*", xticks=widths)
+    left.legend(fontsize=8)
+    right.axhline(tol.GAP, color="r", linestyle=":", label=f"zero-gap tolerance {tol.GAP:g}")
+    right.set(xlabel="heads m", ylabel="(objective - C*) / |C*|", yscale="log", xticks=widths,
+              title=f"{theorem}: relative excess over C* (floor {EXCESS_FLOOR:g})")
+    right.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_singular_values(theorem: str, singular_values: list[list[float]], labels: list[str], path: Path) -> Path:
+    """Singular values of every block of the (rank-reduced) convex solution, log scale, one line per block."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    floor = EXCESS_FLOOR * max((max(s) for s in singular_values if s), default=1.0)
+    for sv, label in zip(singular_values, labels):
+        values = np.maximum(np.asarray(sv), floor)
+        ax.semilogy(np.arange(1, values.size + 1), values, "o-", label=label, alpha=0.8)
+    ax.set(xlabel="index r", ylabel="singular value sigma_r of Z_p*",
+           title=f"{theorem}: singular values of the solution blocks")
+    if len(labels) <= 12:
+        ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_attention_maps(maps: np.ndarray, groups: np.ndarray, partition: np.ndarray, title: str, path: Path) -> Path:
+    """Attention maps (heads, s, s) of one sample, tokens sorted by planted group; tick labels 'planted/found'."""
+    order = np.argsort(groups, kind="stable")
+    heads = len(maps)
+    fig, axes = plt.subplots(1, heads, figsize=(3.2 * heads + 0.8, 3.6), squeeze=False)
+    ticks = [f"{groups[t]}/{partition[t]}" for t in order]
+    for j, ax in enumerate(axes[0]):
+        image = ax.imshow(maps[j][np.ix_(order, order)], cmap="RdBu_r")
+        ax.set_xticks(range(len(order)), ticks, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(order)), ticks, fontsize=7)
+        ax.set(xlabel="key token (planted/found group)", ylabel="query token", title=f"head {j}")
+        fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.suptitle(textwrap.fill(title, width=int(12 * fig.get_figwidth())), fontsize=9)
+    return _save(fig, path)
+
+
+def plot_ari_curve(noises: list[float], curves: dict[str, list[float]], path: Path) -> Path:
+    """Adjusted Rand index against the planted noise level, one line per partition method / control."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, values in curves.items():
+        ax.plot(noises, values, "o-", label=label)
+    ax.axhline(0, color="k", linewidth=0.5)
+    ax.set(xscale="log", xlabel="token noise (units of the smallest centre distance)", ylabel="adjusted Rand index",
+           title="token partition vs planted groups", ylim=(-0.2, 1.05))
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_accuracies(heads: list[str], train: list[float], test: list[float], title: str, path: Path) -> Path:
+    """Grouped bars of train and test accuracy per head."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    x = np.arange(len(heads))
+    for offset, values, label in ((-0.2, train, "train"), (0.2, test, "test")):
+        bars = ax.bar(x + offset, values, 0.4, label=label)
+        ax.bar_label(bars, fmt="%.3f", fontsize=7)
+    ax.set_xticks(x, heads, rotation=15)
+    ax.set(ylabel="accuracy", ylim=(0, 1.08), title=title)
+    ax.legend(fontsize=8)
+    return _save(fig, path)

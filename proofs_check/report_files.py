@@ -1,0 +1,135 @@
+"""Report files: ``proofs-check run --report [DIR]`` writes DIR/report.md, DIR/report.json and PNG plots.
+
+Default directory: ``reports/`` (relative to the working directory; created if missing, files overwritten).
+
+Contents, per verified theorem: the final objective of every restart per width against the convex optimum C*
+(``<theorem>_restarts.png``) and the singular values of the rank-reduced solution blocks
+(``<theorem>_singular_values.png``).  Then the token-clustering witness (theory.clustering) on planted data for the
+attention theorem it reads (gated-ReLU attention when registered, else linear attention): ARI against the noise
+level with the control (``clustering_ari.png``) and the recovered attention maps of one sample with planted and
+found groups (``clustering_attention_maps.png``).  Last, the transfer experiment's accuracies
+(``experiment_accuracy.png``) when ``proofs-check experiment --report DIR`` has left DIR/experiment.json (the
+experiment takes minutes, so ``run`` does not re-run it; the section says how to produce it when it is missing).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+import theory
+from proofs_check import plots
+from proofs_check.experiment import ExperimentResult, format_experiment
+from proofs_check.harness import Verification
+from proofs_check.report import format_table, verification_lines
+from theory.clustering import ARI_CLOSE, SweepRow, attention_maps, noise_sweep
+
+DEFAULT_DIR = Path("reports")
+EXPERIMENT_JSON = "experiment.json"
+
+#: The planted instance of the clustering witness in the report: small enough for a few seconds per noise level.
+CLUSTER_SIZES = {"samples": 10, "tokens": 5, "dim": 3, "groups": 3, "beta_fraction": 0.1}
+NOISES = [0.02, 0.05, 0.1, 0.2, 0.5, 1.0]
+
+
+def clustering_theorem() -> str:
+    """The attention theorem whose heads the clustering witness reads."""
+    return "gated-relu-attention" if "gated-relu-attention" in theory.REGISTRY else "linear-attention"
+
+
+def _theorem_section(result: Verification, directory: Path) -> tuple[list[str], dict[str, str]]:
+    name = result.theorem
+    sv = result.structure["singular_values"]
+    files = {
+        "restarts": plots.plot_restarts(name, result.restart_values, result.convex_optimum,
+                                        directory / f"{name}_restarts.png").name,
+        "singular_values": plots.plot_singular_values(name, sv, [f"block {p}" for p in range(len(sv))],
+                                                      directory / f"{name}_singular_values.png").name,
+    }
+    lines = [f"## {name}", "", "```", verification_lines(result), "```", ""]
+    lines += [f"![{key} of {name}]({file})" for key, file in files.items()] + [""]
+    return lines, files
+
+
+def clustering_report(directory: Path, seed: int) -> tuple[list[str], dict[str, object], dict[str, str]]:
+    """Run the noise sweep, plot it and one sample's attention maps; markdown lines, JSON fields, plot files."""
+    name = clustering_theorem()
+    rows, null_quantile, first = noise_sweep(name, NOISES, seed=seed, **CLUSTER_SIZES)
+    planted = [r for r in rows if r.planted]
+    control = rows[-1]
+    checks = {
+        "planted_low_noise": {"value": planted[0].ari, "relation": ">=", "tolerance": ARI_CLOSE,
+                              "passed": planted[0].ari >= ARI_CLOSE},
+        "control_at_chance": {"value": control.ari, "relation": "<=", "tolerance": null_quantile,
+                              "passed": control.ari <= null_quantile},
+        "degrades_with_noise": {"value": planted[-1].ari, "relation": "<", "tolerance": planted[0].ari,
+                                "passed": planted[-1].ari < planted[0].ari},
+    }
+    curves = {"heads' partition (planted)": [r.ari for r in planted],
+              "k-means on raw tokens (reference)": [r.raw_ari for r in planted],
+              "heads' partition (control, no planted groups)": [control.ari] * len(planted)}
+    maps = attention_maps(first.theorem, first.query_keys, 0)
+    files = {"ari": plots.plot_ari_curve(NOISES, curves, directory / "clustering_ari.png").name}
+    if len(maps):
+        title = (f"{name}: recovered attention maps, sample 0, noise {planted[0].noise:g}, "
+                 f"ARI {planted[0].ari:.3f}")
+        files["attention_maps"] = plots.plot_attention_maps(
+            maps, first.groups[0], first.partition[0], title, directory / "clustering_attention_maps.png").name
+    lines = [f"## Token clustering ({name}, THEORY.md §4)", "",
+             f"Planted data: seed {seed}, {CLUSTER_SIZES}; partition = k-means on the recovered heads' query/key "
+             "projections (theory.clustering); score = adjusted Rand index (scikit-learn).", "",
+             "| noise | planted | ARI heads | ARI raw k-means | heads m* | active blocks |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r.noise:g} | {r.planted} | {r.ari:.3f} | {r.raw_ari:.3f} | {r.heads} | {r.active_blocks} |"
+              for r in rows]
+    lines += ["", *(f"- {'PASS' if c['passed'] else 'FAIL'} {k}: {c['value']:.3f} {c['relation']} {c['tolerance']:.3f}"
+                    for k, c in checks.items()), ""]
+    lines += [f"![{key}]({file})" for key, file in files.items()] + [""]
+    fields = {"theorem": name, "seed": seed, "sizes": CLUSTER_SIZES, "rows": [asdict(r) for r in rows],
+              "null_quantile": null_quantile, "checks": checks}
+    return lines, fields, files
+
+
+def experiment_report(directory: Path) -> tuple[list[str], dict[str, object] | None, dict[str, str]]:
+    """The experiment section from DIR/experiment.json, or a note saying how to produce it."""
+    path = directory / EXPERIMENT_JSON
+    header = ["## Transfer experiment (digits, THEORY.md §7)", ""]
+    if not path.is_file():
+        return header + [f"Not run: `proofs-check experiment --report {directory}` writes {EXPERIMENT_JSON}.", ""], None, {}
+    fields = json.loads(path.read_text())
+    files = {"accuracy": experiment_plot(ExperimentResult.from_json(fields), directory).name}
+    lines = header + ["```", format_experiment(ExperimentResult.from_json(fields)), "```", ""]
+    return lines + [f"![accuracy]({files['accuracy']})", ""], fields, files
+
+
+def experiment_plot(result: ExperimentResult, directory: Path) -> Path:
+    heads = result.heads
+    title = f"digits transfer, seed {result.config.seed}: accuracy per head"
+    return plots.plot_accuracies([h.head for h in heads], [h.train_accuracy for h in heads],
+                                 [h.test_accuracy for h in heads], title, directory / "experiment_accuracy.png")
+
+
+def write_report(results: list[Verification], directory: Path, seed: int) -> dict[str, Path]:
+    """Write report.md, report.json and the plots into ``directory``; returns the written files by role."""
+    directory.mkdir(parents=True, exist_ok=True)
+    markdown = ["# proofs-check report", "", f"Seed {seed}.", "", "```", format_table(results), "```", ""]
+    plot_files: dict[str, str] = {}
+    for result in results:
+        lines, files = _theorem_section(result, directory)
+        markdown += lines
+        plot_files.update({f"{result.theorem}:{key}": file for key, file in files.items()})
+    cluster_lines, clustering, files = clustering_report(directory, seed)
+    markdown += cluster_lines
+    plot_files.update({f"clustering:{key}": file for key, file in files.items()})
+    experiment_lines, experiment, files = experiment_report(directory)
+    markdown += experiment_lines
+    plot_files.update({f"experiment:{key}": file for key, file in files.items()})
+    markdown += ["## Plots", "", *(f"- `{file}`: {key}" for key, file in plot_files.items()), ""]
+    payload = {"seed": seed, "theorems": [r.to_json() for r in results], "clustering": clustering,
+               "experiment": experiment, "plots": plot_files}
+    written = {"markdown": directory / "report.md", "json": directory / "report.json"}
+    written["markdown"].write_text("\n".join(markdown))
+    written["json"].write_text(json.dumps(payload, indent=2, allow_nan=True) + "\n")
+    return written

@@ -1,0 +1,84 @@
+"""The digits transfer experiment (proofs_check.experiment) on a tiny configuration."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.optimize import check_grad
+
+from proofs_check import tolerances as tol
+from proofs_check.experiment import (CLASSES, ExperimentConfig, ExperimentResult, digit_tokens, format_experiment,
+                                     mlp_objective, pooled_program, run_experiment)
+from theory.convex import solve
+from theory.errors import InputError
+from theory.lifted import block_factors
+from theory.linear_attention import LinearAttention
+
+TINY = ExperimentConfig(n_train=30, n_test=20, features=3, mlp_width=4, mlp_restarts=1,
+                        heads=("linear", "mlp", "linear-attention"))
+
+
+@pytest.fixture(scope="module")
+def tiny_result() -> ExperimentResult:
+    return run_experiment(TINY)
+
+
+def test_tiny_experiment_reports_every_head(tiny_result):
+    assert [h.head for h in tiny_result.heads] == ["linear", "mlp", "linear-attention"]
+    assert tiny_result.dims == {"n_train": 30, "n_test": 20, "s": 4, "d": 3, "c": CLASSES}
+    for head in tiny_result.heads:
+        assert 0.0 <= head.train_accuracy <= 1.0 and 0.0 <= head.test_accuracy <= 1.0
+        assert head.objective > 0
+        if head.certified_gap is not None:  # convex heads: certified by the dual certificate (theory.lifted)
+            assert head.certified_gap <= tol.DUAL
+    table = format_experiment(tiny_result)
+    assert "seed 0" in table and "linear-attention" in table
+
+
+def test_result_round_trips_through_json(tiny_result):
+    again = ExperimentResult.from_json(tiny_result.to_json())
+    assert again.to_json() == tiny_result.to_json()
+
+
+def test_the_experiment_is_reproducible_from_its_seed(tiny_result):
+    assert [h.test_accuracy for h in run_experiment(TINY).heads] == [h.test_accuracy for h in tiny_result.heads]
+
+
+def test_pooled_program_is_the_token_average_of_the_network():
+    """The pooled lifted map at Z* equals (1/s) sum_t of the recovered network's output (float64 round-off)."""
+    rng = np.random.default_rng(3)
+    X, targets = rng.standard_normal((7, 4, 2)), np.eye(3)[rng.integers(0, 3, 7)]
+    program = pooled_program("linear-attention", X, targets, 0.05, seed=0)
+    Z = solve(program).blocks
+    network = LinearAttention(X, np.zeros((7, 4, 3)), 0.05)
+    factors = block_factors(program, Z)
+    pooled = network.forward(network.weights_from_factors(factors, network.heads_needed(factors))).mean(axis=1)
+    assert np.abs(program.predict(Z).reshape(7, 3) - pooled).max() <= 1e-10 * np.abs(pooled).max()
+
+
+def test_mlp_gradient_matches_finite_differences():
+    rng = np.random.default_rng(4)
+    X, Y = rng.standard_normal((5, 3, 2)), rng.standard_normal((5, CLASSES))
+    theta = rng.standard_normal(2 * 4 + 4 * CLASSES)
+    error = check_grad(lambda t: mlp_objective(t, X, Y, 4, 0.1)[0], lambda t: mlp_objective(t, X, Y, 4, 0.1)[1], theta)
+    assert error <= 1e-5 * np.linalg.norm(mlp_objective(theta, X, Y, 4, 0.1)[1])
+
+
+def test_tokens_are_patches_followed_by_their_position():
+    image = np.arange(64.0).reshape(1, 8, 8)
+    tokens = digit_tokens(image, 4)
+    assert tokens.shape == (1, 4, 16 + 4)
+    assert np.array_equal(tokens[0, 1, :16], image[0, :4, 4:].reshape(-1))
+    assert np.array_equal(tokens[0, :, 16:], np.eye(4))
+
+
+@pytest.mark.parametrize("bad", [{"patch": 3}, {"features": 1}, {"beta": 0.0}, {"heads": ("softmax",)},
+                                 {"n_train": 0}])
+def test_bad_configuration_is_an_input_error(bad):
+    with pytest.raises(InputError):
+        ExperimentConfig(**bad)
+
+
+def test_too_many_images_is_an_input_error():
+    with pytest.raises(InputError):
+        run_experiment(ExperimentConfig(n_train=1500, n_test=400, heads=("linear",)))

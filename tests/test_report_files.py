@@ -1,0 +1,63 @@
+"""`proofs-check run --report DIR` and `proofs-check experiment --report DIR`: the files exist, the JSON parses and
+carries the fields the report promises, and every plot it lists is a PNG on disk."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from proofs_check.cli import main
+from proofs_check.experiment import ExperimentConfig, run_experiment
+from proofs_check.harness import verify
+from proofs_check.report_files import EXPERIMENT_JSON, write_report
+from theory.linear_mlp import LinearMLP
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def verification():
+    X, Y, beta = LinearMLP.default_data(np.random.default_rng(0))
+    return verify(LinearMLP(X, Y, beta), restarts=2, seed=0)
+
+
+def _check_plots(directory, plots):
+    for file in plots.values():
+        assert (directory / file).read_bytes()[:8] == PNG_SIGNATURE, file
+
+
+def test_report_files_without_experiment(tmp_path, verification):
+    written = write_report([verification], tmp_path, seed=0)
+    report = json.loads(written["json"].read_text())
+    assert set(report) == {"seed", "theorems", "clustering", "experiment", "plots"}
+    assert report["experiment"] is None
+    assert report["theorems"][0]["theorem"] == "linear-mlp" and "restart_values" in report["theorems"][0]
+    assert set(report["clustering"]["checks"]) == {"planted_low_noise", "control_at_chance", "degrades_with_noise"}
+    assert report["clustering"]["rows"][-1]["planted"] is False
+    assert {"linear-mlp:restarts", "linear-mlp:singular_values", "clustering:ari"} <= set(report["plots"])
+    _check_plots(tmp_path, report["plots"])
+    markdown = written["markdown"].read_text()
+    assert "## linear-mlp" in markdown and "## Token clustering" in markdown and "Not run" in markdown
+    for file in report["plots"].values():
+        assert f"`{file}`" in markdown  # the closing list names every plot
+
+
+def test_report_includes_a_stored_experiment(tmp_path, verification):
+    result = run_experiment(ExperimentConfig(n_train=20, n_test=10, features=2, heads=("linear",)))
+    (tmp_path / EXPERIMENT_JSON).write_text(json.dumps(result.to_json()))
+    report = json.loads(write_report([verification], tmp_path, seed=0)["json"].read_text())
+    assert report["experiment"]["heads"][0]["head"] == "linear"
+    assert "experiment:accuracy" in report["plots"]
+    _check_plots(tmp_path, report["plots"])
+
+
+def test_cli_experiment_writes_its_json_and_plot(tmp_path, capsys):
+    code = main(["experiment", "--n-train", "20", "--n-test", "10", "--features", "2", "--report", str(tmp_path)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "test acc" in out and "seed 0" in out
+    stored = json.loads((tmp_path / EXPERIMENT_JSON).read_text())
+    assert stored["config"]["n_train"] == 20 and {h["head"] for h in stored["heads"]} >= {"linear", "mlp"}
+    assert (tmp_path / "experiment_accuracy.png").read_bytes()[:8] == PNG_SIGNATURE
