@@ -73,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of data and restarts (default 0)")
         sub.add_argument("--solver", default="auto",
                          help="auto (prox for large programs, cvxpy below), prox, cvxpy, clarabel, scs or ecos")
+        sub.add_argument("--gates", type=_count("gates"), default=None,
+                         help="gated theorems: number of gates drawn from the seed (ignored if the data holds H)")
         sub.add_argument("--batched", action="store_true", help="batched restarts (vectorised phase + L-BFGS polish)")
         sub.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
     _experiment_parser(commands)
@@ -130,13 +132,18 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
+def _options(args: argparse.Namespace) -> dict[str, object]:
+    """Theorem options given on the command line (a theorem that takes none rejects them with exit 2)."""
+    return {} if args.gates is None else {"gates": args.gates}
+
+
 def _command_run(args: argparse.Namespace) -> list[Verification]:
     names = args.theorems or list(theory.REGISTRY)
     classes = [theory.get(name) for name in names]
     results = []
     for cls in classes:
         X, Y, beta = cls.default_data(np.random.default_rng(args.seed))
-        results.append(_verify_and_show(cls(X, Y, beta), args))
+        results.append(_verify_and_show(cls.from_arrays({"X": X, "Y": Y}, beta, args.seed, **_options(args)), args))
         print(verification_lines(results[-1]))
     print(format_table(results))
     return results
@@ -146,7 +153,7 @@ def _command_verify(args: argparse.Namespace) -> list[Verification]:
     cls = theory.get(args.theorem)
     arrays = load_npz(args.data)
     beta = cls.default_data(np.random.default_rng(args.seed))[2] if args.beta is None else args.beta
-    result = _verify_and_show(cls.from_arrays(arrays, beta, args.seed), args, heads=args.heads)
+    result = _verify_and_show(cls.from_arrays(arrays, beta, args.seed, **_options(args)), args, heads=args.heads)
     print(verification_lines(result))
     print(format_table([result]))
     return [result]

@@ -37,6 +37,7 @@ def verification_lines(result: Verification) -> str:
     ]
     if result.fraction_at_rank is not None:
         lines.append(f"  restarts reaching C* at m = m* = {result.rank}: {result.fraction_at_rank:.0%}")
+    lines += [f"  {key}: {value}" for key, value in result.extras.items()]
     for check in result.checks:
         verdict = {True: "PASS", False: "FAIL", None: "skip"}[check.passed] if check.claim else \
             {True: "seen", False: "not seen", None: "skip"}[check.passed]

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from theory.base import Theorem
 from theory.errors import InputError, SolverFailure
+from theory.gated_relu_attention import GatedReLUAttention
 from theory.linear_attention import LinearAttention
 from theory.linear_mlp import LinearMLP
 
-REGISTRY: dict[str, type[Theorem]] = {cls.name: cls for cls in (LinearMLP, LinearAttention)}
+REGISTRY: dict[str, type[Theorem]] = {cls.name: cls for cls in (LinearMLP, LinearAttention, GatedReLUAttention)}
 
 
 def get(name: str) -> type[Theorem]:

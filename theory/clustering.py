@@ -158,7 +158,7 @@ def cluster_witness(theorem: Theorem, groups: np.ndarray, k: int, seed: int) -> 
     factors = block_factors(program, reduced)
     m = theorem.heads_needed(factors)
     weights = theorem.weights_from_factors(factors, m)
-    query_keys = weights[0]
+    query_keys = weights[0].reshape((-1,) + weights[0].shape[-2:])  # gated: (P, m, d, d) -> (P m, d, d)
     if query_keys.shape[1:] != (theorem.dims["d"],) * 2:
         raise InputError(f"{theorem.name}: recovered weights carry no query-key matrices W1 of shape (m, d, d)")
     partition = head_partition(query_keys, theorem.X, k, seed)
@@ -250,4 +250,4 @@ def attention_maps(theorem: Theorem, query_keys: np.ndarray, sample: int) -> np.
     X = theorem.X[sample]
     logits = np.einsum("ta,jab,ub->jtu", X, query_keys, X)
     masks = getattr(theorem, "head_masks", None)
-    return logits if masks is None else masks(sample) * logits
+    return logits if masks is None else masks(sample, len(query_keys)) * logits

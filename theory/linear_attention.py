@@ -71,22 +71,37 @@ class LinearAttention(Theorem):
 
     def build_program(self) -> LiftedProgram:
         N, s, d = self.X.shape
-        c = self.dims["c"]
-        A = np.einsum("ita,ikl,ef->itekalf", self.X, self.gram, np.eye(c), optimize=True)
-        return LiftedProgram((Block(A.reshape(N * s * c, d * d * d * c), (d * d, d * c)),), self.Y.reshape(-1), self.beta)
+        grams = np.broadcast_to(self.gram[:, None], (N, s, d, d))  # every query sees the same Gram G_i
+        return LiftedProgram((attention_block(self.X, grams, self.dims["c"]),), self.Y.reshape(-1), self.beta)
 
     def lift_weights(self, weights: list[np.ndarray]) -> list[np.ndarray]:
-        W1, W2 = weights  # Z = sum_j vec_c(W1_j) vec_r(W2_j)^T
-        d, c = self.dims["d"], self.dims["c"]
-        return [np.swapaxes(W1, 1, 2).reshape(len(W1), d * d).T @ W2.reshape(len(W2), d * c)]
+        return [lift_heads(*weights)]
 
     def weights_from_factors(self, factors: Factors, m: int) -> list[np.ndarray]:
-        d, c = self.dims["d"], self.dims["c"]
-        W1, W2 = (np.zeros(shape) for shape in self.param_shapes(m))
-        for r, (u, v) in enumerate(factors[0]):
-            W1[r], W2[r] = u.reshape(d, d).T, v.reshape(d, c)
-        return [W1, W2]
+        return list(heads_from_pairs(factors[0], m, self.dims["d"], self.dims["c"]))
 
     def heads_for_zero_gap(self) -> int:
         d, c = self.dims["d"], self.dims["c"]
         return min(d * d, d * c) + 1
+
+
+def attention_block(X: np.ndarray, query_grams: np.ndarray, c: int, label: str = "") -> Block:
+    """The block A of one attention program with per-query Grams G[i, t] (N, s, d, d):
+    A[(i, t, e), (k d + a, l c + e')] = X[i, t, a] G[i, t, k, l] 1[e = e'], acting on Z in R^{d^2 x dc}."""
+    N, s, d = X.shape
+    A = np.einsum("ita,itkl,ef->itekalf", X, query_grams, np.eye(c), optimize=True)
+    return Block(A.reshape(N * s * c, d * d * d * c), (d * d, d * c), label=label)
+
+
+def lift_heads(W1: np.ndarray, W2: np.ndarray) -> np.ndarray:
+    """Z = sum_j vec_c(W1_j) vec_r(W2_j)^T for heads W1 (m, d, d), W2 (m, d, c)."""
+    m, d, c = W2.shape
+    return np.swapaxes(W1, 1, 2).reshape(m, d * d).T @ W2.reshape(m, d * c)
+
+
+def heads_from_pairs(pairs: list[tuple[np.ndarray, np.ndarray]], m: int, d: int, c: int) -> tuple[np.ndarray, np.ndarray]:
+    """W1 (m, d, d), W2 (m, d, c) of m heads whose lifted matrix is sum_r u_r v_r^T (undoing vec_c, vec_r)."""
+    W1, W2 = np.zeros((m, d, d)), np.zeros((m, d, c))
+    for r, (u, v) in enumerate(pairs):
+        W1[r], W2[r] = u.reshape(d, d).T, v.reshape(d, c)
+    return W1, W2

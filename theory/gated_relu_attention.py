@@ -1,0 +1,149 @@
+"""`gated-relu-attention`: gated-ReLU self-attention, [S22] section 4 (THEORY.md §4, "Gated ReLU self-attention").
+
+Gates.  P fixed gate matrices H_p in R^{d x d} (drawn, never trained) define the masks of every sample,
+    D_p^{(i)} = 1[X_i H_p X_i^T >= 0]  in {0, 1}^{s x s},
+and the per-query Gram matrices G_{p,t}^{(i)} = X_i^T diag(D_p^{(i)}[t, :]) X_i.
+Primal: m heads on every gate (P m heads in all), W1_pj in R^{d x d}, W2_pj in R^{d x c},
+    f(X_i)[t, :] = sum_p sum_j ((D_p^{(i)} o (X_i W1_pj X_i^T)) X_i W2_pj)[t, :] = sum_p sum_j x_t^T W1_pj G_{p,t} W2_pj,
+    p* = min 1/2 sum_i |f(X_i) - Y_i|_F^2 + beta/2 sum_{p,j} (|W1_pj|_F^2 + |W2_pj|_F^2).
+Convex program (block nuclear norm), with Z_p = sum_j vec_c(W1_pj) vec_r(W2_pj)^T in R^{d^2 x dc}:
+    min_{Z_1..Z_P}  1/2 sum_i | [sum_p sum_{k,l} G_{p,t}^{(i)}[k, l] x_{i,t}^T Z_{p,kl}]_t - Y_i |_F^2 + beta sum_p |Z_p|_*.
+Zero gap when every gate has m >= rank(Z_p*) heads (so m* = max_p rank(Z_p*) heads per gate here, and
+min(d^2, dc) + 1 per gate makes every local minimum global); recovery per block by SVD as in `linear-attention`,
+head (p, r) keeping gate H_p.  Linear attention is the case P = 1 with an all-ones mask.
+
+Gates come from the data file (array ``H`` of shape (P, d, d), so a published instance is reproduced exactly) or
+are drawn standard normal from numpy.random.default_rng([seed, GATE_STREAM]) (option ``gates``, default
+DEFAULT_GATES): they depend on the seed and d only, not on the data, so a test set sees the same gates.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Mapping
+
+import numpy as np
+
+from theory.base import Factors, Theorem
+from theory.data import check_positive_int
+from theory.errors import InputError
+from theory.lifted import LiftedProgram
+from theory.linear_attention import attention_block, heads_from_pairs, lift_heads
+
+DEFAULT_GATES = 3
+#: The second entry of the gates' seed sequence [seed, GATE_STREAM], apart from data and restart streams.
+GATE_STREAM = 7
+
+
+def draw_gates(count: int, d: int, seed: int) -> np.ndarray:
+    """``count`` standard normal gate matrices (count, d, d) from the seed."""
+    return np.random.default_rng([seed, GATE_STREAM]).standard_normal((check_positive_int(count, "gates"), d, d))
+
+
+def logit_masks(X: np.ndarray, H: np.ndarray) -> np.ndarray:
+    """D[p, i, t, u] = 1[x_{i,t}^T H_p x_{i,u} >= 0], shape (P, N, s, s)."""
+    return (np.einsum("ita,pab,iub->pitu", X, H, X) >= 0).astype(float)
+
+
+def masked_grams(X: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """G[p, i, t] = X_i^T diag(D[p, i, t, :]) X_i, shape (P, N, s, d, d)."""
+    return np.einsum("pitu,iua,iub->pitab", masks, X, X, optimize=True)
+
+
+class GatedReLUAttention(Theorem):
+    name = "gated-relu-attention"
+    paper = "Sahiner et al., Unraveling Attention via Convex Duality, ICML 2022, §4 (gated ReLU attention)"
+    equation = "THEORY.md §4: min_Z l(sum_p sum_kl G_pt[k,l] x_t^T Z_p,kl) + beta sum_p |Z_p|_*"
+    statement = "gated-ReLU self-attention with weight decay <=> block nuclear-norm program, one block per gate"
+
+    def __init__(self, X: np.ndarray, Y: np.ndarray, beta: float, H: np.ndarray) -> None:
+        super().__init__(X, Y, beta)
+        H = np.asarray(H, dtype=float)
+        d = self.X.shape[2]
+        if H.ndim != 3 or H.shape[1:] != (d, d) or H.shape[0] < 1:
+            raise InputError(f"gates H must have shape (P, {d}, {d}) with P >= 1, got {H.shape}")
+        if not np.all(np.isfinite(H)):
+            raise InputError("gates H contain non-finite values")
+        self.H = H
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], beta: float, seed: int, **options: object) -> "GatedReLUAttention":
+        """Gates from ``arrays["H"]`` when present, else ``gates`` (default DEFAULT_GATES) drawn from the seed."""
+        unknown = set(options) - {"gates"}
+        if unknown:
+            raise InputError(f"theorem {cls.name} takes no option {', '.join(sorted(unknown))}")
+        X = np.asarray(arrays["X"])
+        if "H" in arrays:
+            H = np.asarray(arrays["H"])
+            if options.get("gates") not in (None, H.shape[0]):
+                raise InputError(f"--gates {options['gates']} disagrees with the {H.shape[0]} gates H of the data file")
+        else:
+            if X.ndim != 3:
+                raise InputError(f"X must have shape (N, s, d), got {X.shape}")
+            H = draw_gates(options.get("gates") or DEFAULT_GATES, X.shape[2], seed)
+        return cls(X, arrays["Y"], beta, H)
+
+    @classmethod
+    def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
+        return rng.standard_normal((6, 4, 3)), rng.standard_normal((6, 4, 2)), 0.1
+
+    @cached_property
+    def masks(self) -> np.ndarray:
+        """D_p^{(i)}, shape (P, N, s, s)."""
+        return logit_masks(self.X, self.H)
+
+    @cached_property
+    def grams(self) -> np.ndarray:
+        """G_{p,t}^{(i)}, shape (P, N, s, d, d)."""
+        return masked_grams(self.X, self.masks)
+
+    def param_shapes(self, m: int) -> list[tuple[int, ...]]:
+        P, d, c = len(self.H), self.dims["d"], self.dims["c"]
+        return [(P, m, d, d), (P, m, d, c)]
+
+    def _query_grams(self, W1: np.ndarray) -> np.ndarray:
+        """x_{i,t}^T W1_pj G_{p,t}^{(i)}, shape (P, m, N, s, d)."""
+        queries = np.einsum("ita,pjab->pjitb", self.X, W1)
+        return np.einsum("pjitb,pitbk->pjitk", queries, self.grams, optimize=True)
+
+    def forward(self, weights: list[np.ndarray]) -> np.ndarray:
+        W1, W2 = weights
+        return np.einsum("pjitk,pjkc->itc", self._query_grams(W1), W2, optimize=True)
+
+    def backward(self, weights: list[np.ndarray], dF: np.ndarray) -> list[np.ndarray]:
+        W1, W2 = weights
+        dW2 = np.einsum("pjitk,itc->pjkc", self._query_grams(W1), dF, optimize=True)
+        back = np.einsum("itc,pjkc,pitbk->pjitb", dF, W2, self.grams, optimize=True)  # G symmetric
+        return [np.einsum("ita,pjitb->pjab", self.X, back, optimize=True), dW2]
+
+    def build_program(self) -> LiftedProgram:
+        c = self.dims["c"]
+        blocks = tuple(attention_block(self.X, grams, c, label=f"gate {p}") for p, grams in enumerate(self.grams))
+        return LiftedProgram(blocks, self.Y.reshape(-1), self.beta)
+
+    def lift_weights(self, weights: list[np.ndarray]) -> list[np.ndarray]:
+        return [lift_heads(W1, W2) for W1, W2 in zip(*weights)]
+
+    def weights_from_factors(self, factors: Factors, m: int) -> list[np.ndarray]:
+        d, c = self.dims["d"], self.dims["c"]
+        heads = [heads_from_pairs(pairs, m, d, c) for pairs in factors]
+        return [np.stack([W1 for W1, _ in heads]), np.stack([W2 for _, W2 in heads])]
+
+    def heads_needed(self, factors: Factors) -> int:
+        """Heads per gate: the largest block rank (every gate carries the same number m of heads)."""
+        return max((len(pairs) for pairs in factors), default=0)
+
+    def heads_for_zero_gap(self) -> int:
+        d, c = self.dims["d"], self.dims["c"]
+        return min(d * d, d * c) + 1
+
+    def report_fields(self, blocks: list[np.ndarray], factors: Factors) -> dict[str, object]:
+        """``patterns``: the number of gates P (one mask pattern each) and how many distinct masks they give on the
+        data; ``blocks``: per non-zero block its gate (pattern) index and rank."""
+        distinct = len({mask.tobytes() for mask in self.masks.astype(bool)})
+        return {"patterns": len(self.H), "distinct_patterns": distinct,
+                "blocks": [{"pattern": p, "rank": len(pairs)} for p, pairs in enumerate(factors) if pairs]}
+
+    def head_masks(self, sample: int, heads: int) -> np.ndarray:
+        """The masks of ``heads`` heads numbered gate-major (p, j) -> p m + j, for one sample: (heads, s, s)."""
+        return np.repeat(self.masks[:, sample], heads // len(self.H), axis=0)
