@@ -11,18 +11,23 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 import theory
 from proofs_check.batched import run_batched_restarts
 from proofs_check.restarts import run_restarts
-from tests.strategies import bind, instances
+from tests.strategies import bind, instances_for
 from theory.base import Theorem
 from theory.convex import solve
 from theory.errors import InputError, SolverFailure
 from theory.lifted import certificate
 from theory.prox import solve_prox
 
-NAMES = sorted(theory.REGISTRY)
+#: Theorems the prox solver is not tested on, with the reason (measured): relu-attention's program has one small
+#: block per logit pattern (390 on its default instance); FISTA reached only a certified gap of 1.1e-2 in 120 s
+#: there, while Clarabel solves it in a few seconds.  theory.prox.resolve_solver never picks prox for it (size).
+PROX_UNSUITED = {"relu-attention"}
+NAMES = sorted(set(theory.REGISTRY) - PROX_UNSUITED)
 AGREEMENT = 1e-6
 ROUND_OFF = 1e-12
 
@@ -44,8 +49,9 @@ def test_prox_matches_cvxpy_on_default_data(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-@given(instance=instances())
-def test_prox_matches_cvxpy_on_drawn_instances(name: str, instance) -> None:
+@given(data=st.data())
+def test_prox_matches_cvxpy_on_drawn_instances(name: str, data) -> None:
+    instance = data.draw(instances_for(name))
     _agree(bind(name, *instance).program)
 
 

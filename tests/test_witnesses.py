@@ -9,11 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 import theory
 from proofs_check import tolerances as tol
 from proofs_check.harness import verify
-from tests.strategies import bind, instances
+from tests.strategies import bind, instances_for
 from theory.convex import solve
 from theory.lifted import block_factors
 from theory.rank_reduction import reduce_rank
@@ -21,27 +22,39 @@ from theory.rank_reduction import reduce_rank
 THEOREMS = sorted(theory.REGISTRY)
 
 
+def result_is_exact(name: str) -> bool:
+    """Whether the theorem claims equivalence (theory.base.Theorem.exact) rather than a lower bound."""
+    return theory.get(name).exact
+
+
 @pytest.mark.parametrize("name", THEOREMS)
-@given(instance=instances())
-def test_all_witnesses_hold(name, instance):
+@given(data=st.data())
+def test_all_witnesses_hold(name, data):
+    instance = data.draw(instances_for(name))
     X, Y, beta, seed = instance
     result = verify(bind(name, X, Y, beta, seed), restarts=3, seed=seed)
     failed = [f"{c.name}={c.value:.3e} (tol {c.relation} {c.tolerance:.0e}): {c.detail}"
               for c in result.checks if c.claim and c.passed is False]
     assert not failed, failed
-    assert {c.name for c in result.checks if c.claim} >= {"weak_duality", "recovery", "dual_certificate"}
+    claimed = {"weak_duality", "recovery", "dual_certificate"} if result_is_exact(name) else {"weak_duality", "dual_certificate"}
+    assert {c.name for c in result.checks if c.claim} >= claimed
 
 
 @pytest.mark.parametrize("name", THEOREMS)
-@given(instance=instances())
-def test_recovery_inverts_the_lifting(name, instance):
+@given(data=st.data())
+def test_recovery_inverts_the_lifting(name, data):
     """lift(recover(Z)) = Z for the rank-reduced solution Z (float64 round-off), and the recovered weights pay
-    exactly the lifted norm (lemma L1 with the SVD factors)."""
+    exactly the lifted norm (lemma L1 with the SVD factors).  For a relaxation (relu-attention) the lifting puts a
+    head in the block of its own pattern, so this holds only when the recovered heads lie in their cones: the
+    identity is then asserted on those instances only (tests/test_relu_attention.py checks the cone case)."""
+    instance = data.draw(instances_for(name))
     X, Y, beta, seed = instance
     problem = bind(name, X, Y, beta, seed)
     solution = solve(problem.program)
     reduced = reduce_rank(problem.program, solution.blocks)
     theta, m = problem.recover(block_factors(problem.program, reduced))
+    if not result_is_exact(name) and not problem.recovered_in_cones(block_factors(problem.program, reduced)):
+        return
     lifted = problem.lift_weights(problem.unpack(theta, m))
     scale = max(float(np.abs(Z).max()) for Z in reduced) or 1.0
     for Z, L in zip(reduced, lifted):

@@ -11,8 +11,9 @@ from theory.errors import InputError, SolverFailure
 from theory.gated_relu_attention import GatedReLUAttention
 from theory.linear_attention import LinearAttention
 from theory.linear_mlp import LinearMLP
+from theory.relu_attention import ReLUAttention
 
-REGISTRY: dict[str, type[Theorem]] = {cls.name: cls for cls in (LinearMLP, LinearAttention, GatedReLUAttention)}
+REGISTRY: dict[str, type[Theorem]] = {cls.name: cls for cls in (LinearMLP, LinearAttention, GatedReLUAttention, ReLUAttention)}
 
 
 def get(name: str) -> type[Theorem]:

@@ -40,6 +40,10 @@ class Theorem(ABC):
     equation: ClassVar[str]
     statement: ClassVar[str]
     loss: ClassVar[Loss] = SQUARED
+    #: True when the convex program is equivalent to the network (zero gap, exact recovery: claimed witnesses).
+    #: False for a relaxation whose optimum is only a lower bound (relu-attention): zero gap and recovery are then
+    #: measured and reported as observations, and only weak duality, the certificate and structure are claimed.
+    exact: ClassVar[bool] = True
 
     def __init__(self, X: np.ndarray, Y: np.ndarray, beta: float) -> None:
         self.X, self.Y = check_data(X, Y)

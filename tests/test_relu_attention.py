@@ -1,0 +1,78 @@
+"""`relu-attention` and theory.arrangements beyond the generic tests (gradients, lifted map, weak duality and the
+claimed witnesses run for every theorem): the enumeration is complete and every pattern is realised, big
+instances are refused, heads in their cones turn the lower bound into the network's objective, and the CLI
+reports which program was solved.
+
+Tolerances: float64 round-off of two evaluations of the same sums, 1e-12 relative.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy.optimize import linprog
+
+from proofs_check.cli import main
+from theory.arrangements import cell_bound, enumerate_patterns, logit_vectors, patterns_of, sample_patterns
+from theory.errors import InputError
+from theory.relu_attention import ReLUAttention
+
+ROUND_OFF = 1e-12
+
+
+def _interior_point(vectors: np.ndarray, pattern: np.ndarray) -> np.ndarray:
+    signs = np.where(pattern, 1.0, -1.0)
+    result = linprog(np.zeros(vectors.shape[1]), A_ub=-(signs[:, None] * vectors), b_ub=-np.ones(len(signs)),
+                     bounds=[(None, None)] * vectors.shape[1], method="highs")
+    assert result.status == 0
+    return result.x
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_enumeration_is_complete_and_every_pattern_is_realised(seed):
+    X = np.random.default_rng(seed).standard_normal((2, 2, 2))
+    patterns = enumerate_patterns(X)
+    assert len(np.unique(patterns, axis=0)) == len(patterns) <= cell_bound(logit_vectors(X))
+    for pattern in patterns:  # an LP interior point has exactly this pattern
+        W = _interior_point(logit_vectors(X), pattern).reshape(2, 2)
+        assert np.array_equal(patterns_of(X, W), pattern)
+    sampled = sample_patterns(X, 20000, np.random.default_rng(seed + 10))
+    assert {p.tobytes() for p in sampled} <= {p.tobytes() for p in patterns}
+
+
+def test_large_instances_are_refused_with_the_cell_bound():
+    X = np.random.default_rng(0).standard_normal((6, 4, 3))
+    with pytest.raises(InputError, match="exact enumeration refused"):
+        enumerate_patterns(X)
+
+
+def test_a_head_in_its_cone_attains_the_relaxation():
+    """One head of pattern p: its lifting sits in block p only, and the gated program there computes the ReLU
+    network exactly (the tightness argument of THEORY.md §4, checked on the data)."""
+    rng = np.random.default_rng(3)
+    theorem = ReLUAttention(rng.standard_normal((2, 2, 2)), rng.standard_normal((2, 2, 1)), 0.1)
+    W1, W2 = rng.standard_normal((1, 2, 2)), rng.standard_normal((1, 2, 1))
+    blocks = theorem.lift_weights([W1, W2])
+    active = [p for p, Z in enumerate(blocks) if np.any(Z)]
+    assert active == list(theorem.pattern_index(W1))
+    F = theorem.forward([W1, W2]).reshape(-1)
+    assert np.allclose(theorem.program.predict(blocks), F, rtol=0, atol=ROUND_OFF * np.abs(F).max())
+    value = theorem.program.objective(blocks)
+    assert value <= theorem.objective(theorem.pack([W1, W2]), 1) * (1 + ROUND_OFF)
+
+
+def test_cli_reports_the_relaxation(tmp_path):
+    rng = np.random.default_rng(4)
+    data = tmp_path / "relu.npz"
+    np.savez(data, X=rng.standard_normal((2, 2, 2)), Y=rng.standard_normal((2, 2, 1)))
+    out = tmp_path / "out.json"
+    assert main(["verify", "relu-attention", "--data", str(data), "--restarts", "3", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["patterns"] == len(enumerate_patterns(np.load(data)["X"]))
+    assert "lower bound" in report["program"]
+    assert all(b["rank"] >= 1 for b in report["blocks"])
+    claims = report["checks"]
+    assert not claims["zero_gap"]["claim"] and not claims["recovery"]["claim"]
+    assert claims["weak_duality"]["passed"] and report["best_primal"] >= report["lower_bound"]

@@ -1,0 +1,77 @@
+"""Activation patterns of attention logits: the cells of a hyperplane arrangement (THEORY.md §4, "Arrangement").
+
+The logit of query t and key u of sample i is x_{i,t}^T W x_{i,u} = <a_{itu}, vec_r(W)> with a_{itu} =
+vec_r(x_{i,t} x_{i,u}^T) in R^{d^2}, so sign(X_i W X_i^T) over all (i, t, u) is the sign vector of W against the
+n = N s^2 hyperplanes a_{itu}^T w = 0.  Its open cells are the activation patterns a ReLU attention head can have
+(logit = 0 has measure zero); a pattern is stored as a boolean vector over (i, t, u) in row-major order, True
+where the logit is >= 0, so pattern.reshape(N, s, s) is the mask D of THEORY.md §4.
+
+Two ways to get them:
+- :func:`enumerate_patterns`: every cell, by incremental enumeration.  The cells after k hyperplanes are split by
+  hyperplane k + 1, keeping each side that stays non-empty, decided by a linear program (a cone is non-empty iff
+  s_j a_j^T w >= 1 is feasible, by scaling).  It costs about 2 LPs per cell per hyperplane, and an arrangement of n
+  central hyperplanes in rank r has at most 2 sum_{k<r} C(n-1, k) cells (Cover, Zaslavsky), so it is affordable
+  only for tiny instances: it refuses (InputError) when that bound exceeds EXACT_CELL_LIMIT.
+- :func:`sample_patterns`: the distinct patterns of ``count`` Gaussian W drawn from a Generator, for larger
+  instances; a subset of the cells, so a program over them is a model on those patterns, not a bound.
+"""
+
+from __future__ import annotations
+
+from math import comb
+
+import numpy as np
+from scipy.optimize import linprog
+
+from theory.data import check_positive_int
+from theory.errors import InputError
+
+#: Largest cell-count bound 2 sum_{k<r} C(n-1, k) that exact enumeration accepts (a few seconds of LPs).
+EXACT_CELL_LIMIT = 2000
+
+
+def logit_vectors(X: np.ndarray) -> np.ndarray:
+    """a_{itu} = vec_r(x_{i,t} x_{i,u}^T), shape (N s s, d d): logits = logit_vectors(X) @ W.reshape(-1)."""
+    N, s, d = X.shape
+    return np.einsum("ita,iub->ituab", X, X).reshape(N * s * s, d * d)
+
+
+def patterns_of(X: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """The pattern of each W (..., d, d): 1[x_t^T W x_u >= 0] over (i, t, u), shape (..., N s s)."""
+    return np.einsum("nk,...k->...n", logit_vectors(X), W.reshape(W.shape[:-2] + (-1,))) >= 0
+
+
+def cell_bound(vectors: np.ndarray) -> int:
+    """2 sum_{k<r} C(n - 1, k): the most cells n central hyperplanes of rank r can have."""
+    n, r = len(vectors), int(np.linalg.matrix_rank(vectors))
+    return 2 * sum(comb(n - 1, k) for k in range(r)) if n else 1
+
+
+def _side_is_open(vectors: np.ndarray, signs: np.ndarray) -> bool:
+    """Whether {w : signs_j vectors_j^T w > 0 for all j} is non-empty (LP: signs_j vectors_j^T w >= 1)."""
+    result = linprog(np.zeros(vectors.shape[1]), A_ub=-(signs[:, None] * vectors), b_ub=-np.ones(len(signs)),
+                     bounds=[(None, None)] * vectors.shape[1], method="highs")
+    return result.status == 0
+
+
+def enumerate_patterns(X: np.ndarray) -> np.ndarray:
+    """Every activation pattern (open cell) of the logits of X, shape (P, N s s), by incremental LPs."""
+    vectors = logit_vectors(X)
+    bound = cell_bound(vectors)
+    if bound > EXACT_CELL_LIMIT:
+        raise InputError(f"exact enumeration refused: up to {bound} cells for {len(vectors)} logits in rank "
+                         f"{np.linalg.matrix_rank(vectors)} (limit {EXACT_CELL_LIMIT}); sample patterns instead")
+    scale = np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = vectors / np.where(scale > 0, scale, 1.0)  # same hyperplanes, better-conditioned LPs
+    cells = [np.zeros(0)]
+    for k in range(len(vectors)):
+        cells = [np.append(cell, side) for cell in cells for side in (1.0, -1.0)
+                 if _side_is_open(vectors[:k + 1], np.append(cell, side))]
+    return np.array(cells) > 0
+
+
+def sample_patterns(X: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """The distinct patterns of ``count`` standard normal W (first-seen order), shape (P, N s s)."""
+    count = check_positive_int(count, "count")
+    d = X.shape[2]
+    return np.unique(patterns_of(X, rng.standard_normal((count, d, d))), axis=0)
