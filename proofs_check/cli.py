@@ -7,6 +7,8 @@
     proofs-check run ... --report [DIR]     also write DIR/report.md, report.json and PNG plots (DIR: reports)
     proofs-check experiment [--n-train N] [--n-test N] [--features D] [--beta B] [--seed S] [--report [DIR]]
                         [--json OUT]        the digits transfer experiment (proofs_check.experiment)
+    proofs-check path [THEOREM] [--data FILE.npz] [--points K] [--seed S] [--plot PNG] [--json OUT]
+                                            the regularisation path (proofs_check.path; default convex-attention)
 
 Exit codes: 0 every witness passed, 1 a witness failed, 2 bad input (one line on stderr, no traceback).
 """
@@ -24,6 +26,7 @@ import numpy as np
 import theory
 from proofs_check.experiment import ExperimentConfig, format_experiment, run_experiment
 from proofs_check.harness import Verification, verify
+from proofs_check.path import POINTS, format_path, path_json, plot_path, regularisation_path
 from proofs_check.report_files import DEFAULT_DIR as DEFAULT_REPORT_DIR
 from proofs_check.report_files import EXPERIMENT_JSON, experiment_plot, write_report
 from proofs_check.report import format_table, verification_lines
@@ -78,7 +81,37 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--batched", action="store_true", help="batched restarts (vectorised phase + L-BFGS polish)")
         sub.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
     _experiment_parser(commands)
+    _path_parser(commands)
     return parser
+
+
+def _path_parser(commands) -> None:
+    """`proofs-check path`: the regularisation path of one theorem (proofs_check.path)."""
+    sub = commands.add_parser("path", help="the convex program over a log grid of beta: what is active, the fit")
+    sub.add_argument("theorem", metavar="THEOREM", nargs="?", default="convex-attention")
+    sub.add_argument("--data", type=Path, default=None, help=".npz with X and Y (default: the theorem's default data)")
+    sub.add_argument("--points", type=_count("points"), default=POINTS, help=f"betas on the grid (default {POINTS})")
+    sub.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the default data and of gates")
+    sub.add_argument("--gates", type=_count("gates"), default=None, help="gated theorems: number of gates")
+    sub.add_argument("--plot", type=Path, default=None, help="write the path plot (PNG) here")
+    sub.add_argument("--json", type=Path, default=None, help="write the path as JSON here")
+
+
+def _command_path(args: argparse.Namespace) -> int:
+    cls = theory.get(args.theorem)
+    if args.data is None:
+        X, Y, beta = cls.default_data(np.random.default_rng(args.seed))
+        arrays = {"X": X, "Y": Y}
+    else:
+        arrays, beta = load_npz(args.data), 1.0  # beta is replaced by the grid
+    theorem = cls.from_arrays(arrays, beta, args.seed, **_options(args))
+    path = regularisation_path(theorem, args.points)
+    print(format_path(theorem, path))
+    if args.plot is not None:
+        print(f"plot written: {plot_path(theorem, path, args.plot)}")
+    if args.json is not None:
+        args.json.write_text(json.dumps(path_json(path), indent=2) + "\n")
+    return 0
 
 
 def _experiment_parser(commands) -> None:
@@ -183,6 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "experiment":
             return _command_experiment(args)
+        if args.command == "path":
+            return _command_path(args)
         results = _command_run(args) if args.command == "run" else _command_verify(args)
         if args.command == "run" and args.report is not None:
             written = write_report(results, args.report, args.seed)

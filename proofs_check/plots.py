@@ -97,3 +97,20 @@ def plot_accuracies(heads: list[str], train: list[float], test: list[float], tit
     ax.set(ylabel="accuracy", ylim=(0, 1.08), title=title)
     ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+def plot_regularisation_path(theorem: str, betas: list[float], counts: dict[str, list[int]], losses: list[float],
+                             path: Path) -> Path:
+    """Active counts (left axis, steps) and the training loss at the optimum (right axis) against beta."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, values in counts.items():
+        ax.plot(betas, values, "o-", drawstyle="steps-mid", label=label)
+    ax.set(xscale="log", xlabel="weight decay beta", ylabel="active count at the optimum",
+           title=f"{theorem}: regularisation path")
+    fit = ax.twinx()
+    fit.plot(betas, losses, "k--", label="loss at the optimum")
+    fit.set(ylabel="loss l(A(Z*)) at the optimum")
+    lines = ax.get_legend_handles_labels()
+    more = fit.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8)
+    return _save(fig, path)

@@ -7,7 +7,8 @@ Contents, per verified theorem: the final objective of every restart per width a
 (``<theorem>_singular_values.png``).  Then the token-clustering witness (theory.clustering) on planted data for the
 attention theorem it reads (gated-ReLU attention when registered, else linear attention): ARI against the noise
 level with the control (``clustering_ari.png``) and the recovered attention maps of one sample with planted and
-found groups (``clustering_attention_maps.png``).  Last, the transfer experiment's accuracies
+found groups (``clustering_attention_maps.png``).  The regularisation path of convex-attention on its default
+instance (``convex-attention_path.png``, proofs_check.path).  Last, the transfer experiment's accuracies
 (``experiment_accuracy.png``) when ``proofs-check experiment --report DIR`` has left DIR/experiment.json (the
 experiment takes minutes, so ``run`` does not re-run it; the section says how to produce it when it is missing).
 """
@@ -24,6 +25,7 @@ import theory
 from proofs_check import plots
 from proofs_check.experiment import ExperimentResult, format_experiment
 from proofs_check.harness import Verification
+from proofs_check.path import format_path, path_json, plot_path, regularisation_path
 from proofs_check.report import format_table, verification_lines
 from theory.clustering import ARI_CLOSE, SweepRow, attention_maps, noise_sweep
 
@@ -92,6 +94,20 @@ def clustering_report(directory: Path, seed: int) -> tuple[list[str], dict[str, 
     return lines, fields, files
 
 
+def path_report(directory: Path, seed: int, name: str = "convex-attention") -> tuple[list[str], dict | None, dict[str, str]]:
+    """The regularisation path (proofs_check.path) of ``name`` on its default instance: table and plot."""
+    if name not in theory.REGISTRY:
+        return [], None, {}
+    cls = theory.get(name)
+    X, Y, beta = cls.default_data(np.random.default_rng(seed))
+    theorem = cls.from_arrays({"X": X, "Y": Y}, beta, seed)
+    path = regularisation_path(theorem)
+    files = {"path": plot_path(theorem, path, directory / f"{name}_path.png").name}
+    lines = [f"## Regularisation path ({name}, default instance, seed {seed})", "", "```", format_path(theorem, path),
+             "```", "", f"![path]({files['path']})", ""]
+    return lines, {"theorem": name, "seed": seed, "points": path_json(path)}, files
+
+
 def experiment_report(directory: Path) -> tuple[list[str], dict[str, object] | None, dict[str, str]]:
     """The experiment section from DIR/experiment.json, or a note saying how to produce it."""
     path = directory / EXPERIMENT_JSON
@@ -123,11 +139,14 @@ def write_report(results: list[Verification], directory: Path, seed: int) -> dic
     cluster_lines, clustering, files = clustering_report(directory, seed)
     markdown += cluster_lines
     plot_files.update({f"clustering:{key}": file for key, file in files.items()})
+    path_lines, path_fields, files = path_report(directory, seed)
+    markdown += path_lines
+    plot_files.update({f"path:{key}": file for key, file in files.items()})
     experiment_lines, experiment, files = experiment_report(directory)
     markdown += experiment_lines
     plot_files.update({f"experiment:{key}": file for key, file in files.items()})
     markdown += ["## Plots", "", *(f"- `{file}`: {key}" for key, file in plot_files.items()), ""]
-    payload = {"seed": seed, "theorems": [r.to_json() for r in results], "clustering": clustering,
+    payload = {"seed": seed, "theorems": [r.to_json() for r in results], "clustering": clustering, "path": path_fields,
                "experiment": experiment, "plots": plot_files}
     written = {"markdown": directory / "report.md", "json": directory / "report.json"}
     written["markdown"].write_text("\n".join(markdown))

@@ -48,7 +48,7 @@ def test_lifted_map_equals_forward_pass(name, data, m):
     blocks = problem.lift_weights(weights)
     F = problem.forward(weights).reshape(-1)
     assert np.allclose(problem.program.predict(blocks), F, rtol=1e-10, atol=1e-10 * np.abs(F).max())
-    assert problem.program.regulariser(blocks) <= 0.5 * float(theta @ theta) * (1 + 1e-12)
+    assert problem.program.regulariser(blocks) <= problem.weight_decay(theta, m) * (1 + 1e-12)
 
 
 @pytest.mark.parametrize("name", THEOREMS)

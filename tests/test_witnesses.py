@@ -59,7 +59,7 @@ def test_recovery_inverts_the_lifting(name, data):
     scale = max(float(np.abs(Z).max()) for Z in reduced) or 1.0
     for Z, L in zip(reduced, lifted):
         assert np.abs(Z - L).max() <= 1e-12 * scale
-    assert 0.5 * float(theta @ theta) == pytest.approx(problem.program.regulariser(lifted), rel=1e-10, abs=1e-14)
+    assert problem.weight_decay(theta, m) == pytest.approx(problem.program.regulariser(lifted), rel=1e-10, abs=1e-14)
 
 
 def test_default_instances_show_a_gap_below_rank():

@@ -7,13 +7,14 @@ THEORY.md writes it) to the class; :func:`get` turns an unknown name into an Inp
 from __future__ import annotations
 
 from theory.base import Theorem
+from theory.convex_attention import ConvexAttention
 from theory.errors import InputError, SolverFailure
 from theory.gated_relu_attention import GatedReLUAttention
 from theory.linear_attention import LinearAttention
 from theory.linear_mlp import LinearMLP
 from theory.relu_attention import ReLUAttention
 
-REGISTRY: dict[str, type[Theorem]] = {cls.name: cls for cls in (LinearMLP, LinearAttention, GatedReLUAttention, ReLUAttention)}
+REGISTRY: dict[str, type[Theorem]] = {cls.name: cls for cls in (LinearMLP, LinearAttention, GatedReLUAttention, ReLUAttention, ConvexAttention)}
 
 
 def get(name: str) -> type[Theorem]:

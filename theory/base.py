@@ -18,6 +18,7 @@ says how it splits into the named weight arrays of m heads.
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from functools import cached_property
 from typing import ClassVar, Mapping
@@ -55,6 +56,13 @@ class Theorem(ABC):
         if options:
             raise InputError(f"theorem {cls.name} takes no option {', '.join(sorted(options))}")
         return cls(arrays["X"], arrays["Y"], beta)
+
+    def rebind(self, beta: float) -> "Theorem":
+        """The same theorem, data and options (gates, patterns) with another weight decay."""
+        other = copy.copy(self)
+        other.beta = check_beta(beta)
+        other.__dict__.pop("program", None)  # the cached program holds beta
+        return other
 
     @classmethod
     @abstractmethod
@@ -99,11 +107,20 @@ class Theorem(ABC):
         """Regularised training loss l(f(X), Y) + beta/2 |theta|^2 (weight decay on every trained weight)."""
         return self.objective_and_gradient(theta, m)[0]
 
+    def decay_mask(self, m: int) -> np.ndarray:
+        """1 for every entry of theta under weight decay, 0 for the others (all decayed by default)."""
+        return np.ones(self.n_params(m))
+
+    def weight_decay(self, theta: np.ndarray, m: int) -> float:
+        """1/2 |theta|^2 over the decayed entries (the primal regulariser without beta)."""
+        return 0.5 * float(theta @ (self.decay_mask(m) * theta))
+
     def objective_and_gradient(self, theta: np.ndarray, m: int) -> tuple[float, np.ndarray]:
         weights = self.unpack(theta, m)
         F = self.forward(weights)
-        value = self.loss.value(F, self.Y) + 0.5 * self.beta * float(theta @ theta)
-        grad = self.pack(self.backward(weights, self.loss.gradient(F, self.Y))) + self.beta * theta
+        decayed = self.decay_mask(m) * theta
+        value = self.loss.value(F, self.Y) + 0.5 * self.beta * float(theta @ decayed)
+        grad = self.pack(self.backward(weights, self.loss.gradient(F, self.Y))) + self.beta * decayed
         return value, grad
 
     def batch_objective_and_gradient(self, Theta: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:

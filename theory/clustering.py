@@ -41,7 +41,7 @@ from theory.base import Theorem
 from theory.convex import ConvexSolution, solve
 from theory.data import check_positive_int
 from theory.errors import InputError, SolverFailure
-from theory.lifted import LiftedProgram, block_factors, dual_norm
+from theory.lifted import LiftedProgram, beta_max, block_factors
 from theory.rank_reduction import reduce_rank
 
 
@@ -105,12 +105,6 @@ def adjusted_rand(labels: np.ndarray, truth: np.ndarray) -> float:
     from sklearn.metrics import adjusted_rand_score
 
     return float(adjusted_rand_score(truth.reshape(-1), labels.reshape(-1)))
-
-
-def beta_max(theorem: Theorem) -> float:
-    """The smallest beta at which Z* = 0 is optimal: max_p R°(A_p^T y) (THEORY.md §2, optimality at Z = 0)."""
-    program = theorem.program
-    return max(dual_norm(M, b.norm) for b, M in zip(program.blocks, program.adjoint(program.target)))
 
 
 @dataclass(frozen=True)
@@ -182,7 +176,7 @@ def clustering_on(name: str, data: PlantedTokens, beta_fraction: float, seed: in
         raise InputError(f"beta_fraction must lie in (0, 1), got {beta_fraction!r}")
     cls = theory.get(name)
     arrays = {"X": data.X, "Y": data.Y}
-    beta = beta_fraction * beta_max(cls.from_arrays(arrays, 1.0, seed, **options))
+    beta = beta_fraction * beta_max(cls.from_arrays(arrays, 1.0, seed, **options).program)
     present = len(np.unique(data.groups))  # k-means asks for the groups the sample contains, not all k centres
     return cluster_witness(cls.from_arrays(arrays, beta, seed, **options), data.groups, present, seed)
 

@@ -149,11 +149,17 @@ def compose(program: LiftedProgram, parts: Components) -> list[np.ndarray]:
     return [((P * sigma) @ Qt).reshape(b.shape) for (P, sigma, Qt), b in zip(parts, program.blocks)]
 
 
+def beta_max(program: LiftedProgram) -> float:
+    """The smallest beta at which Z = 0 solves (C): max_p R°(A_p^T V0), V0 = -grad l(0) (= y for the squared loss);
+    it does not depend on the program's own beta."""
+    V0 = -program.loss.gradient(np.zeros_like(program.target), program.target)
+    return max(dual_norm(M, b.norm) for b, M in zip(program.blocks, program.adjoint(V0)))
+
+
 def zero_is_optimal(program: LiftedProgram) -> bool:
     """Z = 0 solves (C) iff V0 = -grad l(0) is dual feasible, max_p R°(A_p^T V0) <= beta (the optimality
     condition of (C) at Z = 0; for the squared loss V0 = y)."""
-    V0 = -program.loss.gradient(np.zeros_like(program.target), program.target)
-    return all(dual_norm(M, b.norm) <= program.beta for b, M in zip(program.blocks, program.adjoint(V0)))
+    return beta_max(program) <= program.beta
 
 
 def significant_components(program: LiftedProgram, Zs: list[np.ndarray]) -> Components:

@@ -1,0 +1,88 @@
+"""The regularisation path: the convex program solved over a grid of beta, with what is active at each beta.
+
+For a theorem bound to its data, beta_k = beta_max 10^(-DECADES (1 - k/(K-1))), k = 0..K-1: K log-spaced values
+from beta_max 10^-DECADES up to beta_max, the smallest beta at which Z* = 0 (theory.lifted.beta_max), so the grid
+means the same amount of regularisation whatever the scale of the data.  Per beta: the loss and the regulariser
+at the optimum, the number of non-zero blocks and the heads m* (after rank reduction and the objective-based
+truncation of theory.lifted), and the theorem's report fields (for convex-attention: active tokens and pairs).
+
+Exact facts of any regularised path (C*(beta) = min_Z l(Z) + beta R(Z)), asserted in tests: the regulariser at
+the optimum is non-increasing in beta and the loss non-decreasing (compare the optimality of Z*(beta1) and
+Z*(beta2)); Z* = 0 from beta_max on.  For points that are optimal only up to certified gaps g1, g2 (``gap``) the
+same comparison gives R1 - R2 >= -(g1 + g2) / (beta2 - beta1) and L2 - L1 >= -(beta1 (g1 + g2) / (beta2 - beta1)
++ g1), the tolerances the tests use.  The number of active groups of a group lasso need not be monotone; the
+table shows what it does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from proofs_check.report import text_table
+from theory.base import Theorem
+from theory.convex import solve
+from theory.data import check_positive_int
+from theory.lifted import beta_max, block_factors, certificate
+from theory.rank_reduction import reduce_rank
+
+DECADES = 3.0
+POINTS = 10
+
+
+@dataclass(frozen=True)
+class PathPoint:
+    beta: float
+    loss: float
+    regulariser: float
+    gap: float  # certified absolute gap C(Z) - LB of the point (theory.lifted.certificate)
+    active_blocks: int
+    heads: int
+    fields: dict
+
+
+def beta_grid(theorem: Theorem, points: int = POINTS, decades: float = DECADES) -> np.ndarray:
+    """``points`` log-spaced betas from beta_max 10^-decades to beta_max."""
+    top = beta_max(theorem.program)
+    return top * 10.0 ** np.linspace(-decades, 0.0, check_positive_int(points, "points"))
+
+
+def regularisation_path(theorem: Theorem, points: int = POINTS, decades: float = DECADES,
+                        solver: str = "auto") -> list[PathPoint]:
+    """Solve the theorem's program at every beta of :func:`beta_grid` (same data, options and seed)."""
+    path = []
+    for beta in beta_grid(theorem, points, decades):
+        bound = theorem.rebind(float(beta))
+        program = bound.program
+        reduced = reduce_rank(program, solve(program, solver).blocks)
+        factors = block_factors(program, reduced)
+        gap = program.objective(reduced) - certificate(program, reduced).lower_bound
+        path.append(PathPoint(float(beta), program.loss.value(program.predict(reduced), program.target),
+                              program.regulariser(reduced), gap, sum(1 for pairs in factors if pairs),
+                              bound.heads_needed(factors), bound.report_fields(reduced, factors)))
+    return path
+
+
+def format_path(theorem: Theorem, path: list[PathPoint]) -> str:
+    header = ("beta", "beta/beta_max", "loss", "regulariser", "active blocks", "heads m*", "active tokens")
+    top = path[-1].beta
+    rows = [(f"{p.beta:.4g}", f"{p.beta / top:.3g}", f"{p.loss:.6g}", f"{p.regulariser:.6g}", str(p.active_blocks),
+             str(p.heads), str(p.fields.get("active_tokens", "-"))) for p in path]
+    return f"{theorem.name}: regularisation path over {len(path)} betas\n" + text_table(header, rows)
+
+
+def path_json(path: list[PathPoint]) -> list[dict]:
+    return [asdict(point) for point in path]
+
+
+def plot_path(theorem: Theorem, path: list[PathPoint], file: Path) -> Path:
+    """Active blocks / tokens and the fit against beta (log axis)."""
+    from proofs_check.plots import plot_regularisation_path
+
+    betas = [p.beta for p in path]
+    counts = {"active blocks (token pairs)": [p.active_blocks for p in path]}
+    if "active_tokens" in path[0].fields:
+        counts["active key tokens"] = [len(p.fields["active_tokens"]) for p in path]
+    return plot_regularisation_path(theorem.name, betas, counts, [p.loss for p in path], file)

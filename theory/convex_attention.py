@@ -1,0 +1,122 @@
+"""`convex-attention`: the convex attention alternative of [E22] (Ergen, Neyshabur, Mehta), THEORY.md §8.
+
+The attention map is a trainable, input-independent row-stochastic matrix instead of softmax(X W_Q W_K^T X^T)
+([E22] eq. (4)).  We take the case in which THEORY.md §8 states the equivalence as exact: every query row t has its
+own heads, k = 1..m, each with an attention row a_tk in the simplex Delta_s (no weight decay on it, [E22]) and a
+value/output map of head dimension one, v_tk in R^d, w_tk in R^c (weight decay beta/2 (|v|^2 + |w|^2)):
+
+    f(X)[t, :] = sum_k (a_tk^T X) v_tk w_tk^T = sum_t' x_t'^T Z_tt',   Z_tt' = sum_k a_tk[t'] v_tk w_tk^T in R^{d x c}.
+
+Lower bound sum_t' |Z_tt'|_* <= sum_k |v_tk| |w_tk| <= 1/2 sum_k (|v_tk|^2 + |w_tk|^2), attained by one-hot rows
+a = e_t' and the SVD factors of Z_tt' (lemma L1), so training is equivalent to
+
+    min_{Z_tt'}  1/2 sum_i sum_t | sum_t' x_{i,t'}^T Z_tt' - y_{i,t} |^2 + beta sum_{t,t'} |Z_tt'|_*     (C-E22)
+
+a group lasso over (query, key) token pairs whose groups are d x c matrices in nuclear norm: the optimum attends
+to few key tokens (**sparsity across tokens**).  A single output row (a CLS or pooled target) is the case s_out = 1
+of the same program with one query row; with one value map shared by all rows the program would only be a
+relaxation (THEORY.md §8, caveat), which this module does not claim.
+
+Simplex rows are parametrised as a = b^2 / |b|^2 (b in R^s, entrywise square): smooth for b != 0, and it reaches
+the one-hot rows of the optimum exactly (b = e_t'), which a softmax reaches only in the limit.  b carries no
+weight decay (decay_mask).  Zero gap needs m >= m* = max_t sum_t' rank(Z_tt'*) heads per query row;
+heads_for_zero_gap is s min(d, c) + 1, one more than that can ever be.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from theory.base import Factors, Theorem
+from theory.lifted import Block, LiftedProgram
+
+
+class ConvexAttention(Theorem):
+    name = "convex-attention"
+    paper = "Ergen, Neyshabur, Mehta, Convexifying Transformers, arXiv:2211.11052 (2022), eq. (4)"
+    equation = "THEORY.md §8 (C-E22): min_Z l(sum_t' x_t'^T Z_tt') + beta sum_tt' |Z_tt'|_*"
+    statement = "row-stochastic attention, per-row value maps <=> group nuclear norm over token pairs (token sparsity)"
+
+    @classmethod
+    def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
+        return rng.standard_normal((6, 4, 3)), rng.standard_normal((6, 4, 2)), 2.0
+
+    def param_shapes(self, m: int) -> list[tuple[int, ...]]:
+        s, d, c = self.dims["s"], self.dims["d"], self.dims["c"]
+        return [(s, m, s), (s, m, d), (s, m, c)]  # b (attention rows a = b^2/|b|^2), v, w
+
+    def decay_mask(self, m: int) -> np.ndarray:
+        s = self.dims["s"]
+        return np.concatenate([np.zeros(s * m * s), np.ones(self.n_params(m) - s * m * s)])
+
+    @staticmethod
+    def attention_rows(B: np.ndarray) -> np.ndarray:
+        """a = b^2 / |b|^2 along the last axis: rows in the simplex."""
+        squares = B * B
+        return squares / squares.sum(axis=-1, keepdims=True)
+
+    def _head_values(self, B: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """x_{i,u}^T v_tk (N, s_t, m, s_u) and u[i, t, k] = sum_u a_tk[u] x_{i,u}^T v_tk (N, s, m)."""
+        projected = np.einsum("iua,tka->itku", self.X, V)
+        return projected, np.einsum("tku,itku->itk", self.attention_rows(B), projected)
+
+    def forward(self, weights: list[np.ndarray]) -> np.ndarray:
+        B, V, W = weights
+        return np.einsum("itk,tkc->itc", self._head_values(B, V)[1], W)
+
+    def backward(self, weights: list[np.ndarray], dF: np.ndarray) -> list[np.ndarray]:
+        B, V, W = weights
+        projected, values = self._head_values(B, V)
+        A = self.attention_rows(B)
+        dW = np.einsum("itk,itc->tkc", values, dF)
+        dvalues = np.einsum("itc,tkc->itk", dF, W)
+        dV = np.einsum("itk,tku,iua->tka", dvalues, A, self.X)
+        dA = np.einsum("itk,itku->tku", dvalues, projected)
+        # a_u = b_u^2 / S: d a_u / d b_v = 2 b_v (delta_uv - a_u) / S
+        dB = 2 * B * (dA - (dA * A).sum(axis=-1, keepdims=True)) / (B * B).sum(axis=-1, keepdims=True)
+        return [dB, dV, dW]
+
+    def build_program(self) -> LiftedProgram:
+        """Block (t, t') maps Z_tt' to output row t: A[(i, t, e), (a, e')] = x_{i,t'}[a] 1[e = e']."""
+        N, s, d = self.X.shape
+        c = self.dims["c"]
+        blocks = []
+        for t in range(s):
+            for key in range(s):
+                A = np.zeros((N, s, c, d, c))
+                A[:, t] = np.einsum("ia,ef->iaef", self.X[:, key], np.eye(c)).transpose(0, 2, 1, 3)
+                blocks.append(Block(A.reshape(N * s * c, d * c), (d, c), label=f"query {t}, key {key}"))
+        return LiftedProgram(tuple(blocks), self.Y.reshape(-1), self.beta)
+
+    def lift_weights(self, weights: list[np.ndarray]) -> list[np.ndarray]:
+        B, V, W = weights
+        Z = np.einsum("tku,tka,tkc->tuac", self.attention_rows(B), V, W)  # Z[t, t'] = sum_k a_tk[t'] v w^T
+        return list(Z.reshape((-1,) + Z.shape[2:]))
+
+    def weights_from_factors(self, factors: Factors, m: int) -> list[np.ndarray]:
+        """Head per (t', singular pair) of block (t, t'): one-hot row e_t', v = sqrt(sigma) p, w = sqrt(sigma) q.
+        Unused heads get v = w = 0 and a uniform row (b = 1)."""
+        B, V, W = (np.zeros(shape) for shape in self.param_shapes(m))
+        B[:] = 1.0
+        s = self.dims["s"]
+        for t in range(s):
+            heads = [(key, u, v) for key in range(s) for u, v in factors[t * s + key]]
+            for k, (key, u, v) in enumerate(heads):
+                B[t, k] = np.eye(s)[key]
+                V[t, k], W[t, k] = u, v
+        return [B, V, W]
+
+    def heads_needed(self, factors: Factors) -> int:
+        """Heads per query row: max_t sum_t' rank(Z_tt')."""
+        s = self.dims["s"]
+        return max(sum(len(factors[t * s + key]) for key in range(s)) for t in range(s))
+
+    def heads_for_zero_gap(self) -> int:
+        return self.dims["s"] * min(self.dims["d"], self.dims["c"]) + 1
+
+    def report_fields(self, blocks: list[np.ndarray], factors: Factors) -> dict[str, object]:
+        """``active_tokens``: key positions t' attended by some query (Z_tt' != 0); ``active_pairs``: the
+        (query, key) pairs with Z_tt' != 0, with their ranks."""
+        s = self.dims["s"]
+        pairs = [{"query": p // s, "key": p % s, "rank": len(f)} for p, f in enumerate(factors) if f]
+        return {"active_tokens": sorted({pair["key"] for pair in pairs}), "active_pairs": pairs}
