@@ -9,6 +9,8 @@
                         [--json OUT]        the digits transfer experiment (proofs_check.experiment)
     proofs-check path [THEOREM] [--data FILE.npz] [--points K] [--seed S] [--plot PNG] [--json OUT]
                                             the regularisation path (proofs_check.path; default convex-attention)
+    proofs-check compare [--data FILE.npz] [--beta B] [--seed S] [--json OUT]
+                                            attention, MLP-Mixer and FNO optima on one data set (proofs_check.compare)
 
 Exit codes: 0 every witness passed, 1 a witness failed, 2 bad input (one line on stderr, no traceback).
 """
@@ -25,6 +27,7 @@ import numpy as np
 
 import theory
 from proofs_check.experiment import ExperimentConfig, format_experiment, run_experiment
+from proofs_check.compare import compare, default_arrays, format_comparison, rows_json
 from proofs_check.harness import Verification, verify
 from proofs_check.path import POINTS, format_path, path_json, plot_path, regularisation_path
 from proofs_check.report_files import DEFAULT_DIR as DEFAULT_REPORT_DIR
@@ -82,7 +85,25 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
     _experiment_parser(commands)
     _path_parser(commands)
+    sub = commands.add_parser("compare", help="attention, MLP-Mixer and FNO convex optima side by side on one data set")
+    sub.add_argument("--data", type=Path, default=None, help=".npz with X and Y (default: linear-attention's default)")
+    sub.add_argument("--beta", type=float, default=None, help="weight decay (default: that of the default instance)")
+    sub.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the default data and of gates")
+    sub.add_argument("--json", type=Path, default=None, help="write the table as JSON here")
     return parser
+
+
+def _command_compare(args: argparse.Namespace) -> int:
+    arrays, beta = default_arrays(args.seed)
+    if args.data is not None:
+        arrays = load_npz(args.data)
+    beta = beta if args.beta is None else args.beta
+    rows = compare(arrays, beta, args.seed)
+    N, s, d = arrays["X"].shape
+    print(format_comparison(rows, {"N": N, "s": s, "d": d, "c": arrays["Y"].shape[2]}, beta, args.seed))
+    if args.json is not None:
+        args.json.write_text(json.dumps(rows_json(rows), indent=2) + "\n")
+    return 0
 
 
 def _path_parser(commands) -> None:
@@ -218,6 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _command_experiment(args)
         if args.command == "path":
             return _command_path(args)
+        if args.command == "compare":
+            return _command_compare(args)
         results = _command_run(args) if args.command == "run" else _command_verify(args)
         if args.command == "run" and args.report is not None:
             written = write_report(results, args.report, args.seed)

@@ -24,6 +24,7 @@ import numpy as np
 import theory
 from proofs_check import plots
 from proofs_check.experiment import ExperimentResult, format_experiment
+from proofs_check.compare import compare, default_arrays, format_comparison, rows_json
 from proofs_check.harness import Verification
 from proofs_check.path import format_path, path_json, plot_path, regularisation_path
 from proofs_check.report import format_table, verification_lines
@@ -139,6 +140,11 @@ def write_report(results: list[Verification], directory: Path, seed: int) -> dic
     cluster_lines, clustering, files = clustering_report(directory, seed)
     markdown += cluster_lines
     plot_files.update({f"clustering:{key}": file for key, file in files.items()})
+    arrays, beta = default_arrays(seed)
+    comparison = compare(arrays, beta, seed)
+    N, s, d = arrays["X"].shape
+    markdown += ["## Attention, MLP-Mixer and FNO on the same data (THEORY.md §5, §6)", "", "```",
+                 format_comparison(comparison, {"N": N, "s": s, "d": d, "c": arrays["Y"].shape[2]}, beta, seed), "```", ""]
     path_lines, path_fields, files = path_report(directory, seed)
     markdown += path_lines
     plot_files.update({f"path:{key}": file for key, file in files.items()})
@@ -146,7 +152,8 @@ def write_report(results: list[Verification], directory: Path, seed: int) -> dic
     markdown += experiment_lines
     plot_files.update({f"experiment:{key}": file for key, file in files.items()})
     markdown += ["## Plots", "", *(f"- `{file}`: {key}" for key, file in plot_files.items()), ""]
-    payload = {"seed": seed, "theorems": [r.to_json() for r in results], "clustering": clustering, "path": path_fields,
+    payload = {"seed": seed, "theorems": [r.to_json() for r in results], "clustering": clustering, "comparison": rows_json(comparison),
+               "path": path_fields,
                "experiment": experiment, "plots": plot_files}
     written = {"markdown": directory / "report.md", "json": directory / "report.json"}
     written["markdown"].write_text("\n".join(markdown))

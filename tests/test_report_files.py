@@ -31,8 +31,9 @@ def _check_plots(directory, plots):
 def test_report_files_without_experiment(tmp_path, verification):
     written = write_report([verification], tmp_path, seed=0)
     report = json.loads(written["json"].read_text())
-    assert set(report) == {"seed", "theorems", "clustering", "path", "experiment", "plots"}
+    assert set(report) == {"seed", "theorems", "clustering", "comparison", "path", "experiment", "plots"}
     assert report["experiment"] is None
+    assert {row["theorem"] for row in report["comparison"]} >= {"linear-attention", "mlp-mixer", "fno"}
     assert report["path"]["theorem"] == "convex-attention" and report["path"]["points"][-1]["active_blocks"] == 0
     assert report["theorems"][0]["theorem"] == "linear-mlp" and "restart_values" in report["theorems"][0]
     assert set(report["clustering"]["checks"]) == {"planted_low_noise", "control_at_chance", "degrades_with_noise"}

@@ -1,0 +1,81 @@
+"""Attention, MLP-Mixer and FNO side by side on one data set (THEORY.md §5, §6: the inductive-bias comparison).
+
+All theorems are bound to the same X (N, s, d), Y (N, s, c) and beta, drawn from the seed as the default instance of
+`linear-attention` (or read from a data file).  Per theorem: the convex optimum C*, the loss and the regulariser term
+at the optimum, the relative fit |A(Z*) - Y| / |Y|, the heads m* (after rank reduction), the structure of the
+solution (non-zero blocks and their ranks; for FNO the frequencies used) and the solve time.  Every optimum is
+certified by its dual certificate (``certified gap`` column), so the comparison is between global optima, not
+between training runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+import theory
+from proofs_check.report import text_table
+from theory.convex import solve
+from theory.lifted import block_factors, certificate
+from theory.rank_reduction import reduce_rank
+
+ARCHITECTURES = ("linear-attention", "gated-relu-attention", "mlp-mixer", "fno")
+
+
+@dataclass(frozen=True)
+class Row:
+    theorem: str
+    optimum: float
+    loss: float
+    penalty: float
+    relative_fit: float
+    certified_gap: float
+    heads: int
+    structure: str
+    seconds: float
+
+
+def _structure(theorem: theory.Theorem, factors, fields: dict) -> str:
+    if "used_frequencies" in fields:
+        return f"frequencies {fields['used_frequencies']} of {theorem.dims['s']}"
+    ranks = [len(pairs) for pairs in factors]
+    active = {p: r for p, r in enumerate(ranks) if r}
+    return f"rank {ranks[0]}" if len(ranks) == 1 else f"{len(active)}/{len(ranks)} blocks, ranks {list(active.values())}"
+
+
+def compare(arrays: dict[str, np.ndarray], beta: float, seed: int, names=ARCHITECTURES) -> list[Row]:
+    """Solve every named theorem's program on the same arrays (X, Y and theorem options such as H)."""
+    rows = []
+    for name in names:
+        bound = theory.get(name).from_arrays(arrays, beta, seed)
+        program = bound.program
+        solution = solve(program)
+        reduced = reduce_rank(program, solution.blocks)
+        factors = block_factors(program, reduced)
+        F = program.predict(reduced)
+        loss = program.loss.value(F, program.target)
+        gap = (solution.optimum - certificate(program, solution.blocks).lower_bound) / abs(solution.optimum)
+        rows.append(Row(name, solution.optimum, loss, solution.optimum - loss,
+                        float(np.linalg.norm(F - program.target) / np.linalg.norm(program.target)), gap,
+                        bound.heads_needed(factors), _structure(bound, factors, bound.report_fields(reduced, factors)),
+                        solution.seconds))
+    return rows
+
+
+def format_comparison(rows: list[Row], dims: dict[str, int], beta: float, seed: int) -> str:
+    header = ("theorem", "C*", "loss", "beta R(Z*)", "|F-Y|/|Y|", "certified gap", "heads m*", "structure", "seconds")
+    body = [(r.theorem, f"{r.optimum:.6g}", f"{r.loss:.6g}", f"{r.penalty:.6g}", f"{r.relative_fit:.4f}",
+             f"{r.certified_gap:.1e}", str(r.heads), r.structure, f"{r.seconds:.2f}") for r in rows]
+    shape = ", ".join(f"{k} = {v}" for k, v in dims.items())
+    return f"same data for every architecture: {shape}, beta = {beta:g}, seed {seed}\n" + text_table(header, body)
+
+
+def default_arrays(seed: int) -> tuple[dict[str, np.ndarray], float]:
+    """The default instance of linear-attention, shared by every architecture."""
+    X, Y, beta = theory.get("linear-attention").default_data(np.random.default_rng(seed))
+    return {"X": X, "Y": Y}, beta
+
+
+def rows_json(rows: list[Row]) -> list[dict]:
+    return [asdict(row) for row in rows]
