@@ -20,7 +20,7 @@ from theory.convex import solve
 from theory.lifted import block_factors, certificate
 from theory.rank_reduction import reduce_rank
 
-ARCHITECTURES = ("linear-attention", "gated-relu-attention", "mlp-mixer", "fno")
+ARCHITECTURES = ("linear-attention", "gated-relu-attention", "mlp-mixer", "gated-relu-mixer", "fno")
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,7 @@ def clustering_report(directory: Path, seed: int) -> tuple[list[str], dict[str, 
               "k-means on raw tokens (reference)": [r.raw_ari for r in planted],
               "heads' partition (control, no planted groups)": [control.ari] * len(planted)}
     maps = attention_maps(first.theorem, first.query_keys, 0)
+    maps = maps[np.abs(maps).reshape(len(maps), -1).max(axis=1, initial=0.0) > 0]  # gates without heads: zero maps
     files = {"ari": plots.plot_ari_curve(NOISES, curves, directory / "clustering_ari.png").name}
     if len(maps):
         title = (f"{name}: recovered attention maps, sample 0, noise {planted[0].noise:g}, "

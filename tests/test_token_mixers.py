@@ -37,6 +37,18 @@ def test_mixer_is_token_mixing_then_channel_mixing(shape):
     _close(theorem.forward([W1, W2]), expected)
 
 
+def test_gated_mixer_is_masked_token_mixing_then_channel_mixing():
+    from theory.gated_relu_mixer import GatedReLUMixer
+
+    rng = np.random.default_rng(3)
+    theorem = GatedReLUMixer.from_arrays({"X": rng.standard_normal((3, 4, 2)), "Y": rng.standard_normal((3, 4, 2))},
+                                         0.1, 0, gates=2)
+    W1, W2 = theorem.unpack(rng.standard_normal(theorem.n_params(2)), 2)
+    expected = np.stack([sum(((H @ X >= 0) * (W1[p, j] @ X)) @ W2[p, j] for p, H in enumerate(theorem.H)
+                             for j in range(2)) for X in theorem.X])
+    _close(theorem.forward([W1, W2]), expected)
+
+
 @given(shape=shapes)
 def test_fno_circulant_form_equals_fft_form_and_definition(shape):
     theorem, (K, w) = _draw(FNO, shape)

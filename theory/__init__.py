@@ -11,12 +11,13 @@ from theory.convex_attention import ConvexAttention
 from theory.errors import InputError, SolverFailure
 from theory.fno import FNO
 from theory.gated_relu_attention import GatedReLUAttention
+from theory.gated_relu_mixer import GatedReLUMixer
 from theory.linear_attention import LinearAttention
 from theory.linear_mlp import LinearMLP
 from theory.mlp_mixer import MLPMixer
 from theory.relu_attention import ReLUAttention
 
-REGISTRY: dict[str, type[Theorem]] = {cls.name: cls for cls in (LinearMLP, LinearAttention, GatedReLUAttention, ReLUAttention, ConvexAttention, MLPMixer, FNO)}
+REGISTRY: dict[str, type[Theorem]] = {cls.name: cls for cls in (LinearMLP, LinearAttention, GatedReLUAttention, ReLUAttention, ConvexAttention, MLPMixer, GatedReLUMixer, FNO)}
 
 
 def get(name: str) -> type[Theorem]:

@@ -35,9 +35,9 @@ DEFAULT_GATES = 3
 GATE_STREAM = 7
 
 
-def draw_gates(count: int, d: int, seed: int) -> np.ndarray:
-    """``count`` standard normal gate matrices (count, d, d) from the seed."""
-    return np.random.default_rng([seed, GATE_STREAM]).standard_normal((check_positive_int(count, "gates"), d, d))
+def draw_gates(count: int, side: int, seed: int) -> np.ndarray:
+    """``count`` standard normal gate matrices (count, side, side) from the seed."""
+    return np.random.default_rng([seed, GATE_STREAM]).standard_normal((check_positive_int(count, "gates"), side, side))
 
 
 def logit_masks(X: np.ndarray, H: np.ndarray) -> np.ndarray:
@@ -48,6 +48,24 @@ def logit_masks(X: np.ndarray, H: np.ndarray) -> np.ndarray:
 def masked_grams(X: np.ndarray, masks: np.ndarray) -> np.ndarray:
     """G[p, i, t] = X_i^T diag(D[p, i, t, :]) X_i, shape (P, N, s, d, d)."""
     return np.einsum("pitu,iua,iub->pitab", masks, X, X, optimize=True)
+
+
+def gates_from(name: str, arrays: Mapping[str, np.ndarray], options: Mapping[str, object], side: int,
+               seed: int) -> np.ndarray:
+    """The gates of a gated theorem: ``arrays["H"]`` when the data file holds them, else ``options["gates"]``
+    (default DEFAULT_GATES) square gates of size ``side`` drawn from the seed.  Unknown options, or a gate count
+    that disagrees with H, are InputErrors; the theorem checks the shape of H."""
+    unknown = set(options) - {"gates"}
+    if unknown:
+        raise InputError(f"theorem {name} takes no option {', '.join(sorted(unknown))}")
+    if "H" in arrays:
+        H = np.asarray(arrays["H"])
+        if options.get("gates") not in (None, H.shape[0]):
+            raise InputError(f"--gates {options['gates']} disagrees with the {H.shape[0]} gates H of the data file")
+        return H
+    if side < 1:
+        raise InputError("X must have shape (N, s, d)")
+    return draw_gates(options.get("gates") or DEFAULT_GATES, side, seed)
 
 
 class GatedReLUAttention(Theorem):
@@ -69,19 +87,8 @@ class GatedReLUAttention(Theorem):
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray], beta: float, seed: int, **options: object) -> "GatedReLUAttention":
         """Gates from ``arrays["H"]`` when present, else ``gates`` (default DEFAULT_GATES) drawn from the seed."""
-        unknown = set(options) - {"gates"}
-        if unknown:
-            raise InputError(f"theorem {cls.name} takes no option {', '.join(sorted(unknown))}")
         X = np.asarray(arrays["X"])
-        if "H" in arrays:
-            H = np.asarray(arrays["H"])
-            if options.get("gates") not in (None, H.shape[0]):
-                raise InputError(f"--gates {options['gates']} disagrees with the {H.shape[0]} gates H of the data file")
-        else:
-            if X.ndim != 3:
-                raise InputError(f"X must have shape (N, s, d), got {X.shape}")
-            H = draw_gates(options.get("gates") or DEFAULT_GATES, X.shape[2], seed)
-        return cls(X, arrays["Y"], beta, H)
+        return cls(X, arrays["Y"], beta, gates_from(cls.name, arrays, options, X.shape[-1] if X.ndim == 3 else 0, seed))
 
     @classmethod
     def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:

@@ -1,0 +1,91 @@
+"""`gated-relu-mixer`: the gated-ReLU MLP-Mixer, [S22] (THEORY.md §5, "Gated ReLU mixer", reconstructed).
+
+Gates H_p in R^{s x s} (fixed, drawn from the seed or read from the data file as ``H`` (P, s, s)) give the masks
+D_p(X_i) = 1[H_p X_i >= 0] in {0, 1}^{s x d}.  Primal, m mixing units per gate:
+    f(X) = sum_p sum_j (D_p(X) o (W1_pj X)) W2_pj,   weight decay beta/2 sum_{p,j} (|W1_pj|^2 + |W2_pj|^2),
+entrywise f[t, e] = sum_p sum_{t', a} D_p[t, a] X[t', a] Z_p[t s + t', a c + e] with
+Z_p = sum_j vec_r(W1_pj) vec_r(W2_pj)^T in R^{s^2 x dc} (the lifting of `mlp-mixer`, block by block).
+Convex program: the block nuclear norm beta sum_p |Z_p|_*; zero gap with m >= max_p rank(Z_p*) units per gate,
+recovery per block as in `mlp-mixer`.  Unlike gated attention, the masks gate (token, channel) entries of the
+mixed tokens, and the token mixing itself stays input-independent.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Mapping
+
+import numpy as np
+
+from theory.base import Factors
+from theory.errors import InputError
+from theory.gated_relu_attention import gates_from
+from theory.lifted import Block, LiftedProgram
+from theory.mlp_mixer import MLPMixer
+
+
+class GatedReLUMixer(MLPMixer):
+    name = "gated-relu-mixer"
+    paper = "Sahiner et al., Unraveling Attention via Convex Duality, ICML 2022, gated-ReLU MLP-Mixer"
+    equation = "THEORY.md §5: min_Z l(sum_p sum_t'a D_p[t,a] X[t',a] Z_p[(t,t'),(a,:)]) + beta sum_p |Z_p|_*"
+    statement = "gated-ReLU MLP-Mixer with weight decay <=> block nuclear-norm program, one block per gate"
+
+    def __init__(self, X: np.ndarray, Y: np.ndarray, beta: float, H: np.ndarray) -> None:
+        super().__init__(X, Y, beta)
+        H = np.asarray(H, dtype=float)
+        s = self.X.shape[1]
+        if H.ndim != 3 or H.shape[1:] != (s, s) or H.shape[0] < 1:
+            raise InputError(f"gates H must have shape (P, {s}, {s}) with P >= 1, got {H.shape}")
+        if not np.all(np.isfinite(H)):
+            raise InputError("gates H contain non-finite values")
+        self.H = H
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], beta: float, seed: int, **options: object) -> "GatedReLUMixer":
+        X = np.asarray(arrays["X"])
+        return cls(X, arrays["Y"], beta, gates_from(cls.name, arrays, options, X.shape[1] if X.ndim == 3 else 0, seed))
+
+    @cached_property
+    def masks(self) -> np.ndarray:
+        """D_p(X_i)[t, a] = 1[(H_p X_i)[t, a] >= 0], shape (P, N, s, d)."""
+        return (np.einsum("ptu,iua->pita", self.H, self.X) >= 0).astype(float)
+
+    def param_shapes(self, m: int) -> list[tuple[int, ...]]:
+        P, s, d, c = len(self.H), self.dims["s"], self.dims["d"], self.dims["c"]
+        return [(P, m, s, s), (P, m, d, c)]
+
+    def forward(self, weights: list[np.ndarray]) -> np.ndarray:
+        W1, W2 = weights
+        mixed = np.einsum("pjtu,iua->pjita", W1, self.X, optimize=True)
+        return np.einsum("pita,pjita,pjac->itc", self.masks, mixed, W2, optimize=True)
+
+    def backward(self, weights: list[np.ndarray], dF: np.ndarray) -> list[np.ndarray]:
+        W1, W2 = weights
+        mixed = np.einsum("pjtu,iua->pjita", W1, self.X, optimize=True)
+        dW2 = np.einsum("pita,pjita,itc->pjac", self.masks, mixed, dF, optimize=True)
+        dmixed = np.einsum("itc,pjac,pita->pjita", dF, W2, self.masks, optimize=True)
+        return [np.einsum("pjita,iua->pjtu", dmixed, self.X, optimize=True), dW2]
+
+    def build_program(self) -> LiftedProgram:
+        """A_p[(i, t, e), (t s + t', a c + e')] = D_p[i, t, a] X[i, t', a] 1[e = e']."""
+        N, s, d = self.X.shape
+        c = self.dims["c"]
+        blocks = tuple(Block(np.einsum("tq,ita,iua,ef->itequaf", np.eye(s), mask, self.X, np.eye(c), optimize=True)
+                             .reshape(N * s * c, s * s * d * c), (s * s, d * c), label=f"gate {p}")
+                       for p, mask in enumerate(self.masks))
+        return LiftedProgram(blocks, self.Y.reshape(-1), self.beta)
+
+    def lift_weights(self, weights: list[np.ndarray]) -> list[np.ndarray]:
+        return [super(GatedReLUMixer, self).lift_weights([W1, W2])[0] for W1, W2 in zip(*weights)]
+
+    def weights_from_factors(self, factors: Factors, m: int) -> list[np.ndarray]:
+        heads = [super(GatedReLUMixer, self).weights_from_factors([pairs], m) for pairs in factors]
+        return [np.stack([W1 for W1, _ in heads]), np.stack([W2 for _, W2 in heads])]
+
+    def heads_needed(self, factors: Factors) -> int:
+        """Units per gate: the largest block rank."""
+        return max((len(pairs) for pairs in factors), default=0)
+
+    def report_fields(self, blocks: list[np.ndarray], factors: Factors) -> dict[str, object]:
+        return {"patterns": len(self.H),
+                "blocks": [{"pattern": p, "rank": len(pairs)} for p, pairs in enumerate(factors) if pairs]}
