@@ -28,7 +28,7 @@ from proofs_check.compare import compare, default_arrays, format_comparison, row
 from proofs_check.harness import Verification
 from proofs_check.path import format_path, path_json, plot_path, regularisation_path
 from proofs_check.report import format_table, verification_lines
-from theory.clustering import ARI_CLOSE, SweepRow, attention_maps, noise_sweep
+from theory.clustering import ARI_CLOSE, attention_maps, noise_sweep
 
 DEFAULT_DIR = Path("reports")
 EXPERIMENT_JSON = "experiment.json"

@@ -68,6 +68,16 @@ def gates_from(name: str, arrays: Mapping[str, np.ndarray], options: Mapping[str
     return draw_gates(options.get("gates") or DEFAULT_GATES, side, seed)
 
 
+def check_gates(H: np.ndarray, side: int) -> np.ndarray:
+    """H as float64 (P, side, side), P >= 1, finite; an InputError otherwise."""
+    H = np.asarray(H, dtype=float)
+    if H.ndim != 3 or H.shape[1:] != (side, side) or H.shape[0] < 1:
+        raise InputError(f"gates H must have shape (P, {side}, {side}) with P >= 1, got {H.shape}")
+    if not np.all(np.isfinite(H)):
+        raise InputError("gates H contain non-finite values")
+    return H
+
+
 class GatedReLUAttention(Theorem):
     name = "gated-relu-attention"
     paper = "Sahiner et al., Unraveling Attention via Convex Duality, ICML 2022, §4 (gated ReLU attention)"
@@ -76,13 +86,7 @@ class GatedReLUAttention(Theorem):
 
     def __init__(self, X: np.ndarray, Y: np.ndarray, beta: float, H: np.ndarray) -> None:
         super().__init__(X, Y, beta)
-        H = np.asarray(H, dtype=float)
-        d = self.X.shape[2]
-        if H.ndim != 3 or H.shape[1:] != (d, d) or H.shape[0] < 1:
-            raise InputError(f"gates H must have shape (P, {d}, {d}) with P >= 1, got {H.shape}")
-        if not np.all(np.isfinite(H)):
-            raise InputError("gates H contain non-finite values")
-        self.H = H
+        self.H = check_gates(H, self.X.shape[2])
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray], beta: float, seed: int, **options: object) -> "GatedReLUAttention":

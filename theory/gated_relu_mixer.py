@@ -18,8 +18,7 @@ from typing import Mapping
 import numpy as np
 
 from theory.base import Factors
-from theory.errors import InputError
-from theory.gated_relu_attention import gates_from
+from theory.gated_relu_attention import check_gates, gates_from
 from theory.lifted import Block, LiftedProgram
 from theory.mlp_mixer import MLPMixer
 
@@ -32,13 +31,7 @@ class GatedReLUMixer(MLPMixer):
 
     def __init__(self, X: np.ndarray, Y: np.ndarray, beta: float, H: np.ndarray) -> None:
         super().__init__(X, Y, beta)
-        H = np.asarray(H, dtype=float)
-        s = self.X.shape[1]
-        if H.ndim != 3 or H.shape[1:] != (s, s) or H.shape[0] < 1:
-            raise InputError(f"gates H must have shape (P, {s}, {s}) with P >= 1, got {H.shape}")
-        if not np.all(np.isfinite(H)):
-            raise InputError("gates H contain non-finite values")
-        self.H = H
+        self.H = check_gates(H, self.X.shape[1])
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray], beta: float, seed: int, **options: object) -> "GatedReLUMixer":
