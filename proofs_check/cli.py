@@ -4,7 +4,8 @@
     proofs-check run [THEOREM ...] [--restarts K] [--seed S] [--solver NAME] [--json OUT]
     proofs-check verify THEOREM --data FILE.npz [--beta B] [--heads M] [--restarts K] [--seed S]
                         [--solver NAME] [--json OUT]
-    proofs-check run ... --report [DIR]     also write DIR/report.md, report.json and PNG plots (DIR: reports)
+    proofs-check run ... [--report DIR | --no-report]   also writes DIR/report.md, report.json and PNG plots
+                                            (DIR: reports/ unless given; --no-report writes nothing)
     proofs-check experiment [--n-train N] [--n-test N] [--features D] [--beta B] [--seed S] [--report [DIR]]
                         [--json OUT]        the digits transfer experiment (proofs_check.experiment)
     proofs-check path [THEOREM] [--data FILE.npz] [--points K] [--seed S] [--plot PNG] [--json OUT]
@@ -68,8 +69,11 @@ def _parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text)
         if name == "run":
             sub.add_argument("theorems", nargs="*", metavar="THEOREM")
-            sub.add_argument("--report", type=Path, nargs="?", const=DEFAULT_REPORT_DIR, default=None, metavar="DIR",
-                             help=f"write report.md, report.json and PNG plots into DIR (default {DEFAULT_REPORT_DIR})")
+            sub.add_argument("--report", type=Path, nargs="?", const=DEFAULT_REPORT_DIR, default=DEFAULT_REPORT_DIR,
+                             metavar="DIR", help=f"write report.md, report.json and PNG plots into DIR "
+                                                 f"(default {DEFAULT_REPORT_DIR})")
+            sub.add_argument("--no-report", dest="report", action="store_const", const=None,
+                             help="print only; write no report files")
         else:
             sub.add_argument("theorem", metavar="THEOREM")
             sub.add_argument("--data", required=True, type=Path, help=".npz with X (N, s, d) and Y (N, s, c)")

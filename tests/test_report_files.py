@@ -63,3 +63,11 @@ def test_cli_experiment_writes_its_json_and_plot(tmp_path, capsys):
     stored = json.loads((tmp_path / EXPERIMENT_JSON).read_text())
     assert stored["config"]["n_train"] == 20 and {h["head"] for h in stored["heads"]} >= {"linear", "mlp"}
     assert (tmp_path / "experiment_accuracy.png").read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_run_writes_the_report_unless_told_not_to(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "linear-mlp", "--restarts", "2", "--no-report"]) == 0
+    assert not (tmp_path / "reports").exists()
+    assert main(["run", "linear-mlp", "--restarts", "2"]) == 0
+    assert json.loads((tmp_path / "reports" / "report.json").read_text())["theorems"][0]["passed"]
