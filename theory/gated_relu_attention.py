@@ -20,7 +20,7 @@ DEFAULT_GATES): they depend on the seed and d only, not on the data, so a test s
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Mapping
+from typing import ClassVar, Mapping
 
 import numpy as np
 
@@ -78,21 +78,40 @@ def check_gates(H: np.ndarray, side: int) -> np.ndarray:
     return H
 
 
-class GatedReLUAttention(Theorem):
+class Gated:
+    """Mixin of the gated theorems: fixed gates H (P, side, side) with side = X.shape[gate_axis], read from the
+    data file or drawn from the seed (:func:`gates_from`), m heads on every gate (m* = the largest block rank),
+    and the report fields ``patterns`` (P) and ``blocks`` (gate index and rank of each non-zero block)."""
+
+    gate_axis: ClassVar[int]
+
+    def __init__(self, X: np.ndarray, Y: np.ndarray, beta: float, H: np.ndarray) -> None:
+        super().__init__(X, Y, beta)
+        self.H = check_gates(H, self.X.shape[self.gate_axis])
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], beta: float, seed: int, **options: object):
+        """Gates from ``arrays["H"]`` when present, else ``gates`` (default DEFAULT_GATES) drawn from the seed."""
+        X = np.asarray(arrays["X"])
+        side = X.shape[cls.gate_axis] if X.ndim == 3 else 0
+        return cls(X, arrays["Y"], beta, gates_from(cls.name, arrays, options, side, seed))
+
+    def heads_needed(self, factors: Factors) -> int:
+        """Heads per gate: the largest block rank (every gate carries the same number m of heads)."""
+        return max((len(pairs) for pairs in factors), default=0)
+
+    def report_fields(self, blocks: list[np.ndarray], factors: Factors) -> dict[str, object]:
+        return {"patterns": len(self.H),
+                "blocks": [{"pattern": p, "rank": len(pairs)} for p, pairs in enumerate(factors) if pairs]}
+
+
+class GatedReLUAttention(Gated, Theorem):
     name = "gated-relu-attention"
     paper = "Sahiner et al., Unraveling Attention via Convex Duality, ICML 2022, §4 (gated ReLU attention)"
     equation = "THEORY.md §4: min_Z l(sum_p sum_kl G_pt[k,l] x_t^T Z_p,kl) + beta sum_p |Z_p|_*"
     statement = "gated-ReLU self-attention with weight decay <=> block nuclear-norm program, one block per gate"
 
-    def __init__(self, X: np.ndarray, Y: np.ndarray, beta: float, H: np.ndarray) -> None:
-        super().__init__(X, Y, beta)
-        self.H = check_gates(H, self.X.shape[2])
-
-    @classmethod
-    def from_arrays(cls, arrays: Mapping[str, np.ndarray], beta: float, seed: int, **options: object) -> "GatedReLUAttention":
-        """Gates from ``arrays["H"]`` when present, else ``gates`` (default DEFAULT_GATES) drawn from the seed."""
-        X = np.asarray(arrays["X"])
-        return cls(X, arrays["Y"], beta, gates_from(cls.name, arrays, options, X.shape[-1] if X.ndim == 3 else 0, seed))
+    gate_axis = 2
 
     @classmethod
     def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
@@ -140,10 +159,6 @@ class GatedReLUAttention(Theorem):
         heads = [heads_from_pairs(pairs, m, d, c) for pairs in factors]
         return [np.stack([W1 for W1, _ in heads]), np.stack([W2 for _, W2 in heads])]
 
-    def heads_needed(self, factors: Factors) -> int:
-        """Heads per gate: the largest block rank (every gate carries the same number m of heads)."""
-        return max((len(pairs) for pairs in factors), default=0)
-
     def heads_for_zero_gap(self) -> int:
         d, c = self.dims["d"], self.dims["c"]
         return min(d * d, d * c) + 1
@@ -152,8 +167,7 @@ class GatedReLUAttention(Theorem):
         """``patterns``: the number of gates P (one mask pattern each) and how many distinct masks they give on the
         data; ``blocks``: per non-zero block its gate (pattern) index and rank."""
         distinct = len({mask.tobytes() for mask in self.masks.astype(bool)})
-        return {"patterns": len(self.H), "distinct_patterns": distinct,
-                "blocks": [{"pattern": p, "rank": len(pairs)} for p, pairs in enumerate(factors) if pairs]}
+        return {**super().report_fields(blocks, factors), "distinct_patterns": distinct}
 
     def head_masks(self, sample: int, heads: int) -> np.ndarray:
         """The masks of ``heads`` heads numbered gate-major (p, j) -> p m + j, for one sample: (heads, s, s)."""

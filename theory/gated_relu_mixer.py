@@ -13,30 +13,22 @@ mixed tokens, and the token mixing itself stays input-independent.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Mapping
 
 import numpy as np
 
 from theory.base import Factors
-from theory.gated_relu_attention import check_gates, gates_from
+from theory.gated_relu_attention import Gated
 from theory.lifted import Block, LiftedProgram
 from theory.mlp_mixer import MLPMixer
 
 
-class GatedReLUMixer(MLPMixer):
+class GatedReLUMixer(Gated, MLPMixer):
     name = "gated-relu-mixer"
     paper = "Sahiner et al., Unraveling Attention via Convex Duality, ICML 2022, gated-ReLU MLP-Mixer"
     equation = "THEORY.md §5: min_Z l(sum_p sum_t'a D_p[t,a] X[t',a] Z_p[(t,t'),(a,:)]) + beta sum_p |Z_p|_*"
     statement = "gated-ReLU MLP-Mixer with weight decay <=> block nuclear-norm program, one block per gate"
 
-    def __init__(self, X: np.ndarray, Y: np.ndarray, beta: float, H: np.ndarray) -> None:
-        super().__init__(X, Y, beta)
-        self.H = check_gates(H, self.X.shape[1])
-
-    @classmethod
-    def from_arrays(cls, arrays: Mapping[str, np.ndarray], beta: float, seed: int, **options: object) -> "GatedReLUMixer":
-        X = np.asarray(arrays["X"])
-        return cls(X, arrays["Y"], beta, gates_from(cls.name, arrays, options, X.shape[1] if X.ndim == 3 else 0, seed))
+    gate_axis = 1
 
     @cached_property
     def masks(self) -> np.ndarray:
@@ -74,11 +66,3 @@ class GatedReLUMixer(MLPMixer):
     def weights_from_factors(self, factors: Factors, m: int) -> list[np.ndarray]:
         heads = [super(GatedReLUMixer, self).weights_from_factors([pairs], m) for pairs in factors]
         return [np.stack([W1 for W1, _ in heads]), np.stack([W2 for _, W2 in heads])]
-
-    def heads_needed(self, factors: Factors) -> int:
-        """Units per gate: the largest block rank."""
-        return max((len(pairs) for pairs in factors), default=0)
-
-    def report_fields(self, blocks: list[np.ndarray], factors: Factors) -> dict[str, object]:
-        return {"patterns": len(self.H),
-                "blocks": [{"pattern": p, "rank": len(pairs)} for p, pairs in enumerate(factors) if pairs]}
