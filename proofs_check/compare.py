@@ -3,13 +3,16 @@
 All theorems are bound to the same X (N, s, d), Y (N, s, c) and beta, drawn from the seed as the default instance of
 `linear-attention` (or read from a data file).  Per theorem: the convex optimum C*, the loss and the regulariser term
 at the optimum, the relative fit |A(Z*) - Y| / |Y|, the heads m* (after rank reduction), the structure of the
-solution (non-zero blocks and their ranks; for FNO the frequencies used) and the solve time.  Every optimum is
+solution (non-zero blocks and their ranks; for FNO the frequencies used) and the solve time.  Last row: standard
+softmax self-attention (theory.softmax_attention), the non-convex model [E22] replaces, trained by restarts on the
+same data and beta — a different model, shown for the comparison the paper makes, with no certificate.  Every optimum is
 certified by its dual certificate (``certified gap`` column), so the comparison is between global optima, not
 between training runs.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -19,8 +22,11 @@ from proofs_check.report import text_table
 from theory.convex import solve
 from theory.lifted import block_factors, certificate
 from theory.rank_reduction import reduce_rank
+from theory.softmax_attention import best_of_restarts
 
-ARCHITECTURES = ("linear-attention", "gated-relu-attention", "mlp-mixer", "gated-relu-mixer", "fno")
+ARCHITECTURES = ("linear-attention", "gated-relu-attention", "convex-attention", "mlp-mixer", "gated-relu-mixer", "fno")
+#: Restarts of the non-convex softmax-attention baseline ([E22]'s standard attention; theory.softmax_attention).
+SOFTMAX_RESTARTS = 10
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,10 @@ def _structure(theorem: theory.Theorem, factors, fields: dict) -> str:
         return f"frequencies {fields['used_frequencies']} of {theorem.dims['s']}"
     ranks = [len(pairs) for pairs in factors]
     active = {p: r for p, r in enumerate(ranks) if r}
-    return f"rank {ranks[0]}" if len(ranks) == 1 else f"{len(active)}/{len(ranks)} blocks, ranks {list(active.values())}"
+    if len(ranks) == 1:
+        return f"rank {ranks[0]}"
+    shown = f", ranks {list(active.values())}" if len(active) <= 6 else f", ranks {min(active.values())}..{max(active.values())}"
+    return f"{len(active)}/{len(ranks)} blocks" + (shown if active else "")
 
 
 def compare(arrays: dict[str, np.ndarray], beta: float, seed: int, names=ARCHITECTURES) -> list[Row]:
@@ -60,7 +69,23 @@ def compare(arrays: dict[str, np.ndarray], beta: float, seed: int, names=ARCHITE
                         float(np.linalg.norm(F - program.target) / np.linalg.norm(program.target)), gap,
                         bound.heads_needed(factors), _structure(bound, factors, bound.report_fields(reduced, factors)),
                         solution.seconds))
-    return rows
+    return rows + [softmax_row(arrays, beta, seed)]
+
+
+def softmax_row(arrays: dict[str, np.ndarray], beta: float, seed: int) -> Row:
+    """Standard softmax attention on the same data and beta: best of SOFTMAX_RESTARTS L-BFGS runs with as many
+    heads as convex-attention's zero-gap width per row (s min(d, c) + 1), shared by all rows.  Non-convex: its
+    value is an upper bound on its own optimum and has no certificate."""
+    X, Y = np.asarray(arrays["X"], dtype=float), np.asarray(arrays["Y"], dtype=float)
+    heads = X.shape[1] * min(X.shape[2], Y.shape[2]) + 1
+    start = time.perf_counter()
+    theta, finals = best_of_restarts(X, Y, beta, heads, SOFTMAX_RESTARTS, seed)
+    value = float(finals.min())
+    penalty = 0.5 * beta * float(theta @ theta)
+    loss = value - penalty
+    return Row(f"softmax-attention (best of {SOFTMAX_RESTARTS})", value, loss, penalty,
+               float(np.sqrt(2 * max(loss, 0.0)) / np.linalg.norm(Y)), float("nan"), heads,
+               "non-convex baseline, no certificate", time.perf_counter() - start)
 
 
 def format_comparison(rows: list[Row], dims: dict[str, int], beta: float, seed: int) -> str:

@@ -91,3 +91,19 @@ def test_cli_reports_active_tokens(tmp_path):
     assert sum(pair["rank"] for pair in report["active_pairs"]) == sum(report["structure"]["ranks"])
     assert main(["path", "convex-attention", "--data", str(data), "--points", "4", "--json", str(tmp_path / "p.json")]) == 0
     assert len(json.loads((tmp_path / "p.json").read_text())) == 4
+
+
+def test_softmax_baseline_gradient_matches_central_differences():
+    """The non-convex baseline of `compare` (theory.softmax_attention): analytic gradient vs central differences,
+    h = 1e-6 (truncation ~1e-12, round-off ~1e-10 relative), agreement to 1e-6 relative."""
+    from theory.softmax_attention import objective_and_gradient
+
+    rng = np.random.default_rng(5)
+    X, Y, m = rng.standard_normal((4, 3, 2)), rng.standard_normal((4, 3, 2)), 3
+    theta = rng.standard_normal(m * (2 * 2 * 2 + 2 + 2))
+    value, grad = objective_and_gradient(theta, X, Y, 0.3, m)
+    for _ in range(3):
+        e = rng.standard_normal(theta.size)
+        numeric = (objective_and_gradient(theta + 1e-6 * e, X, Y, 0.3, m)[0]
+                   - objective_and_gradient(theta - 1e-6 * e, X, Y, 0.3, m)[0]) / 2e-6
+        assert numeric == pytest.approx(grad @ e, rel=1e-6, abs=1e-8 * abs(value))
