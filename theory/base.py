@@ -141,7 +141,8 @@ class Theorem(ABC):
 
     def batch_squared_loss(self, Theta: np.ndarray, F: np.ndarray, backward) -> tuple[np.ndarray, np.ndarray]:
         """Objectives and gradients for vectorised overrides: F (R, N, s, c) the batched outputs, ``backward(dF)``
-        the batched vector-Jacobian product returning weight arrays (R, *shape); squared loss, decay beta/2|theta|^2."""
+        the batched vector-Jacobian product returning weight arrays (R, *shape); squared loss, decay beta/2|theta|^2 on
+        every entry (so only for theorems whose decay_mask is all ones)."""
         residual = F - self.Y
         values = 0.5 * np.square(residual).reshape(len(Theta), -1).sum(axis=1) + 0.5 * self.beta * np.einsum("rn,rn->r", Theta, Theta)
         grads = np.concatenate([g.reshape(len(Theta), -1) for g in backward(residual)], axis=1) + self.beta * Theta
