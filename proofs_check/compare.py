@@ -20,7 +20,7 @@ import numpy as np
 import theory
 from proofs_check.report import text_table
 from theory.convex import solve
-from theory.lifted import block_factors, certificate
+from theory.lifted import block_factors, certified_gap
 from theory.rank_reduction import reduce_rank
 from theory.softmax_attention import best_of_restarts
 
@@ -64,7 +64,7 @@ def compare(arrays: dict[str, np.ndarray], beta: float, seed: int, names=ARCHITE
         factors = block_factors(program, reduced)
         F = program.predict(reduced)
         loss = program.loss.value(F, program.target)
-        gap = (solution.optimum - certificate(program, solution.blocks).lower_bound) / abs(solution.optimum)
+        gap = certified_gap(program, solution.blocks)[1]
         rows.append(Row(name, solution.optimum, loss, solution.optimum - loss,
                         float(np.linalg.norm(F - program.target) / np.linalg.norm(program.target)), gap,
                         bound.heads_needed(factors), _structure(bound, factors, bound.report_fields(reduced, factors)),

@@ -24,7 +24,7 @@ import numpy as np
 
 from theory.convex import ConvexSolution, choose_solver, solve
 from theory.errors import InputError, SolverFailure
-from theory.lifted import LiftedProgram, certificate
+from theory.lifted import LiftedProgram, certified_gap
 
 #: Default relative certified gap; 1e-8 makes the result agree with cvxpy + Clarabel to 1e-6 relative (tests).
 DEFAULT_EPS = 1e-8
@@ -91,13 +91,6 @@ def _prox(program: LiftedProgram, z: np.ndarray, threshold: float, offsets: np.n
 
 def _split(program: LiftedProgram, z: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
     return [z[a:b].reshape(blk.shape) for blk, a, b in zip(program.blocks, offsets[:-1], offsets[1:])]
-
-
-def certified_gap(program: LiftedProgram, Zs: list[np.ndarray]) -> tuple[float, float]:
-    """The objective C(Z) and the certified relative gap (C(Z) - lower_bound) / |C(Z)| (0 when C(Z) = 0)."""
-    value = program.objective(Zs)
-    gap = value - certificate(program, Zs).lower_bound
-    return value, gap / abs(value) if value != 0 else abs(gap)
 
 
 def solve_prox(program: LiftedProgram, eps: float = DEFAULT_EPS, max_seconds: float = 600.0,
