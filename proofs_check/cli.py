@@ -125,11 +125,9 @@ def _path_parser(commands) -> None:
 def _command_path(args: argparse.Namespace) -> int:
     cls = theory.get(args.theorem)
     if args.data is None:
-        X, Y, beta = cls.default_data(np.random.default_rng(args.seed))
-        arrays = {"X": X, "Y": Y}
-    else:
-        arrays, beta = load_npz(args.data), 1.0  # beta is replaced by the grid
-    theorem = cls.from_arrays(arrays, beta, args.seed, **_options(args))
+        theorem = cls.default_instance(args.seed, **_options(args))
+    else:  # beta 1 is a placeholder: the path replaces it by its grid
+        theorem = cls.from_arrays(load_npz(args.data), 1.0, args.seed, **_options(args))
     path = regularisation_path(theorem, args.points)
     print(format_path(theorem, path))
     if args.plot is not None:
@@ -200,8 +198,7 @@ def _command_run(args: argparse.Namespace) -> list[Verification]:
     classes = [theory.get(name) for name in names]
     results = []
     for cls in classes:
-        X, Y, beta = cls.default_data(np.random.default_rng(args.seed))
-        results.append(_verify_and_show(cls.from_arrays({"X": X, "Y": Y}, beta, args.seed, **_options(args)), args))
+        results.append(_verify_and_show(cls.default_instance(args.seed, **_options(args)), args))
         print(verification_lines(results[-1]))
     print(format_table(results))
     return results

@@ -100,9 +100,7 @@ def path_report(directory: Path, seed: int, name: str = "convex-attention") -> t
     """The regularisation path (proofs_check.path) of ``name`` on its default instance: table and plot."""
     if name not in theory.REGISTRY:
         return [], None, {}
-    cls = theory.get(name)
-    X, Y, beta = cls.default_data(np.random.default_rng(seed))
-    theorem = cls.from_arrays({"X": X, "Y": Y}, beta, seed)
+    theorem = theory.get(name).default_instance(seed)
     path = regularisation_path(theorem)
     files = {"path": plot_path(theorem, path, directory / f"{name}_path.png").name}
     lines = [f"## Regularisation path ({name}, default instance, seed {seed})", "", "```", format_path(theorem, path),

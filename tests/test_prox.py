@@ -43,9 +43,7 @@ def _agree(program) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_prox_matches_cvxpy_on_default_data(name: str) -> None:
-    cls = theory.get(name)
-    X, Y, beta = cls.default_data(np.random.default_rng(0))
-    _agree(cls.from_arrays({"X": X, "Y": Y}, beta, 0).program)
+    _agree(theory.get(name).default_instance(0).program)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -66,9 +64,7 @@ def test_prox_reports_the_gap_when_out_of_budget() -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_batched_objective_and_gradient_equal_serial(name: str) -> None:
-    cls = theory.get(name)
-    X, Y, beta = cls.default_data(np.random.default_rng(1))
-    theorem = cls.from_arrays({"X": X, "Y": Y}, beta, 1)
+    theorem = theory.get(name).default_instance(1)
     m = 3
     Theta = np.random.default_rng(2).standard_normal((4, theorem.n_params(m)))
     values, grads = theorem.batch_objective_and_gradient(Theta, m)

@@ -57,6 +57,13 @@ class Theorem(ABC):
             raise InputError(f"theorem {cls.name} takes no option {', '.join(sorted(options))}")
         return cls(arrays["X"], arrays["Y"], beta)
 
+    @classmethod
+    def default_instance(cls, seed: int, **options: object) -> "Theorem":
+        """The theorem bound to its default data drawn from numpy.random.default_rng(seed), as a data file with
+        that X and Y would bind it (seed also drives the theorem's own choices, e.g. gates)."""
+        X, Y, beta = cls.default_data(np.random.default_rng(seed))
+        return cls.from_arrays({"X": X, "Y": Y}, beta, seed, **options)
+
     def rebind(self, beta: float) -> "Theorem":
         """The same theorem, data and options (gates, patterns) with another weight decay."""
         other = copy.copy(self)
