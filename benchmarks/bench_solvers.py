@@ -3,7 +3,7 @@
     python -m benchmarks.bench_solvers [--theorems NAME ...] [--max-d D] [--cap SECONDS] [--seed S]
                                        [--restarts K] [--batched R] [--plot PATH]   (from the repository root)
 
-For each theorem and size (N, s, d, c) in SIZES (d = 4, 8, 16, 32 with N and s growing), the data are drawn from
+For each theorem and size (N, s, d, c) in SIZES (d = 4, 8, 12, 16, 32 with N and s growing), the data are drawn from
 numpy.random.default_rng(seed) and bound with the theorem's from_arrays (beta 0.1).  Printed per row:
 
 - the seconds of cvxpy + Clarabel, cvxpy + SCS (eps 1e-9) and the two prox methods (theory.prox: SSNAL, the
@@ -37,7 +37,7 @@ from theory.convex import solve
 from theory.lifted import LiftedProgram, certified_gap
 from theory.prox import solve_prox
 
-SIZES = [(6, 4, 4, 2), (8, 6, 8, 2), (12, 8, 16, 2), (16, 8, 32, 2)]  # (N, s, d, c)
+SIZES = [(6, 4, 4, 2), (8, 6, 8, 2), (10, 8, 12, 2), (12, 8, 16, 2), (16, 8, 32, 2)]  # (N, s, d, c)
 SOLVERS = {"clarabel": lambda p: solve(p, "clarabel"), "scs": lambda p: solve(p, "scs"), "prox": solve_prox,
            "fista": lambda p: solve_prox(p, method="fista")}
 BETA = 0.1
@@ -150,7 +150,7 @@ def plot(rows: list[Row], path: str) -> None:
             if points:
                 axis.plot(*zip(*points), style, label=f"{name} {solver}")
     axis.set(xscale="log", yscale="log", xlabel="d", ylabel="solve time [s]", title="time to a certified optimum")
-    axis.set_xticks([4, 8, 16, 32], labels=["4", "8", "16", "32"])
+    axis.set_xticks([4, 8, 12, 16, 32], labels=["4", "8", "12", "16", "32"])
     axis.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
