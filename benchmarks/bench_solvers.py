@@ -3,8 +3,8 @@
     python -m benchmarks.bench_solvers [--theorems NAME ...] [--max-d D] [--cap SECONDS] [--seed S]
                                        [--restarts K] [--batched R] [--plot PATH]   (from the repository root)
 
-For each theorem and size (N, s, d, c) in SIZES (d = 4, 8, 12, 16, 32 with N and s growing), the data are drawn from
-numpy.random.default_rng(seed) and bound with the theorem's from_arrays (beta 0.1).  Printed per row:
+For each theorem and size (N, s, d, c) in SIZES (d = 4, 8, 12, 16, 32 with N and s growing), the data are drawn
+from numpy.random.default_rng(seed) and bound with the theorem's from_arrays (beta 0.1).  Printed per row:
 
 - the seconds of cvxpy + Clarabel, cvxpy + SCS (eps 1e-9) and the two prox methods (theory.prox: SSNAL, the
   default, and FISTA; both stop at a certified relative gap of 1e-8), each run in a child process killed after
