@@ -12,10 +12,11 @@ on what L-BFGS would reach from there); the best value is always a polished one.
 The harness takes this path with ``verify(..., batched=True)`` (``proofs-check run --batched``);
 :func:`run_batched_restarts` has the signature and result of :func:`proofs_check.restarts.run_restarts`.
 
-Speed: a serial restart is a full L-BFGS run (about 12 s at N = d = 8 and the zero-gap width, where the
-factorised problem is degenerate and needs thousands of iterations), while phase 1 costs about 0.07 s per
+Speed: a serial restart is a full L-BFGS run (4 s to 12 s at N = d = 8 and the zero-gap width in different runs:
+the factorised problem is degenerate and needs thousands of iterations), while phase 1 costs about 0.07 s per
 restart there (300 batched evaluations at about 0.2 ms per restart), so R batched restarts take about
-0.07 R + POLISH * 12 s and the rate ratio grows with R up to about 170 (benchmarks/bench_solvers.py, measured).
+0.07 R s + POLISH L-BFGS runs, and the rate ratio grows with R towards (L-BFGS time) / 0.07 s
+(benchmarks/bench_solvers.py: 17x with R = 64 at d = 8, measured).
 """
 
 from __future__ import annotations

@@ -7,18 +7,18 @@ theory.lifted.certified_gap is <= eps (C(Z) - C* <= eps |C(Z)|, C* bounded below
 stopping rule is a certificate, not an iteration count, and status "optimal" means the same for both:
 
 - ``ssnal`` (default, theory.ssnal): the augmented Lagrangian method on the dual (= proximal point on (C)) with
-  semismooth Newton inner steps on an n x n system.  Linear attention at d = 16 in 1.7 s, d = 32 in 35 s.  On
+  semismooth Newton inner steps on an n x n system.  Linear attention at d = 16 in 1.4 s, d = 32 in 20 s.  On
   rare ill-conditioned instances its outer iteration crawls along a nearly flat valley of (C), or float64
   round-off in sigma * S_beta(.) keeps the certificate above eps; it then stops (theory.ssnal.Stalled) and
-  FISTA, warm-started from its best iterate, finishes (measured on a drawn linear-attention instance: SSNAL
-  stalled at a gap of 4.6e-6, FISTA certified 1e-8 from there in 3.8 s).
+  FISTA, warm-started from its best iterate, finishes (measured: 5 of 3,200 drawn instances needed it, see
+  PROX_MIN_BETA).
 - ``fista``: accelerated proximal gradient (Beck & Teboulle 2009) on the stacked operator A = [A_1 ... A_P],
   kept as the simple reference method.  Step 1/L, L = sigma_max(A)^2 from a seeded power iteration on A^T A
   (matrix-vector products only) times a safety factor 1.01, because power iteration approaches sigma_max from
   below; prox of beta/L R by theory.lifted.shrink; adaptive restart of the momentum when it points uphill
   (O'Donoghue & Candès 2015, gradient scheme).  Its iteration count grows with the condition of A: at d = 16
-  L = 2.8e5 and it needed about 61,000 iterations (48.8 s); at d = 32 it reached a gap of only 2e-3 in 1200 s
-  (measured, benchmarks/bench_solvers.py), which is why SSNAL is the default.
+  L = 2.8e5 and it took 38 s; at d = 32 it reached a gap of only 2e-4 in 600 s (measured, README "Speed"),
+  which is why SSNAL is the default.
 
 Only the squared loss is supported (for FISTA, its gradient is 1-Lipschitz in F, so L above is the Lipschitz
 constant of the smooth part); another loss is an InputError.
