@@ -11,6 +11,8 @@ the same float64 expressions in another order, so it agrees with the serial one 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import assume, given
@@ -24,6 +26,7 @@ from theory.base import Theorem
 from theory.convex import normalised, solve
 from theory.errors import InputError, SolverFailure
 from theory.lifted import Block, LiftedProgram, certificate, certified_gap, compose, shrink, significant_components
+from theory.losses import Loss
 from theory.prox import PROX_MIN_BETA, solve_prox
 from theory.ssnal import polish, shrink_gram
 
@@ -32,8 +35,6 @@ NAMES = sorted(theory.REGISTRY)
 #: the default instance), and FISTA reached only a certified gap of 1.1e-2 in 120 s there (SSNAL: 0.3 s).
 FISTA_NAMES = sorted(set(theory.REGISTRY) - {"relu-attention"})
 AGREEMENT = 1e-6
-#: The range of the prox solver (theory.prox.PROX_MIN_BETA): drawn instances with a smaller normalised weight
-#: decay are left out here, and the solver may raise SolverFailure on them (never return an uncertified number).
 #: What solve_prox reports per method (SSNAL hands over to FISTA when it stalls).
 SOLVER_NAMES = {"ssnal": ("PROX-SSNAL", "PROX-SSNAL+FISTA"), "fista": ("PROX-FISTA",)}
 ROUND_OFF = 1e-12
@@ -57,6 +58,8 @@ def test_prox_matches_cvxpy_on_default_data(name: str) -> None:
 @given(data=st.data())
 def test_prox_matches_cvxpy_on_drawn_instances(name: str, data) -> None:
     program = bind(name, *data.draw(instances_for(name))).program
+    # The prox solver's range (theory.prox.PROX_MIN_BETA): below it, it may raise SolverFailure (never return an
+    # uncertified number), so such draws are left out here.
     assume(normalised(program)[0].beta >= PROX_MIN_BETA)
     _agree(program)
 
@@ -114,6 +117,8 @@ def test_prox_reports_the_gap_when_out_of_budget() -> None:
             solve_prox(cls(X, Y, beta).program, method=method, max_iterations=5)
         with pytest.raises(InputError):
             solve_prox(cls(X, Y, beta).program, method=method, eps=0.0)
+        with pytest.raises(InputError, match="squared loss only"):
+            solve_prox(replace(cls(X, Y, beta).program, loss=Loss("logistic")), method=method)
     with pytest.raises(InputError, match="unknown prox method"):
         solve_prox(cls(X, Y, beta).program, method="admm")
 

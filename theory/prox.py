@@ -34,7 +34,7 @@ import numpy as np
 from theory.convex import ConvexSolution, choose_solver, solve
 from theory.errors import InputError, SolverFailure
 from theory.lifted import DEFAULT_EPS, LiftedProgram, certified_gap, shrink
-from theory.ssnal import Stalled, solve_ssnal
+from theory.ssnal import Stalled, check_iterative_input, solve_ssnal
 
 #: Iterations between two certificate evaluations (each needs an SVD of every block's A_p^T V).
 CHECK_EVERY = 25
@@ -140,10 +140,7 @@ def solve_fista(program: LiftedProgram, eps: float = DEFAULT_EPS, max_seconds: f
 
     Raises SolverFailure (with the gap reached) if the time or iteration budget runs out first.
     """
-    if program.loss.name != "squared":
-        raise InputError(f"FISTA supports the squared loss only, not {program.loss.name!r}")
-    if not eps > 0:
-        raise InputError(f"eps must be positive, got {eps}")
+    check_iterative_input(program, eps, "FISTA")
     began = time.perf_counter()
     A = np.hstack([b.matrix for b in program.blocks])
     offsets = np.cumsum([0] + [b.matrix.shape[1] for b in program.blocks])
