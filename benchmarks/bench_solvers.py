@@ -6,14 +6,14 @@
 For each theorem and size (N, s, d, c) in SIZES (d = 4, 8, 12, 16, 32 with N and s growing), the data are drawn
 from numpy.random.default_rng(seed) and bound with the theorem's from_arrays (beta 0.1).  Printed per row:
 
-- the seconds of cvxpy + Clarabel, cvxpy + SCS (eps 1e-9) and the two prox methods (theory.prox: SSNAL, the
-  default, and FISTA; both stop at a certified relative gap of 1e-8), each run in a child process killed after
+- the seconds of cvxpy + Clarabel, cvxpy + SCS (eps 1e-9) and the two prox methods (theory.solvers: ``prox`` =
+  SSNAL, the default, and ``fista``; both stop at a certified relative gap of 1e-8), all through theory.solvers.solve
+  with no acceptance threshold, each run in a child process killed after
   --cap seconds, and the certified relative gap (C(Z) - LB) / C(Z) each reached, so that the times compare
   equal accuracy; a solve that did not finish prints why (cap, or the exception, e.g. out of memory);
 - clar/prox, the ratio of the Clarabel and SSNAL times, and |dC|/C, the relative difference of their optima;
-- restarts per second of the serial path (proofs_check.restarts, K restarts, each L-BFGS to convergence) and of
-  the batched path (proofs_check.batched, R restarts: a vectorised first phase for all, L-BFGS for the best
-  POLISH), at the zero-gap width, and the relative difference of their best values (only for d <=
+- restarts per second of the serial path of proofs_check.restarts (K restarts, each L-BFGS to convergence) and of
+  its batched path (R restarts: a vectorised first phase for all, L-BFGS for the best POLISH), at the zero-gap width, and the relative difference of their best values (only for d <=
   --restart-max-d: serial restarts at d = 16 take minutes).
 
 A PNG plot of solve time vs d (matplotlib, Agg backend) is written to --plot.
@@ -31,16 +31,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import theory
-from proofs_check.batched import POLISH, run_batched_restarts
-from proofs_check.restarts import run_restarts
-from theory.convex import solve
+from proofs_check.restarts import POLISH, TheoremAtWidth, run_restarts
 from theory.errors import InputError
-from theory.lifted import LiftedProgram, certified_gap
-from theory.prox import solve_prox
+from theory.lifted import LiftedProgram
+from theory.solvers import solve
 
 SIZES = [(6, 4, 4, 2), (8, 6, 8, 2), (10, 8, 12, 2), (12, 8, 16, 2), (16, 8, 32, 2)]  # (N, s, d, c)
-SOLVERS = {"clarabel": lambda p: solve(p, "clarabel"), "scs": lambda p: solve(p, "scs"), "prox": solve_prox,
-           "fista": lambda p: solve_prox(p, method="fista")}
+SOLVERS = ("clarabel", "scs", "prox", "fista")
 BETA = 0.1
 
 
@@ -72,9 +69,9 @@ def _child(solver: str, program: LiftedProgram, queue) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
     try:
         start = time.perf_counter()
-        solution = SOLVERS[solver](program)
+        solution = solve(program, solver, max_gap=np.inf)
         seconds = time.perf_counter() - start
-        queue.put((seconds, solution.optimum, certified_gap(program, solution.blocks)[1]))
+        queue.put((seconds, solution.optimum, solution.certified_gap))
     except Exception as exc:  # reported in the table, never silently
         queue.put(repr(exc))
 
@@ -119,8 +116,8 @@ def measure(name: str, size: tuple[int, int, int, int], seed: int, cap: float, r
         row.prox_vs_clarabel = abs(optima["prox"] - optima["clarabel"]) / abs(optima["clarabel"])
     if size[2] <= restart_max_d:
         m = theorem.heads_for_zero_gap()
-        serial = run_restarts(theorem, m, restarts, seed)
-        batch = run_batched_restarts(theorem, m, batched, seed)
+        serial = run_restarts(TheoremAtWidth(theorem, m), restarts, seed, (m,))
+        batch = run_restarts(TheoremAtWidth(theorem, m), batched, seed, (m,), batched=True)
         row.serial_rate, row.batched_rate = restarts / serial.seconds, batched / batch.seconds
         row.restart_difference = (batch.best - serial.best) / abs(serial.best)
     return row

@@ -1,16 +1,16 @@
 """`proofs-check`: verify the convex-duality theorems from the command line.
 
     proofs-check list
-    proofs-check run [THEOREM ...] [--restarts K] [--seed S] [--solver NAME] [--json OUT]
+    proofs-check run [THEOREM ...] [--restarts K] [--seed S] [--solver NAME] [--convex-only] [--json OUT]
     proofs-check verify THEOREM --data FILE.npz [--beta B] [--heads M] [--restarts K] [--seed S]
-                        [--solver NAME] [--json OUT]
+                        [--solver NAME] [--convex-only] [--json OUT]
     proofs-check run ... [--report DIR | --no-report]   also writes DIR/report.md, report.json and PNG plots
                                             (DIR: reports/ unless given; --no-report writes nothing)
     proofs-check experiment [--n-train N] [--n-test N] [--features D] [--beta B] [--seed S] [--report [DIR]]
                         [--json OUT]        the digits transfer experiment (proofs_check.experiment)
-    proofs-check path [THEOREM] [--data FILE.npz] [--points K] [--seed S] [--plot PNG] [--json OUT]
+    proofs-check path [THEOREM] [--data FILE.npz] [--points K] [--seed S] [--solver NAME] [--plot PNG] [--json OUT]
                                             the regularisation path (proofs_check.path; default convex-attention)
-    proofs-check compare [--data FILE.npz] [--beta B] [--seed S] [--json OUT]
+    proofs-check compare [--data FILE.npz] [--beta B] [--seed S] [--solver NAME] [--json OUT]
                                             attention, MLP-Mixer and FNO optima on one data set (proofs_check.compare)
 
 Exit codes: 0 every witness passed, 1 a witness failed, 2 bad input (one line on stderr, no traceback).
@@ -35,6 +35,8 @@ from proofs_check.report_files import DEFAULT_DIR as DEFAULT_REPORT_DIR
 from proofs_check.report_files import EXPERIMENT_JSON, experiment_plot, write_report
 from proofs_check.report import format_table, verification_lines
 from theory.errors import InputError, SolverFailure
+from theory.solvers import SOLVERS
+from theory.threads import blas_thread_limit
 
 DEFAULT_SEED = 0
 
@@ -81,11 +83,12 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("--heads", type=_count("heads"), default=None, help="width for the zero-gap witness")
         sub.add_argument("--restarts", type=_count("restarts"), default=20, help="restarts per width (default 20)")
         sub.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of data and restarts (default 0)")
-        sub.add_argument("--solver", default="auto",
-                         help="auto (prox for large programs, cvxpy below), prox, cvxpy, clarabel, scs or ecos")
+        _solver_argument(sub)
         sub.add_argument("--gates", type=_count("gates"), default=None,
                          help="gated theorems: number of gates drawn from the seed (ignored if the data holds H)")
         sub.add_argument("--batched", action="store_true", help="batched restarts (vectorised phase + L-BFGS polish)")
+        sub.add_argument("--convex-only", action="store_true",
+                         help="no restarts: the certified optimum, certificate, structure and recovery only")
         sub.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
     _experiment_parser(commands)
     _path_parser(commands)
@@ -93,8 +96,14 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--data", type=Path, default=None, help=".npz with X and Y (default: linear-attention's default)")
     sub.add_argument("--beta", type=float, default=None, help="weight decay (default: that of the default instance)")
     sub.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the default data and of gates")
+    _solver_argument(sub)
     sub.add_argument("--json", type=Path, default=None, help="write the table as JSON here")
     return parser
+
+
+def _solver_argument(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--solver", default="auto", help=f"one of {', '.join(SOLVERS)} (default auto: prox for large "
+                                                      "programs, cvxpy below; theory.solvers)")
 
 
 def _command_compare(args: argparse.Namespace) -> int:
@@ -102,7 +111,7 @@ def _command_compare(args: argparse.Namespace) -> int:
     if args.data is not None:
         arrays = load_npz(args.data)
     beta = beta if args.beta is None else args.beta
-    rows = compare(arrays, beta, args.seed)
+    rows = compare(arrays, beta, args.seed, solver=args.solver)
     N, s, d = arrays["X"].shape
     print(format_comparison(rows, {"N": N, "s": s, "d": d, "c": arrays["Y"].shape[2]}, beta, args.seed))
     if args.json is not None:
@@ -118,6 +127,7 @@ def _path_parser(commands) -> None:
     sub.add_argument("--points", type=_count("points"), default=POINTS, help=f"betas on the grid (default {POINTS})")
     sub.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the default data and of gates")
     sub.add_argument("--gates", type=_count("gates"), default=None, help="gated theorems: number of gates")
+    _solver_argument(sub)
     sub.add_argument("--plot", type=Path, default=None, help="write the path plot (PNG) here")
     sub.add_argument("--json", type=Path, default=None, help="write the path as JSON here")
 
@@ -128,7 +138,7 @@ def _command_path(args: argparse.Namespace) -> int:
         theorem = cls.default_instance(args.seed, **_options(args))
     else:  # beta 1 is a placeholder: the path replaces it by its grid
         theorem = cls.from_arrays(load_npz(args.data), 1.0, args.seed, **_options(args))
-    path = regularisation_path(theorem, args.points)
+    path = regularisation_path(theorem, args.points, solver=args.solver)
     print(format_path(theorem, path))
     if args.plot is not None:
         print(f"plot written: {plot_path(theorem, path, args.plot)}")
@@ -148,6 +158,7 @@ def _experiment_parser(commands) -> None:
                                   ("--seed", int, "seed of split, backbone, gates and MLP restarts")):
         dest = flag[2:].replace("-", "_")
         sub.add_argument(flag, type=kind, default=getattr(defaults, dest), help=f"{help_text} (default {getattr(defaults, dest)})")
+    _solver_argument(sub)
     sub.add_argument("--report", type=Path, nargs="?", const=DEFAULT_REPORT_DIR, default=None, metavar="DIR",
                      help=f"write {EXPERIMENT_JSON} and the accuracy plot into DIR (default {DEFAULT_REPORT_DIR})")
     sub.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
@@ -167,7 +178,7 @@ def _progress(label: str):
 
 def _verify_and_show(theorem: theory.Theorem, args: argparse.Namespace, heads: int | None = None) -> Verification:
     result = verify(theorem, heads=heads, restarts=args.restarts, seed=args.seed, solver=args.solver,
-                    progress=_progress(theorem.name), batched=args.batched)
+                    progress=_progress(theorem.name), batched=args.batched, convex_only=args.convex_only)
     if sys.stderr.isatty():
         print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
     return result
@@ -216,7 +227,7 @@ def _command_verify(args: argparse.Namespace) -> list[Verification]:
 
 def _command_experiment(args: argparse.Namespace) -> int:
     config = ExperimentConfig(n_train=args.n_train, n_test=args.n_test, features=args.features, beta=args.beta,
-                              seed=args.seed)
+                              seed=args.seed, solver=args.solver)
     result = run_experiment(config, progress=lambda head: print(f"[experiment] {head}", file=sys.stderr, flush=True))
     print(format_experiment(result))
     payload = json.dumps(result.to_json(), indent=2) + "\n"
@@ -232,6 +243,7 @@ def _command_experiment(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
+        blas_thread_limit()  # a bad PROOFS_CHECK_BLAS_THREADS is refused before any work
         if args.command == "list":
             for cls in theory.REGISTRY.values():
                 print(f"{cls.name:<22} {cls.statement}\n{'':<22} paper: {cls.paper}\n{'':<22} equation: {cls.equation}")

@@ -4,7 +4,7 @@ All theorems are bound to the same X (N, s, d), Y (N, s, c) and beta, drawn from
 `linear-attention` (or read from a data file).  Per theorem: the convex optimum C*, the loss and the regulariser term
 at the optimum, the relative fit |A(Z*) - Y| / |Y|, the heads m* (after rank reduction), the structure of the
 solution (non-zero blocks and their ranks; for FNO the frequencies used) and the solve time.  Last row: standard
-softmax self-attention (theory.softmax_attention), the non-convex model [E22] replaces, trained by restarts on the
+softmax self-attention (proofs_check.softmax_attention), the non-convex model [E22] replaces, trained by restarts on the
 same data and beta — a different model, shown for the comparison the paper makes, with no certificate.  Every optimum is
 certified by its dual certificate (``certified gap`` column), so the comparison is between global optima, not
 between training runs.
@@ -19,13 +19,14 @@ import numpy as np
 
 import theory
 from proofs_check.report import text_table
-from theory.convex import solve
-from theory.lifted import block_factors, certified_gap
+from proofs_check.restarts import run_restarts
+from proofs_check.softmax_attention import LBFGS_BUDGET, STREAM, SoftmaxAttention
+from theory.lifted import block_factors
 from theory.rank_reduction import reduce_rank
-from theory.softmax_attention import best_of_restarts
+from theory.solvers import solve
 
 ARCHITECTURES = ("linear-attention", "gated-relu-attention", "convex-attention", "mlp-mixer", "gated-relu-mixer", "fno")
-#: Restarts of the non-convex softmax-attention baseline ([E22]'s standard attention; theory.softmax_attention).
+#: Restarts of the non-convex softmax-attention baseline ([E22]'s standard attention; proofs_check.softmax_attention).
 SOFTMAX_RESTARTS = 10
 
 
@@ -40,6 +41,7 @@ class Row:
     heads: int
     structure: str
     seconds: float
+    solver: str
 
 
 def _structure(theorem: theory.Theorem, factors, fields: dict) -> str:
@@ -53,22 +55,24 @@ def _structure(theorem: theory.Theorem, factors, fields: dict) -> str:
     return f"{len(active)}/{len(ranks)} blocks" + (shown if active else "")
 
 
-def compare(arrays: dict[str, np.ndarray], beta: float, seed: int, names=ARCHITECTURES) -> list[Row]:
-    """Solve every named theorem's program on the same arrays (X, Y and theorem options such as H)."""
+def compare(arrays: dict[str, np.ndarray], beta: float, seed: int, names=ARCHITECTURES,
+            solver: str = "auto") -> list[Row]:
+    """Solve every named theorem's program on the same arrays (X, Y and theorem options such as H) with ``solver``
+    (theory.solvers)."""
     rows = []
     for name in names:
         bound = theory.get(name).from_arrays(arrays, beta, seed)
         program = bound.program
-        solution = solve(program)
+        solution = solve(program, solver)
         reduced = reduce_rank(program, solution.blocks)
         factors = block_factors(program, reduced)
         F = program.predict(reduced)
         loss = program.loss.value(F, program.target)
-        gap = certified_gap(program, solution.blocks)[1]
         rows.append(Row(name, solution.optimum, loss, solution.optimum - loss,
-                        float(np.linalg.norm(F - program.target) / np.linalg.norm(program.target)), gap,
+                        float(np.linalg.norm(F - program.target) / np.linalg.norm(program.target)),
+                        solution.certified_gap,
                         bound.heads_needed(factors), _structure(bound, factors, bound.report_fields(reduced, factors)),
-                        solution.seconds))
+                        solution.seconds, solution.solver))
     return rows + [softmax_row(arrays, beta, seed)]
 
 
@@ -79,19 +83,20 @@ def softmax_row(arrays: dict[str, np.ndarray], beta: float, seed: int) -> Row:
     X, Y = np.asarray(arrays["X"], dtype=float), np.asarray(arrays["Y"], dtype=float)
     heads = X.shape[1] * min(X.shape[2], Y.shape[2]) + 1
     start = time.perf_counter()
-    theta, finals = best_of_restarts(X, Y, beta, heads, SOFTMAX_RESTARTS, seed)
-    value = float(finals.min())
-    penalty = 0.5 * beta * float(theta @ theta)
+    run = run_restarts(SoftmaxAttention(X, Y, beta, heads), SOFTMAX_RESTARTS, seed, STREAM, options=LBFGS_BUDGET)
+    value = run.best
+    penalty = 0.5 * beta * float(run.best_theta @ run.best_theta)
     loss = value - penalty
     return Row(f"softmax-attention (best of {SOFTMAX_RESTARTS})", value, loss, penalty,
                float(np.sqrt(2 * max(loss, 0.0)) / np.linalg.norm(Y)), float("nan"), heads,
-               "non-convex baseline, no certificate", time.perf_counter() - start)
+               "non-convex baseline, no certificate", time.perf_counter() - start, "L-BFGS restarts")
 
 
 def format_comparison(rows: list[Row], dims: dict[str, int], beta: float, seed: int) -> str:
-    header = ("theorem", "C*", "loss", "beta R(Z*)", "|F-Y|/|Y|", "certified gap", "heads m*", "structure", "seconds")
+    header = ("theorem", "C*", "loss", "beta R(Z*)", "|F-Y|/|Y|", "certified gap", "heads m*", "structure", "solver",
+              "seconds")
     body = [(r.theorem, f"{r.optimum:.6g}", f"{r.loss:.6g}", f"{r.penalty:.6g}", f"{r.relative_fit:.4f}",
-             f"{r.certified_gap:.1e}", str(r.heads), r.structure, f"{r.seconds:.2f}") for r in rows]
+             f"{r.certified_gap:.1e}", str(r.heads), r.structure, r.solver, f"{r.seconds:.2f}") for r in rows]
     shape = ", ".join(f"{k} = {v}" for k, v in dims.items())
     return f"same data for every architecture: {shape}, beta = {beta:g}, seed {seed}\n" + text_table(header, body)
 

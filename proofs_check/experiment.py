@@ -26,7 +26,7 @@ Pipeline (every random draw from ``ExperimentConfig.seed``):
    - the registered convex attention theorems (``linear-attention``, ``gated-relu-attention``,
      ``convex-attention`` when present): their lifted program (theory.lifted) with the rows of every block
      averaged over tokens (the pooled output is linear in the lifted blocks, so the program stays convex),
-     solved by theory.convex.solve; the certified relative gap (C - LB) / C of the dual certificate of
+     solved by theory.solvers.solve (``ExperimentConfig.solver``); the certified relative gap (C - LB) / C of the dual certificate of
      THEORY.md §2 shows the solution is globally optimal.
    Prediction: the argmax of y_hat; test predictions of a convex head are the pooled lifted map of the test
    tokens applied to the training solution Z*.
@@ -38,14 +38,13 @@ import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from scipy.optimize import minimize
-
 import theory
 from proofs_check.report import text_table
-from theory.convex import solve
+from proofs_check.restarts import run_restarts
 from theory.data import check_positive_int
 from theory.errors import InputError
-from theory.lifted import Block, LiftedProgram, certified_gap
+from theory.lifted import Block, LiftedProgram
+from theory.solvers import SOLVERS, solve
 
 IMAGE_SIDE = 8
 CLASSES = 10
@@ -69,6 +68,7 @@ class ExperimentConfig:
     mlp_restarts: int = 3
     seed: int = 0
     heads: tuple[str, ...] = BASELINE_HEADS + ATTENTION_HEADS
+    solver: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("n_train", "n_test", "features", "mlp_width", "mlp_restarts"):
@@ -79,6 +79,8 @@ class ExperimentConfig:
             raise InputError(f"features must be >= 2 (one projected coordinate and the constant), got {self.features}")
         if not np.isfinite(self.beta) or self.beta <= 0:
             raise InputError(f"beta must be finite and > 0, got {self.beta}")
+        if self.solver not in SOLVERS:
+            raise InputError(f"unknown solver {self.solver!r}; choose {', '.join(SOLVERS)}")
         unknown = set(self.heads) - set(BASELINE_HEADS + ATTENTION_HEADS)
         if unknown:
             raise InputError(f"unknown heads {sorted(unknown)}; known: {', '.join(BASELINE_HEADS + ATTENTION_HEADS)}")
@@ -190,12 +192,11 @@ def convex_head(head: str, name: str, data: tuple[np.ndarray, ...], config: Expe
     Xtr, ytr, Xte, yte = data
     start = time.perf_counter()
     program = pooled_program(name, Xtr, one_hot(ytr), config.beta, config.seed)
-    solution = solve(program)
+    solution = solve(program, config.solver)
     test_program = pooled_program(name, Xte, one_hot(yte), config.beta, config.seed)
     train_scores = program.predict(solution.blocks).reshape(len(ytr), CLASSES)
     test_scores = test_program.predict(solution.blocks).reshape(len(yte), CLASSES)
-    C = solution.optimum
-    return HeadResult(head, "convex (certified)", C, certified_gap(program, solution.blocks)[1],
+    return HeadResult(head, "convex (certified)", solution.optimum, solution.certified_gap,
                       accuracy(train_scores, ytr), accuracy(test_scores, yte), time.perf_counter() - start)
 
 
@@ -204,48 +205,52 @@ def accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 # ---- the non-convex MLP head ----------------------------------------------------------------------------------
-def mlp_forward(X: np.ndarray, W1: np.ndarray, W2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pooled two-layer ReLU head: (1/s) sum_t relu(x_t W1) W2; returns (scores, hidden pre-activations)."""
-    pre = X @ W1
-    return np.maximum(pre, 0).mean(axis=1) @ W2, pre
-
-
-def mlp_objective(theta: np.ndarray, X: np.ndarray, Y: np.ndarray, width: int, beta: float) -> tuple[float, np.ndarray]:
-    """1/2 |pooled output - Y|^2 + beta/2 (|W1|^2 + |W2|^2) and its gradient."""
-    d = X.shape[2]
-    W1, W2 = theta[:d * width].reshape(d, width), theta[d * width:].reshape(width, -1)
-    scores, pre = mlp_forward(X, W1, W2)
-    R = scores - Y
-    hidden = np.maximum(pre, 0).mean(axis=1)
-    dW2 = hidden.T @ R
-    dpre = (R @ W2.T)[:, None, :] * (pre > 0) / X.shape[1]
-    dW1 = np.einsum("ntd,ntm->dm", X, dpre)
-    value = 0.5 * float(np.vdot(R, R)) + 0.5 * beta * float(theta @ theta)
-    return value, np.concatenate([dW1.ravel(), dW2.ravel()]) + beta * theta
-
-
-#: L-BFGS budget per MLP restart: enough to flatten the objective to ~1e-4 relative (measured on the defaults);
-#: the MLP head is non-convex, so its reported objective is what this budget reaches, not a certified optimum.
+#: L-BFGS budget per MLP restart: enough to flatten the objective to ~1e-4 relative on the defaults; the MLP head is
+#: non-convex, so its reported objective is what this budget reaches, not a certified optimum.
 MLP_LBFGS = {"maxiter": 1000, "ftol": 1e-10, "gtol": 1e-8}
+#: The restart stream of the MLP head (restart k starts from default_rng([seed, 2, k])).
+MLP_STREAM = (2,)
+
+
+class PooledMLP:
+    """Pooled two-layer ReLU head (1/s) sum_t relu(x_t W1) W2 with weight decay, as an objective of the restart
+    engine: 1/2 |pooled output - Y|^2 + beta/2 (|W1|^2 + |W2|^2)."""
+
+    def __init__(self, X: np.ndarray, Y: np.ndarray, width: int, beta: float) -> None:
+        self.X, self.Y, self.width, self.beta = X, Y, width, beta
+
+    def split(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        d = self.X.shape[2]
+        return theta[:d * self.width].reshape(d, self.width), theta[d * self.width:].reshape(self.width, -1)
+
+    def init(self, rng: np.random.Generator) -> np.ndarray:
+        """He-normal W1, normal W2 of scale 1/sqrt(width)."""
+        d = self.X.shape[2]
+        return np.concatenate([rng.standard_normal(d * self.width) * np.sqrt(2 / d),
+                               rng.standard_normal(self.width * self.Y.shape[1]) * np.sqrt(1 / self.width)])
+
+    def scores(self, X: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        W1, W2 = self.split(theta)
+        return np.maximum(X @ W1, 0).mean(axis=1) @ W2
+
+    def value_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        W1, W2 = self.split(theta)
+        pre = self.X @ W1
+        hidden = np.maximum(pre, 0).mean(axis=1)
+        R = hidden @ W2 - self.Y
+        dpre = (R @ W2.T)[:, None, :] * (pre > 0) / self.X.shape[1]
+        grad = np.concatenate([np.einsum("ntd,ntm->dm", self.X, dpre).ravel(), (hidden.T @ R).ravel()])
+        return 0.5 * float(np.vdot(R, R)) + 0.5 * self.beta * float(theta @ theta), grad + self.beta * theta
 
 
 def mlp_head(data: tuple[np.ndarray, ...], config: ExperimentConfig) -> HeadResult:
-    """Best of ``mlp_restarts`` L-BFGS runs from seeded He-normal initialisations."""
+    """Best of ``mlp_restarts`` budgeted L-BFGS runs (proofs_check.restarts)."""
     Xtr, ytr, Xte, yte = data
-    d, width = Xtr.shape[2], config.mlp_width
     start = time.perf_counter()
-    best = None
-    for k in range(config.mlp_restarts):
-        rng = np.random.default_rng([config.seed, 2, k])
-        theta0 = np.concatenate([rng.standard_normal(d * width) * np.sqrt(2 / d),
-                                 rng.standard_normal(width * CLASSES) * np.sqrt(1 / width)])
-        run = minimize(mlp_objective, theta0, args=(Xtr, one_hot(ytr), width, config.beta), jac=True,
-                       method="L-BFGS-B", options=MLP_LBFGS)
-        if best is None or run.fun < best.fun:
-            best = run
-    W1, W2 = best.x[:d * width].reshape(d, width), best.x[d * width:].reshape(width, CLASSES)
-    return HeadResult("mlp", f"non-convex (best of {config.mlp_restarts} restarts)", float(best.fun), None,
-                      accuracy(mlp_forward(Xtr, W1, W2)[0], ytr), accuracy(mlp_forward(Xte, W1, W2)[0], yte),
+    head = PooledMLP(Xtr, one_hot(ytr), config.mlp_width, config.beta)
+    run = run_restarts(head, config.mlp_restarts, config.seed, MLP_STREAM, options=MLP_LBFGS)
+    return HeadResult("mlp", f"non-convex (best of {config.mlp_restarts} restarts)", run.best, None,
+                      accuracy(head.scores(Xtr, run.best_theta), ytr), accuracy(head.scores(Xte, run.best_theta), yte),
                       time.perf_counter() - start)
 
 

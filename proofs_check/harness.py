@@ -2,7 +2,8 @@
 
 Witnesses (each a :class:`Check` with its value, tolerance and verdict; tolerances in proofs_check.tolerances):
 
-(a) ``weak_duality``  every restart, at every width tried, ends at or above the certified lower bound LB <= C*;
+(a) ``weak_duality``  every restart, at every width tried, and the recovered network end at or above the certified
+                      lower bound LB <= C*;
 (b) ``zero_gap``      with ``heads`` (default: theorem.heads_for_zero_gap(), where every local minimum of the
                       factorised problem is global) the best restart reaches C* within GAP; skipped when the user
                       asks for fewer heads than m* (the theorem claims nothing there);
@@ -28,7 +29,11 @@ Observation (reported, not a claim of the theorem, so it does not decide ``passe
                       to first order are fixed only to ~sqrt(solver tolerance)): m* is then an upper bound on
                       the heads needed, which is all the theorem uses.
 
-Relative quantities are divided by max(|C*|, 1e-12) (C* = 0 only when Y = 0).
+With ``convex_only`` no restart runs: (a) then covers the recovered network alone, (b) and ``width_necessity`` are
+skipped, and the restart fields of the report are null.
+
+The checks are computed from the measured :class:`Evidence` by :func:`witnesses` alone, so a test can hand it a
+case in which a witness must fail.  Relative quantities are divided by max(|C*|, 1e-12) (C* = 0 only when Y = 0).
 """
 
 from __future__ import annotations
@@ -39,13 +44,12 @@ from typing import Callable
 import numpy as np
 
 from proofs_check import tolerances as tol
-from proofs_check.batched import run_batched_restarts
-from proofs_check.restarts import RestartRun, run_restarts
+from proofs_check.restarts import RestartRun, TheoremAtWidth, run_restarts
 from theory.base import Theorem
-from theory.prox import resolve_solver, solve_program
 from theory.data import check_positive_int
-from theory.lifted import block_factors, certificate
+from theory.lifted import DualCertificate, block_factors, certificate
 from theory.rank_reduction import reduce_rank
+from theory.solvers import resolve, solve
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -70,6 +74,74 @@ def _skipped(name: str, detail: str, claim: bool = True) -> Check:
     return Check(name, float("nan"), float("nan"), "", None, detail, claim)
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """What the witnesses judge: the convex solution's objective and certificate, the recovered network, the
+    structure, and the restarts' final values per width (None without restarts)."""
+
+    optimum: float  # C(Z*) at the convex solution
+    certificate: DualCertificate
+    recovered: float  # objective of the network recovered with m* heads
+    ranks: list[int]
+    max_ranks: list[int]
+    outputs: int  # n = N s c
+    m_star: int
+    heads: int  # the width of the zero-gap witness
+    exact: bool  # theorem.exact: zero gap and recovery are claims, not observations
+    restarts: dict[int, np.ndarray] | None = None
+    narrow: float | None = None  # best objective with m* - 1 heads (None: m* = 0 or no restarts)
+
+
+def witnesses(e: Evidence) -> list[Check]:
+    """The checks (a)-(e) and the width observation of the module docstring, from the evidence alone."""
+    C = e.optimum
+    scale = max(abs(C), 1e-12)
+    cert = e.certificate
+    tried = [] if e.restarts is None else sorted(e.restarts)
+    lowest = min([e.recovered] + [float(np.min(e.restarts[m])) for m in tried])
+    return [
+        _check("weak_duality", (lowest - cert.lower_bound) / scale, ">=", -tol.ROUNDOFF,
+               f"lowest of the recovered network and the restarts over widths {tried} minus certified lower bound LB"),
+        _zero_gap_check(e, scale),
+        _check("recovery", abs(e.recovered - C) / scale, "<=", tol.RECOVERY,
+               f"objective of the network recovered with m*={e.m_star} heads vs C*"
+               + ("" if e.exact else " (a relaxation: equality means the lower bound is attained)"), claim=e.exact),
+        _check("dual_certificate", max(abs(cert.dual_objective - C) / scale, cert.max_dual_norm_ratio - 1), "<=",
+               tol.DUAL, f"max(|D(V*) - C*|/C*, max_p dual norm/beta - 1); dual norm/beta = {cert.max_dual_norm_ratio:.12g}"),
+        _structure_check(e.ranks, e.max_ranks, e.outputs),
+        _width_check(e, scale),
+    ]
+
+
+def _zero_gap_check(e: Evidence, scale: float) -> Check:
+    """Claimed for exact theorems; for a relaxation it measures whether a restart attains the bound."""
+    if e.restarts is None:
+        return _skipped("zero_gap", "convex only: no restarts", claim=e.exact)
+    if e.heads < e.m_star and e.exact:
+        return _skipped("zero_gap", f"heads={e.heads} < m*={e.m_star}: the theorem claims no zero gap")
+    values = e.restarts[e.heads]
+    return _check("zero_gap", (float(np.min(values)) - e.optimum) / scale, "<=", tol.GAP,
+                  f"best of {len(values)} restarts at m={e.heads}", claim=e.exact)
+
+
+def _structure_check(ranks: list[int], limits: list[int], outputs: int) -> Check:
+    """Ranks against both bounds; value = max(sum_p r_p (r_p + 1) / 2 / (n + 1), max_p r_p / max rank_p)."""
+    dof = sum(r * (r + 1) // 2 for r in ranks)
+    value = max([dof / (outputs + 1)] + [r / limit for r, limit in zip(ranks, limits)])
+    shown = f"ranks {ranks} <= {limits}" if len(ranks) <= 8 else \
+        f"non-zero ranks {{block: rank}} = {({p: r for p, r in enumerate(ranks) if r})} of {len(ranks)} blocks, <= {max(limits)}"
+    return _check("structure", value, "<=", 1.0, f"{shown}; sum r(r+1)/2 = {dof} <= n+1 = {outputs + 1}")
+
+
+def _width_check(e: Evidence, scale: float) -> Check:
+    if e.restarts is None:
+        return _skipped("width_necessity", "convex only: no restarts", claim=False)
+    if e.narrow is None:
+        return _skipped("width_necessity", "Z* = 0: no narrower network", claim=False)
+    return _check("width_necessity", (e.narrow - e.optimum) / scale, ">=", tol.NARROW,
+                  f"best objective with m*-1={e.m_star - 1} heads above C*", claim=False)
+
+
 @dataclass
 class Verification:
     """Everything one verification measured; ``to_json`` is the machine-readable report."""
@@ -78,21 +150,21 @@ class Verification:
     dims: dict[str, int]
     beta: float
     heads: int
-    restarts: int
+    restarts: int | None
     seed: int
     solver: str
     convex_optimum: float
     lower_bound: float
     certified_gap: float  # (C(Z) - lower_bound) / |C(Z)| at the convex solution: its certified accuracy
-    best_primal: float
-    relative_gap: float
+    best_primal: float | None
+    relative_gap: float | None
     recovered_objective: float
     dual_objective: float
     rank: int
     fraction_at_rank: float | None
     narrow_best: float | None
     structure: dict[str, object]
-    restart_values: dict[int, list[float]]
+    restart_values: dict[int, list[float]] | None
     seconds: dict[str, float]
     checks: list[Check] = field(default_factory=list)
     extras: dict[str, object] = field(default_factory=dict)  # theorem.report_fields, merged into the JSON
@@ -103,7 +175,8 @@ class Verification:
 
     def to_json(self) -> dict[str, object]:
         data = asdict(self)
-        data["restart_values"] = {str(m): v for m, v in self.restart_values.items()}
+        if self.restart_values is not None:
+            data["restart_values"] = {str(m): v for m, v in self.restart_values.items()}
         data["checks"] = {c.name: {k: v for k, v in asdict(c).items() if k != "name"} for c in self.checks}
         data.update(data.pop("extras"))
         data["passed"] = self.passed
@@ -111,20 +184,21 @@ class Verification:
 
 
 def verify(theorem: Theorem, *, heads: int | None = None, restarts: int = 20, seed: int = 0,
-           solver: str = "auto", progress: Progress | None = None, batched: bool = False) -> Verification:
+           solver: str = "auto", progress: Progress | None = None, batched: bool = False,
+           convex_only: bool = False) -> Verification:
     """Solve the convex program, run the restarts and evaluate the witnesses (a)-(e).
 
-    ``solver``: auto | prox | cvxpy | clarabel | scs | ecos (theory.prox.solve_program).  ``batched``: run the
-    restarts by proofs_check.batched (vectorised first phase, L-BFGS on the best few; the unpolished restarts'
-    values are upper bounds, so fraction_at_rank counts only polished ones) instead of the serial path."""
+    ``solver``: any name of theory.solvers.SOLVERS.  ``batched``: the restart engine's batched path (vectorised
+    first phase, L-BFGS on the best few; the unpolished restarts' values are upper bounds, so fraction_at_rank
+    counts only polished ones).  ``convex_only``: no restarts (module docstring)."""
     restarts = check_positive_int(restarts, "restarts")
     heads = theorem.heads_for_zero_gap() if heads is None else check_positive_int(heads, "heads")
     say = progress or (lambda phase, done, total: None)
     program = theorem.program
-    solver = resolve_solver(program, solver)  # fail on a bad or missing solver before any work is shown
+    resolve(program, solver)  # fail on a bad or missing solver before any work is shown
 
     say("convex solve", 0, 1)
-    solution = solve_program(program, solver)
+    solution = solve(program, solver)
     cert = certificate(program, solution.blocks)
     reduced = reduce_rank(program, solution.blocks)
     factors = block_factors(program, reduced)
@@ -134,56 +208,34 @@ def verify(theorem: Theorem, *, heads: int | None = None, restarts: int = 20, se
     C = solution.optimum
     scale = max(abs(C), 1e-12)
 
-    def restarts_at(m: int) -> RestartRun:
-        run = run_batched_restarts if batched else run_restarts
-        return run(theorem, m, restarts, seed, lambda k, n: say(f"restarts at m={m}", k, n))
-
-    runs = {heads: restarts_at(heads)}
-    if 1 <= m_star and m_star not in runs:
-        runs[m_star] = restarts_at(m_star)
-    if m_star >= 2 and m_star - 1 not in runs:
-        runs[m_star - 1] = restarts_at(m_star - 1)
-    narrow = _narrow_best(theorem, runs, m_star)
+    runs = {} if convex_only else _restart_runs(theorem, heads, m_star, restarts, seed, batched, say)
+    values = None if convex_only else {m: run.values for m, run in runs.items()}
+    narrow = None if convex_only else _narrow_best(theorem, runs, m_star)
+    evidence = Evidence(C, cert, recovered, structure["ranks"], structure["max_rank"], program.target.size, m_star,
+                        heads, theorem.exact, values, narrow)
     at_rank = runs.get(m_star)
-
-    lowest = min(float(run.values.min()) for run in runs.values())
-    checks = [
-        _check("weak_duality", (lowest - cert.lower_bound) / scale, ">=", -tol.ROUNDOFF,
-               f"lowest restart over widths {sorted(runs)} minus certified lower bound LB"),
-        _zero_gap_check(runs[heads], heads, m_star, C, scale, claim=theorem.exact),
-        _check("recovery", abs(recovered - C) / scale, "<=", tol.RECOVERY,
-               f"objective of the network recovered with m*={m_star} heads vs C*"
-               + ("" if theorem.exact else " (a relaxation: equality means the lower bound is attained)"),
-               claim=theorem.exact),
-        _check("dual_certificate", max(abs(cert.dual_objective - C) / scale, cert.max_dual_norm_ratio - 1), "<=",
-               tol.DUAL, f"max(|D(V*) - C*|/C*, max_p dual norm/beta - 1); dual norm/beta = {cert.max_dual_norm_ratio:.12g}"),
-        _structure_check(structure, theorem.program.target.size),
-        _skipped("width_necessity", "Z* = 0: no narrower network", claim=False) if narrow is None else
-        _check("width_necessity", (narrow - C) / scale, ">=", tol.NARROW,
-               f"best objective with m*-1={m_star - 1} heads above C*", claim=False),
-    ]
+    best = runs[heads].best if runs else None
     return Verification(
-        theorem=theorem.name, dims=theorem.dims, beta=theorem.beta, heads=heads, restarts=restarts, seed=seed,
-        solver=solution.solver, convex_optimum=C, lower_bound=cert.lower_bound,
-        certified_gap=(C - cert.lower_bound) / scale, best_primal=runs[heads].best,
-        relative_gap=(runs[heads].best - C) / scale, recovered_objective=recovered,
+        theorem=theorem.name, dims=theorem.dims, beta=theorem.beta, heads=heads,
+        restarts=None if convex_only else restarts, seed=seed, solver=solution.solver, convex_optimum=C,
+        lower_bound=cert.lower_bound, certified_gap=(C - cert.lower_bound) / scale, best_primal=best,
+        relative_gap=None if best is None else (best - C) / scale, recovered_objective=recovered,
         dual_objective=cert.dual_objective, rank=m_star,
         fraction_at_rank=None if at_rank is None else float(np.mean((at_rank.values - C) / scale <= tol.GAP)),
         narrow_best=narrow, structure=structure,
-        restart_values={m: run.values.tolist() for m, run in sorted(runs.items())},
+        restart_values=None if convex_only else {m: run.values.tolist() for m, run in sorted(runs.items())},
         seconds={"convex": solution.seconds, **{f"restarts_m{m}": run.seconds for m, run in runs.items()}},
-        checks=checks, extras=theorem.report_fields(reduced, factors),
+        checks=witnesses(evidence), extras=theorem.report_fields(reduced, factors),
     )
 
 
-def _structure_check(structure: dict[str, object], outputs: int) -> Check:
-    """Ranks against both bounds; value = max(sum_p r_p (r_p + 1) / 2 / (n + 1), max_p r_p / min(rows, cols))."""
-    ranks, limits = structure["ranks"], structure["max_rank"]
-    dof = sum(r * (r + 1) // 2 for r in ranks)
-    value = max([dof / (outputs + 1)] + [r / limit for r, limit in zip(ranks, limits)])
-    shown = f"ranks {ranks} <= {limits}" if len(ranks) <= 8 else \
-        f"non-zero ranks {{block: rank}} = {({p: r for p, r in enumerate(ranks) if r})} of {len(ranks)} blocks, <= {max(limits)}"
-    return _check("structure", value, "<=", 1.0, f"{shown}; sum r(r+1)/2 = {dof} <= n+1 = {outputs + 1}")
+def _restart_runs(theorem: Theorem, heads: int, m_star: int, restarts: int, seed: int, batched: bool,
+                  say: Progress) -> dict[int, RestartRun]:
+    """Restarts at the zero-gap width ``heads``, at m* and at m* - 1 (each once)."""
+    widths = [heads] + [m for m in (m_star, m_star - 1) if m >= 1 and m != heads]
+    return {m: run_restarts(TheoremAtWidth(theorem, m), restarts, seed, (m,), batched=batched,
+                            progress=lambda k, n, m=m: say(f"restarts at m={m}", k, n))
+            for m in dict.fromkeys(widths)}
 
 
 def _narrow_best(theorem: Theorem, runs: dict[int, RestartRun], m_star: int) -> float | None:
@@ -193,12 +245,3 @@ def _narrow_best(theorem: Theorem, runs: dict[int, RestartRun], m_star: int) -> 
     if m_star == 1:
         return theorem.objective(np.zeros(theorem.n_params(0)), 0)
     return runs[m_star - 1].best
-
-
-def _zero_gap_check(run: RestartRun, heads: int, m_star: int, C: float, scale: float, claim: bool) -> Check:
-    """Claimed for exact theorems; for a relaxation (claim=False) it measures whether a restart attains the bound."""
-    if heads < m_star and claim:
-        return _skipped("zero_gap", f"heads={heads} < m*={m_star}: the theorem claims no zero gap")
-    return _check("zero_gap", (run.best - C) / scale, "<=", tol.GAP, f"best of {run.values.size} restarts at m={heads}",
-                  claim=claim)
-

@@ -23,10 +23,10 @@ import numpy as np
 
 from proofs_check.report import text_table
 from theory.base import Theorem
-from theory.convex import solve
 from theory.data import check_positive_int
 from theory.lifted import beta_max, block_factors, certificate
 from theory.rank_reduction import reduce_rank
+from theory.solvers import solve
 
 DECADES = 3.0
 POINTS = 10
@@ -41,6 +41,7 @@ class PathPoint:
     active_blocks: int
     heads: int
     fields: dict
+    solver: str
 
 
 def beta_grid(theorem: Theorem, points: int = POINTS, decades: float = DECADES) -> np.ndarray:
@@ -51,17 +52,19 @@ def beta_grid(theorem: Theorem, points: int = POINTS, decades: float = DECADES) 
 
 def regularisation_path(theorem: Theorem, points: int = POINTS, decades: float = DECADES,
                         solver: str = "auto") -> list[PathPoint]:
-    """Solve the theorem's program at every beta of :func:`beta_grid` (same data, options and seed)."""
+    """Solve the theorem's program with ``solver`` (theory.solvers) at every beta of :func:`beta_grid` (same data,
+    options and seed)."""
     path = []
     for beta in beta_grid(theorem, points, decades):
         bound = theorem.rebind(float(beta))
         program = bound.program
-        reduced = reduce_rank(program, solve(program, solver).blocks)
+        solution = solve(program, solver)
+        reduced = reduce_rank(program, solution.blocks)
         factors = block_factors(program, reduced)
         gap = program.objective(reduced) - certificate(program, reduced).lower_bound
         path.append(PathPoint(float(beta), program.loss.value(program.predict(reduced), program.target),
                               program.regulariser(reduced), gap, sum(1 for pairs in factors if pairs),
-                              bound.heads_needed(factors), bound.report_fields(reduced, factors)))
+                              bound.heads_needed(factors), bound.report_fields(reduced, factors), solution.solver))
     return path
 
 
@@ -70,7 +73,8 @@ def format_path(theorem: Theorem, path: list[PathPoint]) -> str:
     top = path[-1].beta
     rows = [(f"{p.beta:.4g}", f"{p.beta / top:.3g}", f"{p.loss:.6g}", f"{p.regulariser:.6g}", str(p.active_blocks),
              str(p.heads), str(p.fields.get("active_tokens", "-"))) for p in path]
-    return f"{theorem.name}: regularisation path over {len(path)} betas\n" + text_table(header, rows)
+    solvers = ", ".join(dict.fromkeys(p.solver for p in path))
+    return f"{theorem.name}: regularisation path over {len(path)} betas (solver {solvers})\n" + text_table(header, rows)
 
 
 def path_json(path: list[PathPoint]) -> list[dict]:

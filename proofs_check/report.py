@@ -10,9 +10,11 @@ COLUMNS = ("theorem", "N", "s", "d", "c", "beta", "m", "restarts", "convex optim
 
 def _row(result: Verification) -> tuple[str, ...]:
     decided = [c for c in result.checks if c.passed is not None and c.claim]
+    restarted = result.restarts is not None
     return (result.theorem, *(str(result.dims[k]) for k in "Nsdc"), f"{result.beta:g}", str(result.heads),
-            str(result.restarts), f"{result.convex_optimum:.10g}", f"{result.best_primal:.10g}",
-            f"{result.relative_gap:.2e}", f"{sum(bool(c.passed) for c in decided)}/{len(decided)}")
+            str(result.restarts) if restarted else "-", f"{result.convex_optimum:.10g}",
+            f"{result.best_primal:.10g}" if restarted else "-", f"{result.relative_gap:.2e}" if restarted else "-",
+            f"{sum(bool(c.passed) for c in decided)}/{len(decided)}")
 
 
 def format_table(results: list[Verification]) -> str:

@@ -4,7 +4,7 @@ Default directory: ``reports/`` (relative to the working directory; created if m
 
 Contents, per verified theorem: the final objective of every restart per width against the convex optimum C*
 (``<theorem>_restarts.png``) and the singular values of the rank-reduced solution blocks
-(``<theorem>_singular_values.png``).  Then the token-clustering witness (theory.clustering) on planted data for the
+(``<theorem>_singular_values.png``).  Then the token-clustering witness (proofs_check.clustering) on planted data for the
 attention theorem it reads (gated-ReLU attention when registered, else linear attention): ARI against the noise
 level with the control (``clustering_ari.png``) and the recovered attention maps of one sample with planted and
 found groups (``clustering_attention_maps.png``).  The regularisation path of convex-attention on its default
@@ -23,12 +23,12 @@ import numpy as np
 
 import theory
 from proofs_check import plots
+from proofs_check.clustering import ARI_CLOSE, attention_maps, noise_sweep
 from proofs_check.experiment import ExperimentResult, format_experiment
 from proofs_check.compare import compare, default_arrays, format_comparison, rows_json
 from proofs_check.harness import Verification
 from proofs_check.path import format_path, path_json, plot_path, regularisation_path
 from proofs_check.report import format_table, verification_lines
-from theory.clustering import ARI_CLOSE, attention_maps, noise_sweep
 
 DEFAULT_DIR = Path("reports")
 EXPERIMENT_JSON = "experiment.json"
@@ -46,12 +46,11 @@ def clustering_theorem() -> str:
 def _theorem_section(result: Verification, directory: Path) -> tuple[list[str], dict[str, str]]:
     name = result.theorem
     sv = result.structure["singular_values"]
-    files = {
-        "restarts": plots.plot_restarts(name, result.restart_values, result.convex_optimum,
-                                        directory / f"{name}_restarts.png").name,
-        "singular_values": plots.plot_singular_values(name, sv, [f"block {p}" for p in range(len(sv))],
-                                                      directory / f"{name}_singular_values.png").name,
-    }
+    files = {"singular_values": plots.plot_singular_values(name, sv, [f"block {p}" for p in range(len(sv))],
+                                                           directory / f"{name}_singular_values.png").name}
+    if result.restart_values is not None:
+        files["restarts"] = plots.plot_restarts(name, result.restart_values, result.convex_optimum,
+                                                directory / f"{name}_restarts.png").name
     lines = [f"## {name}", "", "```", verification_lines(result), "```", ""]
     lines += [f"![{key} of {name}]({file})" for key, file in files.items()] + [""]
     return lines, files
@@ -84,7 +83,7 @@ def clustering_report(directory: Path, seed: int) -> tuple[list[str], dict[str, 
             maps, first.groups[0], first.partition[0], title, directory / "clustering_attention_maps.png").name
     lines = [f"## Token clustering ({name}, THEORY.md §4)", "",
              f"Planted data: seed {seed}, {CLUSTER_SIZES}; partition = k-means on the recovered heads' query/key "
-             "projections (theory.clustering); score = adjusted Rand index (scikit-learn).", "",
+             "projections (proofs_check.clustering); score = adjusted Rand index (scikit-learn).", "",
              "| noise | planted | ARI heads | ARI raw k-means | heads m* | active blocks |", "|---|---|---|---|---|---|"]
     lines += [f"| {r.noise:g} | {r.planted} | {r.ari:.3f} | {r.raw_ari:.3f} | {r.heads} | {r.active_blocks} |"
               for r in rows]

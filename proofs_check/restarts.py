@@ -1,30 +1,73 @@
-"""Random restarts of the non-convex primal: scipy L-BFGS-B with the theorem's analytic gradient.
+"""The restart engine: seeded random restarts of a smooth non-convex objective, serial or batched (one engine for
+the witnesses' networks, the softmax-attention baseline and the experiment's MLP head).
 
-Restart k at width m starts from ``theorem.init(m, numpy.random.default_rng([seed, m, k]))``, so every restart
-is reproducible from (seed, m, k) alone and independent of the others and of their order.
+An objective is any object with ``init(rng) -> theta`` and ``value_and_gradient(theta) -> (value, gradient)``; it
+may add ``batch_value_and_gradient(Theta) -> (values (R,), gradients (R, n))`` for R weight vectors at once.  A
+theorem at width m is adapted by :class:`TheoremAtWidth`.
+
+Restart k of a run starts from ``init(numpy.random.default_rng([seed, *stream, k]))``, so every restart is
+reproducible from (seed, stream, k) alone and independent of the others (the witnesses use stream (m,)).
+
+- serial: :func:`local_minimum` from every start (L-BFGS, then L-BFGS on the objective divided by the value reached);
+- batched: monotone Barzilai-Borwein gradient descent on all restarts at once for PHASE_ONE_ITERATIONS vectorised
+  steps (:func:`phase_one`), then :func:`local_minimum` from the ``polish`` lowest.  The others keep their phase-1
+  values, upper bounds on what L-BFGS would reach from there; the best value is always a polished one.  A serial
+  restart is a full L-BFGS run, a batched one costs a few vectorised evaluations (benchmarks/README.md).
+
+Every run holds BLAS to theory.threads' thread count.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Callable, Protocol
 
 import numpy as np
 from scipy.optimize import minimize
 
 from theory.base import Theorem
+from theory.threads import limited_blas
 
 #: L-BFGS-B settings: the factorised problems are degenerate (rotations of the heads leave the objective
 #: unchanged) and need ~1e3 iterations; ftol/gtol this small make the final value accurate to ~1e-11.
 LBFGS_OPTIONS = {"maxiter": 50_000, "maxfun": 100_000, "ftol": 1e-14, "gtol": 1e-10, "maxcor": 30}
+#: Batched path: phase-1 iterations, and the number of restarts then polished by L-BFGS.
+PHASE_ONE_ITERATIONS = 300
+POLISH = 3
+
+Progress = Callable[[int, int], None]  # (restarts done, restarts in all)
+
+
+class Objective(Protocol):
+    def init(self, rng: np.random.Generator) -> np.ndarray: ...
+
+    def value_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]: ...
+
+
+@dataclass(frozen=True)
+class TheoremAtWidth:
+    """The training objective of a theorem's network with m heads, as an objective of the engine."""
+
+    theorem: Theorem
+    m: int
+
+    def init(self, rng: np.random.Generator) -> np.ndarray:
+        return self.theorem.init(self.m, rng)
+
+    def value_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        return self.theorem.objective_and_gradient(theta, self.m)
+
+    def batch_value_and_gradient(self, Theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.theorem.batch_objective_and_gradient(Theta, self.m)
 
 
 @dataclass(frozen=True)
 class RestartRun:
-    """Final objectives of independent restarts at one width m."""
+    """Final objectives of independent restarts of one objective, and the weights of the best."""
 
-    m: int
     seed: int
+    stream: tuple[int, ...]
     values: np.ndarray
     best_theta: np.ndarray
     seconds: float
@@ -34,40 +77,73 @@ class RestartRun:
         return float(self.values.min())
 
 
-def restart_rng(seed: int, m: int, k: int) -> np.random.Generator:
-    """The generator of restart k at width m."""
-    return np.random.default_rng([seed, m, k])
+def restart_rng(seed: int, stream: tuple[int, ...], k: int) -> np.random.Generator:
+    """The generator of restart k."""
+    return np.random.default_rng([seed, *stream, k])
 
 
-def _lbfgs(theorem: Theorem, theta0: np.ndarray, m: int, scale: float) -> tuple[float, np.ndarray]:
+def _lbfgs(objective: Objective, theta0: np.ndarray, scale: float, options: dict) -> tuple[float, np.ndarray]:
     def scaled(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grad = theorem.objective_and_gradient(theta, m)
+        value, grad = objective.value_and_gradient(theta)
         return value / scale, grad / scale
-    result = minimize(scaled, theta0, jac=True, method="L-BFGS-B", options=LBFGS_OPTIONS)
+    result = minimize(scaled, theta0, jac=True, method="L-BFGS-B", options=options)
     return float(result.fun) * scale, result.x
 
 
-def local_minimum(theorem: Theorem, theta0: np.ndarray, m: int) -> tuple[float, np.ndarray]:
+def local_minimum(objective: Objective, theta0: np.ndarray, options: dict = LBFGS_OPTIONS) -> tuple[float, np.ndarray]:
     """L-BFGS from theta0, then again on the objective divided by the value reached; returns value and weights.
 
-    L-BFGS-B stops when the relative reduction (f_k - f_k+1) / max(|f_k|, |f_k+1|, 1) falls below ftol, which is
-    an ABSOLUTE test when f < 1: on instances with a small optimum it stopped 1e-5 relative above C* (measured).
-    The second phase on f / f_1 makes the test relative; it costs a few iterations when the first was enough.
+    L-BFGS-B stops when (f_k - f_k+1) / max(|f_k|, |f_k+1|, 1) < ftol, an ABSOLUTE test when f < 1, which stopped
+    1e-5 relative above C* on instances with a small optimum; the second phase on f / f_1 makes it relative.
     """
-    value, theta = _lbfgs(theorem, theta0, m, 1.0)
-    return _lbfgs(theorem, theta, m, abs(value)) if 0 < abs(value) < 1 else (value, theta)
+    value, theta = _lbfgs(objective, theta0, 1.0, options)
+    return _lbfgs(objective, theta, abs(value), options) if 0 < abs(value) < 1 else (value, theta)
 
 
-def run_restarts(theorem: Theorem, m: int, count: int, seed: int, progress=None) -> RestartRun:
-    """``count`` independent restarts at width m; ``progress(k, count)`` is called before the first and after each."""
-    if progress is not None:
-        progress(0, count)
+def batch_value_and_gradient(objective: Objective, Theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The objective's vectorised evaluation, or a loop over its serial one."""
+    if hasattr(objective, "batch_value_and_gradient"):
+        return objective.batch_value_and_gradient(Theta)
+    pairs = [objective.value_and_gradient(theta) for theta in Theta]
+    return np.array([v for v, _ in pairs]), np.array([g for _, g in pairs]).reshape(Theta.shape)
+
+
+def phase_one(objective: Objective, Theta: np.ndarray, iterations: int) -> tuple[np.ndarray, np.ndarray]:
+    """Barzilai-Borwein gradient descent on every row of Theta at once; a step that raises a row's value is rejected
+    and that row's step halved, so every value decreases monotonically.  Returns values and weights."""
+    values, grads = batch_value_and_gradient(objective, Theta)
+    steps = 1e-3 * np.linalg.norm(Theta, axis=1) / np.maximum(np.linalg.norm(grads, axis=1), 1e-300)
+    for _ in range(iterations):
+        trial = Theta - steps[:, None] * grads
+        new_values, new_grads = batch_value_and_gradient(objective, trial)
+        accept = new_values <= values
+        s, dg = trial - Theta, new_grads - grads
+        curvature = np.einsum("rn,rn->r", s, dg)
+        bb = np.where(curvature > 0, np.einsum("rn,rn->r", s, s) / np.where(curvature > 0, curvature, 1.0), steps)
+        steps = np.where(accept, bb, 0.5 * steps)
+        Theta = np.where(accept[:, None], trial, Theta)
+        values, grads = np.where(accept, new_values, values), np.where(accept[:, None], new_grads, grads)
+    return values, Theta
+
+
+def run_restarts(objective: Objective, count: int, seed: int, stream: tuple[int, ...] = (), *, batched: bool = False,
+                 options: dict = LBFGS_OPTIONS, iterations: int = PHASE_ONE_ITERATIONS, polish: int = POLISH,
+                 progress: Progress | None = None) -> RestartRun:
+    """``count`` restarts (module docstring); ``progress(done, count)`` is called before the first and after each."""
+    say = progress or (lambda done, total: None)
+    say(0, count)
     start = time.perf_counter()
-    values, best_theta = np.empty(count), None
-    for k in range(count):
-        values[k], theta = local_minimum(theorem, theorem.init(m, restart_rng(seed, m, k)), m)
-        if best_theta is None or values[k] <= values[:k].min(initial=np.inf):
-            best_theta = theta
-        if progress is not None:
-            progress(k + 1, count)
-    return RestartRun(m, seed, values, best_theta, time.perf_counter() - start)
+    starts = np.array([objective.init(restart_rng(seed, stream, k)) for k in range(count)])
+    with limited_blas():
+        if batched:
+            values, Theta = phase_one(objective, starts, iterations)
+            chosen = np.argsort(values)[:max(polish, 1)]
+        else:
+            values, Theta, chosen = np.full(count, np.inf), starts, np.arange(count)
+        best_value, best_theta = np.inf, None
+        for k in chosen:
+            values[k], theta = local_minimum(objective, Theta[k], options)
+            if values[k] <= best_value:
+                best_value, best_theta = values[k], theta
+            say(int(k) + 1 if not batched else count, count)
+    return RestartRun(seed, stream, values, best_theta, time.perf_counter() - start)

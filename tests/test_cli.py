@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from proofs_check.cli import main
+from theory.solvers import DEFAULT_EPS
 
 JSON_FIELDS = {"theorem", "convex_optimum", "best_primal", "relative_gap", "recovered_objective", "dual_objective",
                "rank", "heads", "restarts", "seed", "solver", "checks", "passed"}
@@ -96,3 +97,36 @@ def test_console_entry_point_lists_theorems():
     """`python -m proofs_check list` runs as a process and names both foundation theorems."""
     done = subprocess.run([sys.executable, "-m", "proofs_check", "list"], capture_output=True, text=True, check=True)
     assert "linear-mlp" in done.stdout and "linear-attention" in done.stdout
+
+
+def test_convex_only_runs_no_restart(tmp_path):
+    """--convex-only: certificate, structure and recovery are checked; every restart field of the JSON is null."""
+    out = tmp_path / "out.json"
+    assert main(["verify", "linear-attention", "--data", _data(tmp_path / "d.npz"), "--convex-only",
+                 "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    for key in ("restarts", "best_primal", "relative_gap", "restart_values", "fraction_at_rank", "narrow_best"):
+        assert report[key] is None, key
+    checks = report["checks"]
+    assert checks["zero_gap"]["passed"] is None and checks["width_necessity"]["passed"] is None
+    assert all(checks[name]["passed"] for name in ("weak_duality", "recovery", "dual_certificate", "structure"))
+    assert report["seconds"].keys() == {"convex"}
+
+
+@pytest.mark.parametrize("command", [["path", "convex-attention", "--points", "3"], ["compare"]])
+def test_path_and_compare_take_the_prox_solver(tmp_path, command):
+    """Every point is certified to the prox solver's relative gap (the path stores the absolute gap C - LB)."""
+    out = tmp_path / "out.json"
+    assert main([*command, "--solver", "prox", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    convex = [row for row in rows if not row["theorem"].startswith("softmax")] if command[0] == "compare" else rows
+    gaps = [row["gap"] / (row["loss"] + row["beta"] * row["regulariser"]) for row in rows] if command[0] == "path" \
+        else [row["certified_gap"] for row in convex]
+    assert len(gaps) >= 3 and all(gap <= DEFAULT_EPS for gap in gaps)
+    assert all(row["solver"].startswith("PROX") for row in convex)
+
+
+def test_bad_blas_thread_setting_is_one_line(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("PROOFS_CHECK_BLAS_THREADS", "many")
+    line = _error_line(capsys, ["verify", "linear-mlp", "--data", _data(tmp_path / "d.npz"), "--convex-only"])
+    assert "PROOFS_CHECK_BLAS_THREADS" in line

@@ -1,8 +1,8 @@
-"""The token-clustering witness (theory.clustering, THEORY.md §4): planted groups are recovered from the convex
+"""The token-clustering witness (proofs_check.clustering, THEORY.md §4): planted groups are recovered from the convex
 solution's heads at low noise, the score falls at high noise, and a control without planted groups is at chance.
 
 Tolerances: ARI_CLOSE (0.9) and the permutation-null quantile NULL_QUANTILE (level 1e-3) are documented in
-theory.clustering.  The high-noise case uses noise 3 (three times the smallest centre distance), where the groups
+proofs_check.clustering.  The high-noise case uses noise 3 (three times the smallest centre distance), where the groups
 overlap almost completely, so its ARI must lie below the low-noise one.
 """
 
@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import theory
-from theory.clustering import (ARI_CLOSE, adjusted_rand, clustering_on, head_projections, mask_block_constancy,
+from proofs_check.clustering import (ARI_CLOSE, adjusted_rand, clustering_on, head_projections, mask_block_constancy,
                                null_ari_quantile, planted_tokens)
 from theory.errors import InputError
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from proofs_check.cli import main
 from proofs_check.path import regularisation_path
-from theory.convex import solve
+from theory.solvers import solve
 from theory.convex_attention import ConvexAttention
 from theory.lifted import block_factors
 from theory.rank_reduction import reduce_rank
@@ -94,16 +94,16 @@ def test_cli_reports_active_tokens(tmp_path):
 
 
 def test_softmax_baseline_gradient_matches_central_differences():
-    """The non-convex baseline of `compare` (theory.softmax_attention): analytic gradient vs central differences,
-    h = 1e-6 (truncation ~1e-12, round-off ~1e-10 relative), agreement to 1e-6 relative."""
-    from theory.softmax_attention import objective_and_gradient
+    """The non-convex baseline of `compare` (proofs_check.softmax_attention): analytic gradient vs central
+    differences, h = 1e-6 (truncation ~1e-12, round-off ~1e-10 relative), agreement to 1e-6 relative."""
+    from proofs_check.softmax_attention import SoftmaxAttention
 
     rng = np.random.default_rng(5)
-    X, Y, m = rng.standard_normal((4, 3, 2)), rng.standard_normal((4, 3, 2)), 3
-    theta = rng.standard_normal(m * (2 * 2 * 2 + 2 + 2))
-    value, grad = objective_and_gradient(theta, X, Y, 0.3, m)
+    baseline = SoftmaxAttention(rng.standard_normal((4, 3, 2)), rng.standard_normal((4, 3, 2)), 0.3, 3)
+    theta = rng.standard_normal(baseline.n_params)
+    value, grad = baseline.value_and_gradient(theta)
     for _ in range(3):
         e = rng.standard_normal(theta.size)
-        numeric = (objective_and_gradient(theta + 1e-6 * e, X, Y, 0.3, m)[0]
-                   - objective_and_gradient(theta - 1e-6 * e, X, Y, 0.3, m)[0]) / 2e-6
+        numeric = (baseline.value_and_gradient(theta + 1e-6 * e)[0]
+                   - baseline.value_and_gradient(theta - 1e-6 * e)[0]) / 2e-6
         assert numeric == pytest.approx(grad @ e, rel=1e-6, abs=1e-8 * abs(value))

@@ -7,9 +7,9 @@ import pytest
 from scipy.optimize import check_grad
 
 from proofs_check import tolerances as tol
-from proofs_check.experiment import (CLASSES, ExperimentConfig, ExperimentResult, digit_tokens, format_experiment,
-                                     mlp_objective, pooled_program, run_experiment)
-from theory.convex import solve
+from proofs_check.experiment import (CLASSES, ExperimentConfig, ExperimentResult, PooledMLP, digit_tokens,
+                                     format_experiment, pooled_program, run_experiment)
+from theory.solvers import solve
 from theory.errors import InputError
 from theory.lifted import block_factors
 from theory.linear_attention import LinearAttention
@@ -59,9 +59,10 @@ def test_pooled_program_is_the_token_average_of_the_network():
 def test_mlp_gradient_matches_finite_differences():
     rng = np.random.default_rng(4)
     X, Y = rng.standard_normal((5, 3, 2)), rng.standard_normal((5, CLASSES))
+    head = PooledMLP(X, Y, 4, 0.1)
     theta = rng.standard_normal(2 * 4 + 4 * CLASSES)
-    error = check_grad(lambda t: mlp_objective(t, X, Y, 4, 0.1)[0], lambda t: mlp_objective(t, X, Y, 4, 0.1)[1], theta)
-    assert error <= 1e-5 * np.linalg.norm(mlp_objective(theta, X, Y, 4, 0.1)[1])
+    error = check_grad(lambda t: head.value_and_gradient(t)[0], lambda t: head.value_and_gradient(t)[1], theta)
+    assert error <= 1e-5 * np.linalg.norm(head.value_and_gradient(theta)[1])
 
 
 def test_tokens_are_patches_followed_by_their_position():

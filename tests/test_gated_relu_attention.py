@@ -70,7 +70,7 @@ def test_gates_are_drawn_from_the_seed_or_read_from_the_data():
 def test_recovered_heads_keep_the_gate_of_their_block():
     """Head (p, r) recovered from Z_p* sits on gate p: lifting the recovered weights gate by gate gives back each
     block, so every block's heads carry that block's activation pattern."""
-    from theory.convex import solve
+    from theory.solvers import solve
     from theory.lifted import block_factors
     from theory.rank_reduction import reduce_rank
 

@@ -15,7 +15,7 @@ import theory
 from proofs_check import tolerances as tol
 from proofs_check.harness import verify
 from tests.strategies import bind, instances_for
-from theory.convex import solve
+from theory.solvers import solve
 from theory.lifted import block_factors
 from theory.rank_reduction import reduce_rank
 

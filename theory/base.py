@@ -202,11 +202,10 @@ class Theorem(ABC):
         return {}
 
     def structure(self, blocks: list[np.ndarray]) -> dict[str, object]:
-        """Per block: rank (number of factor pairs: SVD rank of a nuclear block, 1 for an active Frobenius
-        block, 0 for a zero block; theory.lifted.significant_components), the largest possible rank, and singular
-        values."""
+        """Per block: rank (number of factor pairs of its significant components, theory.lifted.block_factors),
+        the largest possible rank (theory.regularisers ``max_rank``), and singular values."""
         return {
             "ranks": [len(pairs) for pairs in block_factors(self.program, blocks)],
-            "max_rank": [min(Z.shape) if b.norm == "nuclear" else 1 for Z, b in zip(blocks, self.program.blocks)],
+            "max_rank": [b.norm.max_rank(b.shape) for b in self.program.blocks],
             "singular_values": [np.linalg.svd(Z, compute_uv=False).tolist() for Z in blocks],
         }

@@ -11,7 +11,7 @@ equivalent to
     C* = min_{Z_p}  l(sum_p A_p(Z_p)) + beta sum_p R(Z_p)                                    (C)
 
 with R the nuclear norm |.|_* (block nuclear norm) or, for scalar-gain parametrisations, the Frobenius norm
-(group lasso).  Its dual is
+(group lasso); each is an object of theory.regularisers.  Its dual is
 
     D* = max_V  -l*(-V)   s.t.  R°(A_p^T V) <= beta  for all p,                             (D)
 
@@ -25,20 +25,17 @@ output F is the network output of shape (N, s, c) flattened row-major.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from theory.losses import SQUARED, Loss
+from theory.regularisers import NUCLEAR, Regulariser
 
-Norm = Literal["nuclear", "frobenius"]
-
-#: A component of the solution (a singular triple of a nuclear block, a whole Frobenius block) counts as zero
-#: when dropping it, together with all smaller ones, changes the objective by at most this fraction: the
-#: accuracy to which Clarabel's solutions are certified (1e-9 .. 3e-8 measured), 100 times below the recovery
-#: tolerance.  A threshold on sigma / sigma_max alone is unsafe: with cubic attention features (|A| ~ 1e4) a
-#: component at 1e-6 sigma_max moved the objective by 4e-6 relative (measured).
+#: A component of the solution (a singular triple of a nuclear block, a whole Frobenius block) counts as zero when
+#: dropping it, together with all smaller ones, changes the objective by at most this fraction: the solvers'
+#: certified accuracy, 100 times below the recovery tolerance.  A threshold on sigma / sigma_max alone is unsafe
+#: (benchmarks/README.md, "What counts as zero").
 TRUNCATION_TOL = 1e-8
 
 
@@ -49,7 +46,7 @@ class Block:
 
     matrix: np.ndarray  # (n_outputs, rows * cols), acts on Z_p.reshape(-1)
     shape: tuple[int, int]
-    norm: Norm = "nuclear"
+    norm: Regulariser = NUCLEAR
     label: str = ""
 
 
@@ -72,7 +69,7 @@ class LiftedProgram:
 
     def regulariser(self, Zs: list[np.ndarray]) -> float:
         """sum_p R(Z_p) (without beta)."""
-        return float(sum(block_norm(Z, b.norm) for b, Z in zip(self.blocks, Zs)))
+        return float(sum(b.norm.value(Z) for b, Z in zip(self.blocks, Zs)))
 
     def objective(self, Zs: list[np.ndarray]) -> float:
         """The objective of (C) evaluated in float64 at the given blocks."""
@@ -80,34 +77,6 @@ class LiftedProgram:
 
     def zeros(self) -> list[np.ndarray]:
         return [np.zeros(b.shape) for b in self.blocks]
-
-
-def block_norm(Z: np.ndarray, norm: Norm) -> float:
-    """R(Z): nuclear norm (sum of singular values) or Frobenius norm."""
-    if norm == "nuclear":
-        return float(np.linalg.svd(Z, compute_uv=False).sum())
-    return float(np.linalg.norm(Z))
-
-
-def dual_norm(M: np.ndarray, norm: Norm) -> float:
-    """R°(M): spectral norm for the nuclear norm, Frobenius norm for the Frobenius norm."""
-    if norm == "nuclear":
-        return float(np.linalg.svd(M, compute_uv=False)[0])
-    return float(np.linalg.norm(M))
-
-
-def shrink(X: np.ndarray, threshold: float, norm: Norm) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-    """The prox of threshold * R at each matrix of the stack X (P, rows, cols), and the data it used.
-
-    Nuclear: singular value thresholding U diag(max(s - threshold, 0)) W^T, data (U, s, W^T) of the thin SVDs.
-    Frobenius: block soft-thresholding X max(0, 1 - threshold / |X|_F), data (X, |X|_F).
-    """
-    if norm == "nuclear":
-        U, s, Wt = np.linalg.svd(X, full_matrices=False)
-        return (U * np.maximum(s - threshold, 0.0)[:, None, :]) @ Wt, (U, s, Wt)
-    size = np.linalg.norm(X.reshape(X.shape[0], -1), axis=1)
-    factor = np.maximum(0.0, 1.0 - threshold / np.where(size > 0, size, 1.0)) * (size > 0)
-    return X * factor[:, None, None], (X, size)
 
 
 @dataclass(frozen=True)
@@ -129,7 +98,7 @@ def certificate(program: LiftedProgram, Zs: list[np.ndarray]) -> DualCertificate
     """Build the dual certificate of THEORY.md §2 from a candidate solution Zs of (C)."""
     V = -program.loss.gradient(program.predict(Zs), program.target)
     adjoints = program.adjoint(V)
-    ratios = tuple(dual_norm(M, b.norm) / program.beta for b, M in zip(program.blocks, adjoints))
+    ratios = tuple(b.norm.dual(M) / program.beta for b, M in zip(program.blocks, adjoints))
     worst = max(ratios)
     scale = min(1.0, 1.0 / worst) if worst > 0 else 1.0
     penalty = program.beta * program.regulariser(Zs)
@@ -143,11 +112,6 @@ def certificate(program: LiftedProgram, Zs: list[np.ndarray]) -> DualCertificate
     )
 
 
-#: Default relative certified gap of the iterative solvers (theory.prox, theory.ssnal); 1e-8 makes their optimum
-#: agree with cvxpy + Clarabel to 1e-6 relative (tests/test_prox.py).
-DEFAULT_EPS = 1e-8
-
-
 def certified_gap(program: LiftedProgram, Zs: list[np.ndarray]) -> tuple[float, float]:
     """The objective C(Z) and the certified relative gap (C(Z) - lower_bound) / |C(Z)| (0 when C(Z) = 0)."""
     value = program.objective(Zs)
@@ -159,15 +123,8 @@ Components = list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # per block: P (ro
 
 
 def _all_components(program: LiftedProgram, Zs: list[np.ndarray]) -> Components:
-    """SVD of every block; a Frobenius block is one component (vec Z / |Z|, |Z|, [1]) in its flattened form."""
-    parts = []
-    for Z, block in zip(Zs, program.blocks):
-        if block.norm == "frobenius":
-            size = float(np.linalg.norm(Z))
-            parts.append((Z.reshape(-1, 1) / (size or 1.0), np.array([size]), np.ones((1, 1))))
-        else:
-            parts.append(np.linalg.svd(Z, full_matrices=False))
-    return parts
+    """The components of every block (theory.regularisers: the SVD, or one component for a Frobenius block)."""
+    return [block.norm.components(Z) for Z, block in zip(Zs, program.blocks)]
 
 
 def compose(program: LiftedProgram, parts: Components) -> list[np.ndarray]:
@@ -179,7 +136,7 @@ def beta_max(program: LiftedProgram) -> float:
     """The smallest beta at which Z = 0 solves (C): max_p R°(A_p^T V0), V0 = -grad l(0) (= y for the squared loss);
     it does not depend on the program's own beta."""
     V0 = -program.loss.gradient(np.zeros_like(program.target), program.target)
-    return max(dual_norm(M, b.norm) for b, M in zip(program.blocks, program.adjoint(V0)))
+    return max(b.norm.dual(M) for b, M in zip(program.blocks, program.adjoint(V0)))
 
 
 def zero_is_optimal(program: LiftedProgram) -> bool:
@@ -208,17 +165,22 @@ def significant_components(program: LiftedProgram, Zs: list[np.ndarray]) -> Comp
 
 
 def block_factors(program: LiftedProgram, Zs: list[np.ndarray]) -> list[list[tuple[np.ndarray, np.ndarray]]]:
-    """Split each block into balanced factor pairs (u, v) with sum_r u_r v_r^T = Z_p (lemma L1).
+    """Split each block into balanced factor pairs (u, v) with sum_r u_r v_r^T = Z_p (lemma L1; per regulariser,
+    theory.regularisers ``pairs``), keeping only the significant components (:func:`significant_components`)."""
+    return [block.norm.pairs(P, sigma, Qt, block.shape)
+            for (P, sigma, Qt), block in zip(significant_components(program, Zs), program.blocks)]
 
-    Nuclear blocks: Z = sum_r sigma_r p_r q_r^T (SVD) gives u_r = sqrt(sigma_r) p_r, v_r = sqrt(sigma_r) q_r, so
-    that 1/2 sum_r (|u_r|^2 + |v_r|^2) = |Z|_*.  Frobenius blocks: one pair (Z / sqrt|Z|_F, sqrt|Z|_F), a matrix
-    and a scalar gain.  Only the significant components are kept (:func:`significant_components`).
+
+def normalised(program: LiftedProgram) -> tuple[LiftedProgram, float]:
+    """The program with max_p |A_p|_2 = 1 and |y| = 1 (squared loss), and the factor that maps its Z back.
+
+    A' = A / kappa, y' = y / eta, beta' = beta / (kappa eta) (kappa the largest spectral norm of the blocks,
+    eta = |y|): a solution Z' of the normalised program maps back exactly to Z = Z' eta / kappa, and the objective
+    scales by eta^2.  The solvers run on it so that their tolerances are scale free (docs/theory.md §9).
     """
-    factors: list[list[tuple[np.ndarray, np.ndarray]]] = []
-    for (P, sigma, Qt), block in zip(significant_components(program, Zs), program.blocks):
-        root = np.sqrt(sigma)
-        if block.norm == "frobenius":
-            factors.append([(P[:, 0].reshape(block.shape) * root[0], np.array(root[0]))] if sigma.size else [])
-        else:
-            factors.append([(P[:, r] * root[r], Qt[r] * root[r]) for r in range(sigma.size)])
-    return factors
+    kappa = max(float(np.linalg.norm(b.matrix, 2)) for b in program.blocks)
+    eta = float(np.linalg.norm(program.target))
+    if kappa == 0 or eta == 0 or program.loss.name != "squared":
+        return program, 1.0
+    blocks = tuple(replace(b, matrix=b.matrix / kappa) for b in program.blocks)
+    return replace(program, blocks=blocks, target=program.target / eta, beta=program.beta / (kappa * eta)), eta / kappa

@@ -51,7 +51,7 @@ class LinearMLP(Theorem):
     def build_program(self) -> LiftedProgram:
         N, s, d, c = self.X.shape + (self.dims["c"],)
         A = np.einsum("ita,ef->iteaf", self.X, np.eye(c)).reshape(N * s * c, d * c)
-        return LiftedProgram((Block(A, (d, c), "nuclear", "Z"),), self.Y.reshape(-1), self.beta)
+        return LiftedProgram((Block(A, (d, c), label="Z"),), self.Y.reshape(-1), self.beta)
 
     def lift_weights(self, weights: list[np.ndarray]) -> list[np.ndarray]:
         W1, W2 = weights

@@ -10,26 +10,26 @@ with multipliers Z_p.  Minimising its augmented Lagrangian (penalty sigma) over 
 
     phi(V) = 1/2 |V|^2 - <V, y> + sigma/2 sum_p |S_beta(A_p^T V + Z_p / sigma)|^2,
 
-with S_beta the prox of beta R (theory.lifted.shrink: singular value / block soft-thresholding), so that
+with S_beta the prox of beta R (theory.regularisers: singular value / block soft-thresholding), so that
 grad phi(V) = V - y + sum_p A_p Z_p'  with  Z_p' = sigma S_beta(A_p^T V + Z_p / sigma).  One outer iteration
 minimises phi by Newton steps, then sets Z <- Z' and raises sigma (SIGMA0 ...).  The Newton matrix
 
     I + sigma sum_p A_p J_p A_p^T        (n x n, n = number of outputs)
 
 uses an element J_p of the generalised Jacobian of S_beta (a positive semidefinite operator: the divided
-differences of Ding, Sun & Toh for the SVT, see :func:`shrink_gram`); n is a few hundred here while Z has up to
+differences of Ding, Sun & Toh for the SVT, theory.regularisers ``jacobian_gram``); n is a few hundred here while Z has up to
 10^5 entries, which is why Newton on V is cheap.  A step is accepted by Armijo backtracking on phi (convex,
-C^1).  The stopping rule is the certificate of theory.lifted, as for FISTA (theory.prox): status "optimal"
+C^1).  The stopping rule is the certificate of theory.lifted, as for FISTA (theory.solvers.fista): status "optimal"
 means C(Z) - C* <= eps |C(Z)| with C* bounded below by weak duality, whatever the iteration did.
 
 Two safeguards for the end game, both judged by the same certificate: when the gap is small but stagnates,
 :func:`polish` re-solves (C) with the singular subspaces of the iterate fixed (a least-squares problem), which
 removes the round-off that sigma * S_beta amplifies in Z; and when SSNAL makes no tenfold progress for
-STALL_OUTER outer iterations it raises :class:`Stalled` with its best iterate, from which theory.prox lets FISTA
+STALL_OUTER outer iterations it raises :class:`Stalled` with its best iterate, from which theory.solvers lets FISTA
 finish.
 
-The iteration runs on the normalised program of theory.convex.normalised (|A_p|_2 <= 1, |y| = 1), so the
-constants below are scale free.
+The iteration runs on the normalised program of theory.lifted.normalised (|A_p|_2 <= 1, |y| = 1), so the
+constants below are scale free; how they were chosen is measured in benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -39,42 +39,29 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory.convex import ConvexSolution, normalised
-from theory.errors import InputError, SolverFailure
-from theory.lifted import DEFAULT_EPS, LiftedProgram, certified_gap, shrink
+from theory.errors import SolverFailure
+from theory.lifted import LiftedProgram, certified_gap, normalised
+from theory.regularisers import Regulariser
+from theory.solvers.result import DEFAULT_EPS, Solution, check_iterative_input
 
-#: Penalty schedule: sigma starts at SIGMA0 and, after an outer iteration whose inner loop converged, grows by
-#: GROWTH up to SIGMA_MAX / beta' (normalised units, beta' the normalised weight decay); after one whose inner
-#: loop stalled in round-off it shrinks by GROWTH.  A larger sigma makes the outer iteration converge faster:
-#: where (C) is flat but for the penalty, one outer iteration moves Z by about sigma beta', so the cap scales with
-#: 1 / beta' (1e-8 .. 1e-1 on the tested instances).  It also raises the round-off floor of grad phi (about
-#: 1e-16 sigma beta'), below which Newton steps stall.
+#: Penalty schedule (normalised units, beta' the normalised weight decay): sigma starts at SIGMA0, grows by GROWTH
+#: after an outer iteration whose inner loop converged, up to SIGMA_MAX / beta' (one outer iteration moves Z by about
+#: sigma beta' where (C) is flat but for the penalty), and shrinks by GROWTH after one that stalled in round-off.
 SIGMA0, GROWTH, SIGMA_MAX = 1.0, 5.0, 1e3
-#: Above SIGMA_MAX / beta', sigma keeps growing (up to STALL_SIGMA_MAX / beta') only while an outer iteration
-#: reduces the certified gap by less than the factor STAGNATION: a slow tail in which Z drifts along a nearly flat
-#: valley of (C) at about sigma beta' per iteration.
+#: Beyond SIGMA_MAX / beta', sigma keeps growing (up to STALL_SIGMA_MAX / beta') only while an outer iteration cuts
+#: the certified gap by less than the factor STAGNATION (a slow drift along a nearly flat valley of (C)).
 STALL_SIGMA_MAX, STAGNATION = 1e8, 0.5
-#: :func:`polish` keeps the singular values above this fraction of the largest (the SSNAL iterate is exactly low
-#: rank up to round-off, about 1e-16 of the largest).
+#: :func:`polish` keeps the components above this fraction of the largest (the iterate is low rank up to round-off).
 POLISH_RANK_TOL = 1e-10
-#: :func:`polish` is tried after an outer iteration that stagnated (STAGNATION) with a gap below this: then the
-#: ranks and subspaces are settled and only the round-off of the iterate stands between it and the certificate.
+#: :func:`polish` is tried after a stagnating outer iteration with a gap below this (subspaces settled).
 POLISH_BELOW = 1e-4
 #: SSNAL gives up (:class:`Stalled`) after this many outer iterations without a tenfold gain in the best gap.
 STALL_OUTER = 50
-#: An inner Newton loop has converged when |grad phi| <= INNER_TOL beta' (normalised units, |y| = 1): the
-#: certificate needs |A^T dV| small against beta', so the tolerance on V scales with it.
+#: An inner Newton loop has converged when |grad phi| <= INNER_TOL beta': the certificate needs |A^T dV| small
+#: against beta', so the tolerance on V scales with it.
 INNER_TOL = 1e-6
-#: How (SIGMA_MAX, INNER_TOL) were chosen (measured on instances drawn by tests/strategies.instances_for, 60 per
-#: theorem, derandomised hypothesis, before STALL_SIGMA_MAX and polish existed): (1e3, 1e-6) certified all 480
-#: programs, (1e4, 1e-6) and (1e6, 1e-8) failed 1, and (1e3, 1e-10 absolute) failed 9.  STALL_SIGMA_MAX 1e3 / 1e5
-#: / 1e8 then certified 5 / 7 / 8 of 9 drawn instances on which SSNAL had failed, with the same Newton steps (591
-#: to 598) on the 16 default instances (seeds 0, 1); with polish added (and before STALL_OUTER), 9 of 9.
-
-#: Armijo constant, and the step below which backtracking gives up.  Steps as short as 1e-6 are needed: at a
-#: large sigma a singular value within 1e-6 of the threshold makes phi's Newton model valid only that far
-#: (measured on a drawn gated-relu-attention instance; with a floor of 1e-4 the inner loop failed and the outer
-#: iteration diverged on 3 of 4 such instances).
+#: Armijo constant, and the step below which backtracking gives up (near a singular value at the threshold the
+#: Newton model of phi holds only over very short steps).
 ARMIJO, MIN_STEP = 1e-4, 1e-12
 #: Relative round-off of a computed phi (ten ulps).
 ROUND_OFF = 10 * np.finfo(float).eps
@@ -86,7 +73,7 @@ class _Group:
 
     indices: list[int]
     tensor: np.ndarray
-    norm: str
+    norm: Regulariser
     transposed: bool
 
 
@@ -98,52 +85,9 @@ def _groups(program: LiftedProgram) -> list[_Group]:
     groups = []
     for ((rows, cols), norm), indices in by_kind.items():
         tensor = np.stack([program.blocks[p].matrix.reshape(n, rows, cols) for p in indices])
-        transposed = norm == "nuclear" and rows < cols
+        transposed = norm.needs_sdp and rows < cols  # the nuclear norm's Jacobian formula takes tall matrices
         groups.append(_Group(indices, tensor.transpose(0, 1, 3, 2) if transposed else tensor, norm, transposed))
     return groups
-
-
-def shrink_gram(H: np.ndarray, data: tuple, threshold: float, norm: str) -> np.ndarray:
-    """sum_p H_p J_p H_p^T: the n x n matrix with entries <H_pl, J_p[H_pk]>, J_p the Jacobian of S_threshold.
-
-    H has shape (P, n, rows, cols); ``data`` is what :func:`theory.lifted.shrink` returned for the P points.
-    Nuclear (tall X = U diag(s) W^T, f(s) = max(s - threshold, 0)): with H1 = U^T H W, its symmetric and skew
-    parts S, K, and f'(s) at equal singular values,
-
-        <H', J[H]> = <S', G1 o S> + <K', G2 o K> + <U_perp^T H' W, U_perp^T H W diag(g3)>,
-        G1_ij = (f_i - f_j) / (s_i - s_j),  G2_ij = (f_i + f_j) / (s_i + s_j),  g3_j = f_j / s_j.
-
-    Frobenius (x = vec X): J = (1 - t/|x|) I + t x x^T / |x|^3 when |x| > t, else 0.
-    """
-    P, n = H.shape[:2]
-    if norm == "nuclear":
-        U, s, Wt = data
-        f = np.maximum(s - threshold, 0.0)
-        diff = s[:, :, None] - s[:, None, :]
-        same = np.abs(diff) <= 1e-14 * np.maximum(s[:, :1, None], 1e-300)
-        G1 = np.where(same, (f > 0)[:, :, None] * 1.0, (f[:, :, None] - f[:, None, :]) / np.where(same, 1.0, diff))
-        total = s[:, :, None] + s[:, None, :]
-        G2 = np.where(total > 0, (f[:, :, None] + f[:, None, :]) / np.where(total > 0, total, 1.0), 0.0)
-        g3 = np.where(s > 0, f / np.where(s > 0, s, 1.0), 0.0)[:, None, None, :]
-        HW = H @ Wt.transpose(0, 2, 1)[:, None]  # (P, n, rows, k)
-        H1 = U.transpose(0, 2, 1)[:, None] @ HW  # (P, n, k, k)
-        S, K = 0.5 * (H1 + H1.transpose(0, 1, 3, 2)), 0.5 * (H1 - H1.transpose(0, 1, 3, 2))
-        return (_weighted_gram(S, G1[:, None]) + _weighted_gram(K, G2[:, None])
-                + _weighted_gram(HW, g3) - _weighted_gram(H1, g3))
-    X, size = data
-    active = size > threshold
-    Hf = H.reshape(P, n, -1)[active]
-    x = X.reshape(P, -1)[active] / size[active, None]
-    Hx = np.einsum("pni,pi->pn", Hf, x)
-    scale = threshold / size[active]
-    Hs = Hf * np.sqrt(1.0 - scale)[:, None, None]
-    return (Hs @ Hs.transpose(0, 2, 1)).sum(axis=0) + (Hx.T * scale) @ Hx
-
-
-def _weighted_gram(T: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """sum_p <T_pl, weights_p o T_pk> for T (P, n, ...) and nonnegative weights broadcasting against T[:, 0]."""
-    Tw = (T * np.sqrt(weights)).reshape(T.shape[0], T.shape[1], -1)
-    return (Tw @ Tw.transpose(0, 2, 1)).sum(axis=0)
 
 
 class _Augmented:
@@ -157,7 +101,7 @@ class _Augmented:
         for group, Zg in zip(groups, Z):
             flat = group.tensor.reshape(*group.tensor.shape[:2], -1)  # (P, n, rows * cols)
             X = (V @ flat).reshape(Zg.shape) + Zg / sigma
-            shrunk, data = shrink(X, beta, group.norm)
+            shrunk, data = group.norm.prox(X, beta)
             self.value += 0.5 * sigma * float(np.sum(shrunk * shrunk))
             self.grad = self.grad + sigma * (flat @ shrunk.reshape(len(Zg), -1, 1)).sum(axis=(0, 2))
             self.next_Z.append(sigma * shrunk)
@@ -166,7 +110,7 @@ class _Augmented:
     def newton_direction(self, groups: list[_Group], beta: float) -> np.ndarray:
         matrix = np.eye(self.V.size)
         for group, data in zip(groups, self.data):
-            matrix += self.sigma * shrink_gram(group.tensor, data, beta, group.norm)
+            matrix += self.sigma * group.norm.jacobian_gram(group.tensor, data, beta)
         return -np.linalg.solve(matrix, self.grad)
 
 
@@ -214,25 +158,21 @@ def _inner(state: _Augmented, groups: list[_Group], y: np.ndarray, beta: float, 
 def polish(program: LiftedProgram, blocks: list[np.ndarray]) -> list[np.ndarray]:
     """Re-solve (C) with the singular subspaces of ``blocks`` fixed: Z_p = P_p M_p Q_p^T, M_p symmetric.
 
-    For M_p positive definite |Z_p|_* = tr M_p, so (C) restricted to these subspaces is the least-squares problem
-    min_m 1/2 |B m - y|^2 + beta c^T m  (B the columns A_p vec(P_p E Q_p^T) over the basis E_ij = e_i e_j^T +
-    e_j e_i^T (i < j), e_i e_i^T of symmetric matrices, c their traces), solved by lstsq.  It corrects the error
-    that sigma * S_beta(.) amplifies in the SSNAL iterate while keeping its structure; the caller keeps the result
-    only if its certificate is better.  A Frobenius block keeps its direction and gets a new length.
+    With Z_p = P_p diag(sigma) Q_p^T (its regulariser's components, theory.regularisers: the SVD, or vec Z / |Z|
+    for a Frobenius block) and M_p positive definite, R(Z_p) = tr M_p, so (C) restricted to these subspaces is the
+    least-squares problem min_m 1/2 |B m - y|^2 + beta c^T m (B the columns A_p vec(P_p E Q_p^T) over the basis
+    E_ij = e_i e_j^T + e_j e_i^T (i < j), e_i e_i^T of symmetric matrices, c their traces), solved by lstsq.  It
+    corrects the error that sigma * S_beta(.) amplifies in the SSNAL iterate while keeping its structure; the
+    caller keeps the result only if its certificate is better.
     """
     columns, traces, factors = [], [], []
     n = program.target.size
     for block, Z in zip(program.blocks, blocks):
-        if block.norm == "frobenius":
-            size = float(np.linalg.norm(Z))
-            P, Q = (Z.reshape(-1, 1) / size, np.ones((1, 1))) if size > 0 else (np.zeros((Z.size, 0)), np.zeros((1, 0)))
-            reduced = (block.matrix @ P).reshape(n, P.shape[1], P.shape[1])  # r = 0 or 1
-        else:
-            P, s, Qt = np.linalg.svd(Z, full_matrices=False)
-            r = int(np.sum(s > POLISH_RANK_TOL * max(s[0], np.finfo(float).tiny)))
-            P, Q = P[:, :r], Qt[:r].T
-            reduced = np.einsum("ai,naj->nij", P, block.matrix.reshape(n, *block.shape) @ Q)  # A_p(P e_i e_j^T Q^T)
-        r = P.shape[1]
+        P, s, Qt = block.norm.components(Z)
+        r = int(np.sum(s > POLISH_RANK_TOL * max(s[0], np.finfo(float).tiny)))
+        P, Q = P[:, :r], Qt[:r].T
+        acting = block.matrix.reshape(n, P.shape[0], Q.shape[0])  # A_p on the components' (rows, cols) layout
+        reduced = np.einsum("ai,naj->nij", P, acting @ Q)  # A_p(P e_i e_j^T Q^T)
         upper = np.triu_indices(r)
         diagonal = upper[0] == upper[1]
         columns.append((reduced + reduced.transpose(0, 2, 1))[:, upper[0], upper[1]] / np.where(diagonal, 2.0, 1.0))
@@ -260,14 +200,6 @@ def _blocks(program: LiftedProgram, groups: list[_Group], Z: list[np.ndarray], b
     return blocks
 
 
-def check_iterative_input(program: LiftedProgram, eps: float, method: str) -> None:
-    """InputError unless the program has the squared loss and eps > 0 (what SSNAL and FISTA both need)."""
-    if program.loss.name != "squared":
-        raise InputError(f"{method} supports the squared loss only, not {program.loss.name!r}")
-    if not eps > 0:
-        raise InputError(f"eps must be positive, got {eps}")
-
-
 class Stalled(SolverFailure):
     """SSNAL ran out of budget or stagnated; ``blocks`` is its iterate with the smallest certified gap."""
 
@@ -277,7 +209,7 @@ class Stalled(SolverFailure):
 
 
 def solve_ssnal(program: LiftedProgram, eps: float = DEFAULT_EPS, max_seconds: float = 600.0,
-                max_iterations: int = 2000) -> ConvexSolution:
+                max_iterations: int = 2000) -> Solution:
     """Solve (C) by SSNAL until the certified relative gap is <= eps (module docstring).
 
     ``max_iterations`` bounds Newton steps plus outer iterations.  Raises :class:`Stalled` (a SolverFailure
@@ -307,9 +239,9 @@ def solve_ssnal(program: LiftedProgram, eps: float = DEFAULT_EPS, max_seconds: f
                 blocks, value, gap, polished = candidate, polished_value, polished_gap, True
         seconds = time.perf_counter() - start
         if gap <= eps:
-            return ConvexSolution(blocks, value, "PROX-SSNAL", "optimal", seconds,
-                                  {"method": "ssnal", "eps": eps, "gap": gap, "newton_steps": steps,
-                                   "outer_iterations": outer, "sigma": sigma, "polished": polished})
+            return Solution(blocks, value, gap, "PROX-SSNAL", "optimal", seconds,
+                            {"method": "ssnal", "eps": eps, "newton_steps": steps, "outer_iterations": outer,
+                             "sigma": sigma, "polished": polished})
         if gap < best_gap:
             best, best_gap = blocks, gap
         if best_gap <= 0.1 * mark[0]:

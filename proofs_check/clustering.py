@@ -37,12 +37,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import theory
 from theory.base import Theorem
-from theory.convex import ConvexSolution, solve
 from theory.data import check_positive_int
-from theory.errors import InputError, SolverFailure
-from theory.lifted import LiftedProgram, beta_max, block_factors
+from theory.errors import InputError
+from theory.lifted import beta_max, block_factors
 from theory.rank_reduction import reduce_rank
+from theory.solvers import solve
 
 
 @dataclass(frozen=True)
@@ -123,31 +124,15 @@ class ClusteringResult:
     solver: str
 
 
-#: Solvers tried in turn on planted data: Clarabel at the 1e-10 tolerances of theory.convex reports
-#: ``optimal_inaccurate`` on most planted instances (tokens of a group nearly coincide, so the lifted features are
-#: nearly collinear; measured on 5 of 6 noise levels at seed 0, N=10, s=5, d=3, k=3), where SCS at 1e-9 reports
-#: ``optimal``.  The partition needs only which blocks and heads are non-zero, far coarser than either accuracy.
-PLANTED_SOLVERS = ("auto", "scs")
-
-
-def solve_planted(program: LiftedProgram) -> ConvexSolution:
-    """theory.convex.solve with the solvers of PLANTED_SOLVERS in turn; the last failure is raised."""
-    for solver in PLANTED_SOLVERS:
-        try:
-            return solve(program, solver)
-        except SolverFailure as failure:
-            last = failure
-    raise last
-
-
-def cluster_witness(theorem: Theorem, groups: np.ndarray, k: int, seed: int) -> ClusteringResult:
-    """Solve the theorem's convex program, recover the heads and score their token partition against ``groups``.
+def cluster_witness(theorem: Theorem, groups: np.ndarray, k: int, seed: int, solver: str = "auto") -> ClusteringResult:
+    """Solve the theorem's convex program with ``solver`` (theory.solvers), recover the heads and score their token
+    partition against ``groups``.
 
     The recovered weights' first array must hold the query-key matrices W1 of shape (m, d, d), as in
     `linear-attention` and `gated-relu-attention`.
     """
     program = theorem.program
-    solution = solve_planted(program)
+    solution = solve(program, solver)
     reduced = reduce_rank(program, solution.blocks)
     factors = block_factors(program, reduced)
     m = theorem.heads_needed(factors)
@@ -163,22 +148,20 @@ def cluster_witness(theorem: Theorem, groups: np.ndarray, k: int, seed: int) -> 
         query_keys=query_keys, weights=weights, theorem=theorem, solver=solution.solver)
 
 
-def clustering_on(name: str, data: PlantedTokens, beta_fraction: float, seed: int,
+def clustering_on(name: str, data: PlantedTokens, beta_fraction: float, seed: int, solver: str = "auto",
                   **options: object) -> ClusteringResult:
     """The witness for registered theorem ``name`` on planted data, at beta = beta_fraction * beta_max.
 
     beta is set relative to beta_max (above it Z* = 0 and there is nothing to read), so the same fraction means
     the same amount of regularisation whatever the scale of the drawn data.
     """
-    import theory
-
     if not 0 < beta_fraction < 1:
         raise InputError(f"beta_fraction must lie in (0, 1), got {beta_fraction!r}")
     cls = theory.get(name)
     arrays = {"X": data.X, "Y": data.Y}
     beta = beta_fraction * beta_max(cls.from_arrays(arrays, 1.0, seed, **options).program)
     present = len(np.unique(data.groups))  # k-means asks for the groups the sample contains, not all k centres
-    return cluster_witness(cls.from_arrays(arrays, beta, seed, **options), data.groups, present, seed)
+    return cluster_witness(cls.from_arrays(arrays, beta, seed, **options), data.groups, present, seed, solver)
 
 
 def mask_block_constancy(mask: np.ndarray, groups: np.ndarray) -> float:
@@ -222,7 +205,8 @@ class SweepRow:
 
 
 def noise_sweep(name: str, noises: list[float], *, seed: int, samples: int, tokens: int, dim: int, groups: int,
-                beta_fraction: float, **options: object) -> tuple[list[SweepRow], float, ClusteringResult]:
+                beta_fraction: float, solver: str = "auto", **options: object
+                ) -> tuple[list[SweepRow], float, ClusteringResult]:
     """The witness at each noise level (same seed: same centres, groups and noise directions, only the noise
     scale changes) and on the control; returns the rows (control last), the control's null quantile and the
     result at the smallest noise (for the attention-map plot)."""
@@ -230,7 +214,7 @@ def noise_sweep(name: str, noises: list[float], *, seed: int, samples: int, toke
     for noise, planted in [(n, True) for n in noises] + [(min(noises), False)]:
         data = planted_tokens(np.random.default_rng(seed), samples=samples, tokens=tokens, dim=dim,
                               groups=groups, noise=noise, planted=planted)
-        result = clustering_on(name, data, beta_fraction, seed, **options)
+        result = clustering_on(name, data, beta_fraction, seed, solver, **options)
         rows.append(SweepRow(noise, planted, result.ari, result.raw_ari, result.heads, len(result.active_blocks)))
         first = first or result
     return rows, null_ari_quantile(result.partition, data.groups, seed), first

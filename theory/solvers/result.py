@@ -1,0 +1,38 @@
+"""What every solver of program (C) returns, and the accuracy constants they share (docs/theory.md §9)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from theory.errors import InputError
+from theory.lifted import LiftedProgram
+
+#: Certified relative gap at which the iterative solvers stop, and the target of the cvxpy tolerance ladder.
+DEFAULT_EPS = 1e-8
+#: A solution is accepted only with a certified relative gap at most this: ten times below the witnesses' 1e-6
+#: tolerances (proofs_check.tolerances), whatever status the solver reported.
+ACCEPT_GAP = 1e-7
+
+
+@dataclass(frozen=True)
+class Solution:
+    """A solution of (C): the blocks Z_p, the objective C(Z) in float64 and the certified relative gap
+    (C(Z) - LB) / |C(Z)| of theory.lifted.certificate, with how it was found."""
+
+    blocks: list[np.ndarray]
+    optimum: float
+    certified_gap: float
+    solver: str
+    status: str  # the solver's own status; the certified gap is what decides acceptance
+    seconds: float
+    options: dict[str, object]
+
+
+def check_iterative_input(program: LiftedProgram, eps: float, method: str) -> None:
+    """InputError unless the program has the squared loss and eps > 0 (what SSNAL and FISTA both need)."""
+    if program.loss.name != "squared":
+        raise InputError(f"{method} supports the squared loss only, not {program.loss.name!r}")
+    if not eps > 0:
+        raise InputError(f"eps must be positive, got {eps}")
