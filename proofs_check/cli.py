@@ -35,6 +35,7 @@ from proofs_check.report_files import DEFAULT_DIR as DEFAULT_REPORT_DIR
 from proofs_check.report_files import EXPERIMENT_JSON, experiment_plot, write_report
 from proofs_check.report import format_table, verification_lines
 from theory.errors import InputError, SolverFailure
+from theory.losses import LOSSES, get_loss
 from theory.solvers import SOLVERS
 from theory.threads import blas_thread_limit
 
@@ -84,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--restarts", type=_count("restarts"), default=20, help="restarts per width (default 20)")
         sub.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of data and restarts (default 0)")
         _solver_argument(sub)
+        _loss_argument(sub)
         sub.add_argument("--gates", type=_count("gates"), default=None,
                          help="gated theorems: number of gates drawn from the seed (ignored if the data holds H)")
         sub.add_argument("--batched", action="store_true", help="batched restarts (vectorised phase + L-BFGS polish)")
@@ -99,6 +101,11 @@ def _parser() -> argparse.ArgumentParser:
     _solver_argument(sub)
     sub.add_argument("--json", type=Path, default=None, help="write the table as JSON here")
     return parser
+
+
+def _loss_argument(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--loss", default="squared", help=f"one of {', '.join(LOSSES)} (default squared); cross-entropy "
+                                                        "takes integer labels Y, (N,) pooled or (N, s) token-wise")
 
 
 def _solver_argument(sub: argparse.ArgumentParser) -> None:
@@ -128,6 +135,7 @@ def _path_parser(commands) -> None:
     sub.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the default data and of gates")
     sub.add_argument("--gates", type=_count("gates"), default=None, help="gated theorems: number of gates")
     _solver_argument(sub)
+    _loss_argument(sub)
     sub.add_argument("--plot", type=Path, default=None, help="write the path plot (PNG) here")
     sub.add_argument("--json", type=Path, default=None, help="write the path as JSON here")
 
@@ -159,6 +167,8 @@ def _experiment_parser(commands) -> None:
         dest = flag[2:].replace("-", "_")
         sub.add_argument(flag, type=kind, default=getattr(defaults, dest), help=f"{help_text} (default {getattr(defaults, dest)})")
     _solver_argument(sub)
+    sub.add_argument("--loss", action="append", default=None, dest="losses",
+                     help=f"a loss to fit the heads with (repeatable; default: {' and '.join(defaults.losses)})")
     sub.add_argument("--report", type=Path, nargs="?", const=DEFAULT_REPORT_DIR, default=None, metavar="DIR",
                      help=f"write {EXPERIMENT_JSON} and the accuracy plot into DIR (default {DEFAULT_REPORT_DIR})")
     sub.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
@@ -200,8 +210,9 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
 
 
 def _options(args: argparse.Namespace) -> dict[str, object]:
-    """Theorem options given on the command line (a theorem that takes none rejects them with exit 2)."""
-    return {} if args.gates is None else {"gates": args.gates}
+    """The loss, and the theorem options given on the command line (a theorem that takes none rejects them with
+    exit 2)."""
+    return {"loss": get_loss(args.loss), **({} if args.gates is None else {"gates": args.gates})}
 
 
 def _command_run(args: argparse.Namespace) -> list[Verification]:
@@ -226,8 +237,9 @@ def _command_verify(args: argparse.Namespace) -> list[Verification]:
 
 
 def _command_experiment(args: argparse.Namespace) -> int:
+    losses = {} if args.losses is None else {"losses": tuple(args.losses)}
     config = ExperimentConfig(n_train=args.n_train, n_test=args.n_test, features=args.features, beta=args.beta,
-                              seed=args.seed, solver=args.solver)
+                              seed=args.seed, solver=args.solver, **losses)
     result = run_experiment(config, progress=lambda head: print(f"[experiment] {head}", file=sys.stderr, flush=True))
     print(format_experiment(result))
     payload = json.dumps(result.to_json(), indent=2) + "\n"

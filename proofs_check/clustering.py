@@ -1,6 +1,6 @@
 """Token clustering made measurable: planted groups, the partition read off a convex solution, and its ARI.
 
-THEORY.md §4 ("Token clustering"): in gated-ReLU self-attention the output of token t depends on the other tokens
+docs/theory.md §4 ("Token clustering"): in gated-ReLU self-attention the output of token t depends on the other tokens
 only through the second-moment matrix of the set of tokens its mask groups with it, and that set is decided by
 the latent projections of x_t; [S22] reads this as "self-attention clusters tokens by latent similarity".  This
 module turns the reading into a number.
@@ -12,14 +12,14 @@ y_t = a_{g(t)} with a_1..a_k in R^c drawn from the seed (the group is what there
 (``planted=False``) draws the tokens i.i.d. Gaussian with the same overall scale, independent of the groups, and
 keeps the group-driven targets: no partition computed from X can then agree with the groups beyond chance.
 
-The partition (:func:`head_partition`).  THEORY.md §4 (ii) leaves a choice between grouping tokens by the rows of
+The partition (:func:`head_partition`).  docs/theory.md §4.3 (ii) leaves a choice between grouping tokens by the rows of
 the active masks and k-means on the recovered heads' projections.  We use k-means (k = the planted number of
 groups, scikit-learn, seeded) on the tokens' query and key projections by the recovered heads,
 
     phi(x) = [ W1_j^T x , W1_j x ]_{j = recovered heads}   (logit of query t, key t': x_t^T W1_j x_t'),
 
 because (1) it reads the partition off the convex solution itself (the heads are the SVD factors of the non-zero
-blocks Z_p*, THEORY.md §4 "Recovery"; blocks that are zero contribute no head), whereas the masks of a gate are
+blocks Z_p*, docs/theory.md §4 "Recovery"; blocks that are zero contribute no head), whereas the masks of a gate are
 fixed before training and only the choice of active gates comes from the solution; (2) phi is a function of the
 token alone, so one partition covers the tokens of all samples, whereas mask rows are indexed by the other tokens
 of the same sample and do not compare across samples; (3) heads are weighted by their singular values
@@ -27,7 +27,7 @@ of the same sample and do not compare across samples; (3) heads are weighted by 
 the partition is a single cluster (ARI 0).  The score is the adjusted Rand index of scikit-learn
 (``sklearn.metrics.adjusted_rand_score``: 1 for identical partitions, expectation 0 for independent ones).
 
-Mask structure (THEORY.md §4 (iii), reported by :func:`mask_block_constancy`): for gated attention, the masks of
+Mask structure (docs/theory.md §4.3 (iii), reported by :func:`mask_block_constancy`): for gated attention, the masks of
 the active gates, with tokens sorted by planted group, should be near block-constant.
 """
 

@@ -1,4 +1,4 @@
-"""Attention, MLP-Mixer and FNO side by side on one data set (THEORY.md §5, §6: the inductive-bias comparison).
+"""Attention, MLP-Mixer and FNO side by side on one data set (docs/theory.md §5, §6: the inductive-bias comparison).
 
 All theorems are bound to the same X (N, s, d), Y (N, s, c) and beta, drawn from the seed as the default instance of
 `linear-attention` (or read from a data file).  Per theorem: the convex optimum C*, the loss and the regulariser term
@@ -67,7 +67,7 @@ def compare(arrays: dict[str, np.ndarray], beta: float, seed: int, names=ARCHITE
         reduced = reduce_rank(program, solution.blocks)
         factors = block_factors(program, reduced)
         F = program.predict(reduced)
-        loss = program.loss.value(F, program.target)
+        loss = program.loss_value(F)
         rows.append(Row(name, solution.optimum, loss, solution.optimum - loss,
                         float(np.linalg.norm(F - program.target) / np.linalg.norm(program.target)),
                         solution.certified_gap,

@@ -1,6 +1,6 @@
 """The [S22] transfer experiment in small: frozen backbone, trained heads, on scikit-learn's 8x8 digits.
 
-THEORY.md §7: [S22] freezes a pre-trained transformer backbone and fits "a variety of convex attention heads"
+docs/theory.md §7: [S22] freezes a pre-trained transformer backbone and fits "a variety of convex attention heads"
 on its token features for CIFAR-100, against linear and MLP heads, and reports that the attention heads are
 better.  No accuracy table of the paper was retrievable, so this module re-measures the claim at a scale where
 every convex head is solved to global optimality with a certificate.
@@ -17,19 +17,19 @@ Pipeline (every random draw from ``ExperimentConfig.seed``):
    tokens' mean and standard deviation, and a constant coordinate 1 appended (it lets every head fit a bias;
    for the attention heads it adds all lower-degree terms to the cubic features).  Nothing in it is trained on
    labels: the analogue of the paper's frozen backbone, at the size a cvxpy-solved head affords.
-4. Heads, all with the pooled output of THEORY.md §1, y_hat_i = (1/s) sum_t f(X_i)[t, :] in R^10, the squared
-   loss 1/2 sum_i |y_hat_i - onehot(label_i)|^2 (THEORY.md §1's default loss; cross-entropy, which the paper
-   uses, would change only the loss of the convex programs) and the weight decay beta of THEORY.md §1:
+4. Heads, all with the pooled output of docs/theory.md §1, y_hat_i = (1/s) sum_t f(X_i)[t, :] in R^10, the weight
+   decay beta, and each loss of ``ExperimentConfig.losses``: the squared loss on one-hot labels and the softmax
+   cross-entropy, which the paper uses (theory.losses):
    - ``linear``: the two-layer linear network of `linear-mlp` (<=> nuclear-norm regularised linear model);
    - ``mlp``: a two-layer ReLU network per token, (1/s) sum_t relu(x_t W1) W2 with ``mlp_width`` hidden units,
      non-convex: best of ``mlp_restarts`` seeded L-BFGS runs (its objective is an upper bound on its optimum);
    - the registered convex attention theorems (``linear-attention``, ``gated-relu-attention``,
-     ``convex-attention`` when present): their lifted program (theory.lifted) with the rows of every block
-     averaged over tokens (the pooled output is linear in the lifted blocks, so the program stays convex),
-     solved by theory.solvers.solve (``ExperimentConfig.solver``); the certified relative gap (C - LB) / C of the dual certificate of
-     THEORY.md §2 shows the solution is globally optimal.
+     ``convex-attention`` when present), bound to the pooled targets: their lifted program has the rows of every
+     block averaged over tokens (the pooled output is linear in the lifted blocks, so the program stays convex),
+     solved by theory.solvers.solve (``ExperimentConfig.solver``); the certified relative gap (C - LB) / C of the
+     dual certificate (docs/theory.md §2) shows the solution is globally optimal.
    Prediction: the argmax of y_hat; test predictions of a convex head are the pooled lifted map of the test
-   tokens applied to the training solution Z*.
+   tokens applied to the training solution Z* (same seed, so the same gates).
 """
 
 from __future__ import annotations
@@ -38,12 +38,13 @@ import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+
 import theory
 from proofs_check.report import text_table
 from proofs_check.restarts import run_restarts
 from theory.data import check_positive_int
 from theory.errors import InputError
-from theory.lifted import Block, LiftedProgram
+from theory.losses import Loss, get_loss
 from theory.solvers import SOLVERS, solve
 
 IMAGE_SIDE = 8
@@ -51,8 +52,6 @@ CLASSES = 10
 #: Heads the experiment knows besides the registered convex ones; convex heads are run only if registered.
 BASELINE_HEADS = ("linear", "mlp")
 ATTENTION_HEADS = ("linear-attention", "gated-relu-attention", "convex-attention")
-#: Samples per chunk when the token-wise lifted matrix is built and pooled (bounds the memory to one chunk).
-CHUNK = 50
 
 
 @dataclass(frozen=True)
@@ -68,6 +67,7 @@ class ExperimentConfig:
     mlp_restarts: int = 3
     seed: int = 0
     heads: tuple[str, ...] = BASELINE_HEADS + ATTENTION_HEADS
+    losses: tuple[str, ...] = ("squared", "cross-entropy")
     solver: str = "auto"
 
     def __post_init__(self) -> None:
@@ -79,6 +79,8 @@ class ExperimentConfig:
             raise InputError(f"features must be >= 2 (one projected coordinate and the constant), got {self.features}")
         if not np.isfinite(self.beta) or self.beta <= 0:
             raise InputError(f"beta must be finite and > 0, got {self.beta}")
+        for name in self.losses:
+            get_loss(name)
         if self.solver not in SOLVERS:
             raise InputError(f"unknown solver {self.solver!r}; choose {', '.join(SOLVERS)}")
         unknown = set(self.heads) - set(BASELINE_HEADS + ATTENTION_HEADS)
@@ -91,6 +93,7 @@ class HeadResult:
     """One head: training objective, certified gap (convex heads) and accuracies."""
 
     head: str
+    loss: str
     kind: str  # "convex (certified)" or "non-convex (best of k restarts)"
     objective: float
     certified_gap: float | None  # (C(Z) - LB) / C(Z) from the dual certificate; None for non-convex heads
@@ -113,7 +116,8 @@ class ExperimentResult:
     @classmethod
     def from_json(cls, fields: dict) -> "ExperimentResult":
         """Inverse of to_json (the report reads the experiment back from experiment.json)."""
-        config = ExperimentConfig(**{**fields["config"], "heads": tuple(fields["config"]["heads"])})
+        config = ExperimentConfig(**{**fields["config"], "heads": tuple(fields["config"]["heads"]),
+                                     "losses": tuple(fields["config"]["losses"])})
         return cls(config, dict(fields["dims"]), [HeadResult(**h) for h in fields["heads"]], dict(fields["skipped"]))
 
 
@@ -163,40 +167,19 @@ def one_hot(labels: np.ndarray) -> np.ndarray:
     return np.eye(CLASSES)[labels]
 
 
-# ---- convex heads: the pooled lifted program ---------------------------------------------------------------
-def pooled_program(name: str, X: np.ndarray, targets: np.ndarray, beta: float, seed: int) -> LiftedProgram:
-    """The lifted program of theorem ``name`` with every block's rows averaged over tokens (pooled output).
-
-    The theorem is bound to chunks of ``CHUNK`` samples (token-wise target = the sample's target on every token;
-    the target does not enter the blocks A_p) with the same ``seed``, so data-independent random choices such
-    as gates are shared by all chunks and by the test set.
-    """
-    cls = theory.get(name)
-    parts: list[list[np.ndarray]] = []
-    shapes = None
-    for start in range(0, len(X), CHUNK):
-        Xc = X[start:start + CHUNK]
-        Yc = np.broadcast_to(targets[start:start + CHUNK, None, :], Xc.shape[:2] + (targets.shape[1],))
-        program = cls.from_arrays({"X": Xc, "Y": np.ascontiguousarray(Yc)}, beta, seed).program
-        n, s = Xc.shape[:2]
-        parts.append([b.matrix.reshape(n, s, -1, b.matrix.shape[1]).mean(axis=1).reshape(-1, b.matrix.shape[1])
-                      for b in program.blocks])
-        shapes = program.blocks
-    blocks = tuple(Block(np.concatenate([p[j] for p in parts]), b.shape, b.norm, b.label)
-                   for j, b in enumerate(shapes))
-    return LiftedProgram(blocks, targets.reshape(-1).astype(float), beta)
-
-
-def convex_head(head: str, name: str, data: tuple[np.ndarray, ...], config: ExperimentConfig) -> HeadResult:
-    """Solve the pooled program of theorem ``name`` to global optimality and score it as head ``head``."""
+# ---- convex heads: the theorems bound to pooled targets ------------------------------------------------------
+def convex_head(head: str, name: str, data: tuple[np.ndarray, ...], config: ExperimentConfig,
+                loss: Loss) -> HeadResult:
+    """Solve the pooled program of theorem ``name`` with ``loss`` to global optimality and score it as ``head``."""
     Xtr, ytr, Xte, yte = data
     start = time.perf_counter()
-    program = pooled_program(name, Xtr, one_hot(ytr), config.beta, config.seed)
+    cls = theory.get(name)
+    program = cls.from_arrays({"X": Xtr, "Y": one_hot(ytr)}, config.beta, config.seed, loss=loss).program
     solution = solve(program, config.solver)
-    test_program = pooled_program(name, Xte, one_hot(yte), config.beta, config.seed)
+    test_program = cls.from_arrays({"X": Xte, "Y": one_hot(yte)}, config.beta, config.seed, loss=loss).program
     train_scores = program.predict(solution.blocks).reshape(len(ytr), CLASSES)
     test_scores = test_program.predict(solution.blocks).reshape(len(yte), CLASSES)
-    return HeadResult(head, "convex (certified)", solution.optimum, solution.certified_gap,
+    return HeadResult(head, loss.name, "convex (certified)", solution.optimum, solution.certified_gap,
                       accuracy(train_scores, ytr), accuracy(test_scores, yte), time.perf_counter() - start)
 
 
@@ -214,10 +197,10 @@ MLP_STREAM = (2,)
 
 class PooledMLP:
     """Pooled two-layer ReLU head (1/s) sum_t relu(x_t W1) W2 with weight decay, as an objective of the restart
-    engine: 1/2 |pooled output - Y|^2 + beta/2 (|W1|^2 + |W2|^2)."""
+    engine: l(pooled output, Y) + beta/2 (|W1|^2 + |W2|^2) for a loss of theory.losses."""
 
-    def __init__(self, X: np.ndarray, Y: np.ndarray, width: int, beta: float) -> None:
-        self.X, self.Y, self.width, self.beta = X, Y, width, beta
+    def __init__(self, X: np.ndarray, Y: np.ndarray, width: int, beta: float, loss: Loss) -> None:
+        self.X, self.Y, self.width, self.beta, self.loss = X, Y, width, beta, loss
 
     def split(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         d = self.X.shape[2]
@@ -237,19 +220,21 @@ class PooledMLP:
         W1, W2 = self.split(theta)
         pre = self.X @ W1
         hidden = np.maximum(pre, 0).mean(axis=1)
-        R = hidden @ W2 - self.Y
-        dpre = (R @ W2.T)[:, None, :] * (pre > 0) / self.X.shape[1]
-        grad = np.concatenate([np.einsum("ntd,ntm->dm", self.X, dpre).ravel(), (hidden.T @ R).ravel()])
-        return 0.5 * float(np.vdot(R, R)) + 0.5 * self.beta * float(theta @ theta), grad + self.beta * theta
+        scores = hidden @ W2
+        G = self.loss.gradient(scores, self.Y)
+        dpre = (G @ W2.T)[:, None, :] * (pre > 0) / self.X.shape[1]
+        grad = np.concatenate([np.einsum("ntd,ntm->dm", self.X, dpre).ravel(), (hidden.T @ G).ravel()])
+        value = self.loss.value(scores, self.Y) + 0.5 * self.beta * float(theta @ theta)
+        return value, grad + self.beta * theta
 
 
-def mlp_head(data: tuple[np.ndarray, ...], config: ExperimentConfig) -> HeadResult:
+def mlp_head(data: tuple[np.ndarray, ...], config: ExperimentConfig, loss: Loss) -> HeadResult:
     """Best of ``mlp_restarts`` budgeted L-BFGS runs (proofs_check.restarts)."""
     Xtr, ytr, Xte, yte = data
     start = time.perf_counter()
-    head = PooledMLP(Xtr, one_hot(ytr), config.mlp_width, config.beta)
+    head = PooledMLP(Xtr, one_hot(ytr), config.mlp_width, config.beta, loss)
     run = run_restarts(head, config.mlp_restarts, config.seed, MLP_STREAM, options=MLP_LBFGS)
-    return HeadResult("mlp", f"non-convex (best of {config.mlp_restarts} restarts)", run.best, None,
+    return HeadResult("mlp", loss.name, f"non-convex (best of {config.mlp_restarts} restarts)", run.best, None,
                       accuracy(head.scores(Xtr, run.best_theta), ytr), accuracy(head.scores(Xte, run.best_theta), yte),
                       time.perf_counter() - start)
 
@@ -266,13 +251,15 @@ def run_experiment(config: ExperimentConfig = ExperimentConfig(), progress=None)
     data = (backbone(tokens_tr), ytr, backbone(tokens_te), yte)
     N, s, d = data[0].shape
     result = ExperimentResult(config, {"n_train": N, "n_test": len(yte), "s": s, "d": d, "c": CLASSES})
-    for head in config.heads:
-        name = THEOREM_OF_HEAD.get(head, head)
-        if head != "mlp" and name not in theory.REGISTRY:
-            result.skipped[head] = f"theorem {name} is not registered"
-            continue
-        say(head)
-        result.heads.append(mlp_head(data, config) if head == "mlp" else convex_head(head, name, data, config))
+    for loss in map(get_loss, config.losses):
+        for head in config.heads:
+            name = THEOREM_OF_HEAD.get(head, head)
+            if head != "mlp" and name not in theory.REGISTRY:
+                result.skipped[head] = f"theorem {name} is not registered"
+                continue
+            say(f"{head}, {loss.name}")
+            result.heads.append(mlp_head(data, config, loss) if head == "mlp" else
+                                convex_head(head, name, data, config, loss))
     return result
 
 
@@ -281,9 +268,9 @@ def format_experiment(result: ExperimentResult) -> str:
     c, dims = result.config, result.dims
     lines = [f"digits transfer experiment: seed {c.seed}, {dims['n_train']} train / {dims['n_test']} test images, "
              f"s = {dims['s']} tokens ({c.patch}x{c.patch} patches), d = {dims['d']} backbone features "
-             f"(seeded random projection + constant), beta = {c.beta:g}, squared loss on one-hot, pooled output"]
-    header = ("head", "kind", "train objective", "certified gap", "train acc", "test acc", "seconds")
-    rows = [(h.head, h.kind, f"{h.objective:.6g}", "-" if h.certified_gap is None else f"{h.certified_gap:.1e}",
+             f"(seeded random projection + constant), beta = {c.beta:g}, pooled output, solver {c.solver}"]
+    header = ("head", "loss", "kind", "train objective", "certified gap", "train acc", "test acc", "seconds")
+    rows = [(h.head, h.loss, h.kind, f"{h.objective:.6g}", "-" if h.certified_gap is None else f"{h.certified_gap:.1e}",
              f"{h.train_accuracy:.3f}", f"{h.test_accuracy:.3f}", f"{h.seconds:.1f}") for h in result.heads]
     skipped = [f"skipped {head}: {why}" for head, why in result.skipped.items()]
     return "\n".join(lines + [text_table(header, rows)] + skipped)

@@ -62,7 +62,7 @@ def regularisation_path(theorem: Theorem, points: int = POINTS, decades: float =
         reduced = reduce_rank(program, solution.blocks)
         factors = block_factors(program, reduced)
         gap = program.objective(reduced) - certificate(program, reduced).lower_bound
-        path.append(PathPoint(float(beta), program.loss.value(program.predict(reduced), program.target),
+        path.append(PathPoint(float(beta), program.loss_value(program.predict(reduced)),
                               program.regulariser(reduced), gap, sum(1 for pairs in factors if pairs),
                               bound.heads_needed(factors), bound.report_fields(reduced, factors), solution.solver))
     return path

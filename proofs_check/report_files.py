@@ -81,7 +81,7 @@ def clustering_report(directory: Path, seed: int) -> tuple[list[str], dict[str, 
                  f"ARI {planted[0].ari:.3f}")
         files["attention_maps"] = plots.plot_attention_maps(
             maps, first.groups[0], first.partition[0], title, directory / "clustering_attention_maps.png").name
-    lines = [f"## Token clustering ({name}, THEORY.md §4)", "",
+    lines = [f"## Token clustering ({name}, docs/theory.md §4)", "",
              f"Planted data: seed {seed}, {CLUSTER_SIZES}; partition = k-means on the recovered heads' query/key "
              "projections (proofs_check.clustering); score = adjusted Rand index (scikit-learn).", "",
              "| noise | planted | ARI heads | ARI raw k-means | heads m* | active blocks |", "|---|---|---|---|---|---|"]
@@ -110,7 +110,7 @@ def path_report(directory: Path, seed: int, name: str = "convex-attention") -> t
 def experiment_report(directory: Path) -> tuple[list[str], dict[str, object] | None, dict[str, str]]:
     """The experiment section from DIR/experiment.json, or a note saying how to produce it."""
     path = directory / EXPERIMENT_JSON
-    header = ["## Transfer experiment (digits, THEORY.md §7)", ""]
+    header = ["## Transfer experiment (digits, docs/theory.md §7)", ""]
     if not path.is_file():
         return header + [f"Not run: `proofs-check experiment --report {directory}` writes {EXPERIMENT_JSON}.", ""], None, {}
     fields = json.loads(path.read_text())
@@ -122,7 +122,7 @@ def experiment_report(directory: Path) -> tuple[list[str], dict[str, object] | N
 def experiment_plot(result: ExperimentResult, directory: Path) -> Path:
     heads = result.heads
     title = f"digits transfer, seed {result.config.seed}: accuracy per head"
-    return plots.plot_accuracies([h.head for h in heads], [h.train_accuracy for h in heads],
+    return plots.plot_accuracies([f"{h.head} ({h.loss})" for h in heads], [h.train_accuracy for h in heads],
                                  [h.test_accuracy for h in heads], title, directory / "experiment_accuracy.png")
 
 
@@ -141,7 +141,7 @@ def write_report(results: list[Verification], directory: Path, seed: int) -> dic
     arrays, beta = default_arrays(seed)
     comparison = compare(arrays, beta, seed)
     N, s, d = arrays["X"].shape
-    markdown += ["## Attention, MLP-Mixer and FNO on the same data (THEORY.md §5, §6)", "", "```",
+    markdown += ["## Attention, MLP-Mixer and FNO on the same data (docs/theory.md §5, §6)", "", "```",
                  format_comparison(comparison, {"N": N, "s": s, "d": d, "c": arrays["Y"].shape[2]}, beta, seed), "```", ""]
     path_lines, path_fields, files = path_report(directory, seed)
     markdown += path_lines

@@ -8,9 +8,11 @@ both the data and the theorem's own random choices (gates, restarts).
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import assume
 from hypothesis import strategies as st
 
 import theory
+from theory.losses import CROSS_ENTROPY, SQUARED, Loss
 
 
 @st.composite
@@ -42,6 +44,22 @@ def instances_for(name: str):
     return instances(**LIMITS.get(name, {}))
 
 
-def bind(name: str, X: np.ndarray, Y: np.ndarray, beta: float, seed: int) -> theory.Theorem:
+@st.composite
+def loss_instances(draw, name: str, loss: Loss):
+    """An instance of :func:`instances_for` whose targets suit ``loss``, pooled (one row per sample) or token-wise:
+    for the cross-entropy loss integer labels over 2 or 3 classes, every class present (a seeded permutation of
+    0, 1, .., c - 1 repeated); for the others the drawn targets, averaged over tokens when pooled."""
+    X, Y, beta, seed = draw(instances_for(name))
+    pooled = draw(st.booleans())
+    if loss != CROSS_ENTROPY:
+        return X, Y.mean(axis=1) if pooled else Y, beta, seed
+    shape = X.shape[:1] if pooled else X.shape[:2]
+    classes = draw(st.integers(2, 3))
+    assume(int(np.prod(shape)) >= classes)
+    labels = np.random.default_rng([seed, 1]).permutation(np.arange(int(np.prod(shape))) % classes)
+    return X, labels.reshape(shape), beta, seed
+
+
+def bind(name: str, X: np.ndarray, Y: np.ndarray, beta: float, seed: int, loss: Loss = SQUARED) -> theory.Theorem:
     """The theorem ``name`` bound to the instance, as the CLI binds it to a data file."""
-    return theory.get(name).from_arrays({"X": X, "Y": Y}, beta, seed)
+    return theory.get(name).from_arrays({"X": X, "Y": Y}, beta, seed, loss=loss)

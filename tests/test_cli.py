@@ -65,6 +65,31 @@ def test_bad_data_and_options(capsys, tmp_path, arrays, options, needle):
     assert needle in _error_line(capsys, ["verify", "linear-attention", "--data", path, *options])
 
 
+@pytest.mark.parametrize("Y, options, needle", [
+    (np.array([0.0, 1.0, 0.0, 1.0, 1.0]), ["--loss", "cross-entropy"], "must be integers"),
+    (np.array([0, 1, -1, 1, 0]), ["--loss", "cross-entropy"], ">= 0"),
+    (np.array([0, 2, 0, 2, 0]), ["--loss", "cross-entropy"], "class 1 never appears"),
+    (np.zeros(5, dtype=int), ["--loss", "cross-entropy"], "only one class"),
+    (np.zeros((5, 4), dtype=int), ["--loss", "cross-entropy"], "(N, s)"),
+    (np.zeros((5, 3, 2), dtype=int), ["--loss", "cross-entropy"], "labels Y must have shape"),
+    (np.array([0, 1, 0, 1, 1]), [], "cross-entropy loss"),
+    (None, ["--loss", "hinge"], "unknown loss"),
+])
+def test_bad_labels_and_losses(capsys, tmp_path, Y, options, needle):
+    path = _data(tmp_path / "d.npz", Y=Y)
+    assert needle in _error_line(capsys, ["verify", "linear-attention", "--data", path, *options])
+
+
+def test_cross_entropy_verification_names_its_loss(tmp_path):
+    """Integer labels (N, s) with --loss cross-entropy: every claimed witness passes and the JSON says the loss."""
+    out = tmp_path / "out.json"
+    labels = np.array([[0, 1, 2], [2, 1, 0], [1, 0, 2], [0, 0, 1], [2, 2, 1]])
+    assert main(["verify", "linear-attention", "--data", _data(tmp_path / "d.npz", Y=labels), "--loss",
+                 "cross-entropy", "--restarts", "3", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["loss"] == "cross-entropy" and report["dims"]["c"] == 3 and report["passed"]
+
+
 def test_not_an_npz(capsys, tmp_path):
     path = tmp_path / "d.npz"
     path.write_text("not a zip archive")

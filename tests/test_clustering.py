@@ -1,4 +1,4 @@
-"""The token-clustering witness (proofs_check.clustering, THEORY.md §4): planted groups are recovered from the convex
+"""The token-clustering witness (proofs_check.clustering, docs/theory.md §4): planted groups are recovered from the convex
 solution's heads at low noise, the score falls at high noise, and a control without planted groups is at chance.
 
 Tolerances: ARI_CLOSE (0.9) and the permutation-null quantile NULL_QUANTILE (level 1e-3) are documented in

@@ -1,4 +1,4 @@
-"""`convex-attention` ([E22], THEORY.md §8) beyond the generic tests (gradients, lifted map, witnesses run for every
+"""`convex-attention` ([E22], docs/theory.md §8) beyond the generic tests (gradients, lifted map, witnesses run for every
 theorem): the network against its definition, simplex rows, one-hot recovery, token sparsity in the report, and
 the regularisation path's exact monotonicity facts with tolerances derived from the certified gaps.
 

@@ -19,3 +19,25 @@ def test_theory_never_imports_the_harness():
                                                      if name.split(".")[0] == "proofs_check")
                  for path in (ROOT / "theory").rglob("*.py")}
     assert not {path: names for path, names in offenders.items() if names}
+
+
+#: Directories that are not the artifact's own text (build products, caches, the git store, written reports).
+NOT_SOURCE = {".git", "__pycache__", ".hypothesis", ".pytest_cache", "build", "dist", "reports"}
+#: What would point a reader outside the repository: the source notes and the machine's work directories.
+OUTSIDE = ("../shared", "THEORY.md", "/work/")
+
+
+def _text_files():
+    for path in ROOT.rglob("*"):
+        parts = set(path.relative_to(ROOT).parts)
+        if path.is_file() and not parts & NOT_SOURCE and not any(p.endswith(".egg-info") for p in parts):
+            try:
+                yield path, path.read_text()
+            except UnicodeDecodeError:  # binary files (plots, archives) carry no references
+                continue
+
+
+def test_no_file_points_outside_the_repository():
+    found = [f"{path.relative_to(ROOT)}: {needle}" for path, text in _text_files() for needle in OUTSIDE
+             if needle in text and path != Path(__file__).resolve()]
+    assert not found

@@ -24,7 +24,7 @@ from tests.strategies import bind, instances_for
 from theory.base import Theorem
 from theory.errors import InputError, SolverFailure
 from theory.lifted import Block, LiftedProgram, certificate, certified_gap, compose, normalised, significant_components
-from theory.losses import Loss
+from theory.losses import CROSS_ENTROPY, SQUARED
 from theory.regularisers import FROBENIUS, NUCLEAR
 from theory.solvers import PROX_MIN_BETA, solve
 from theory.solvers.ssnal import polish
@@ -96,28 +96,36 @@ def test_jacobian_gram_is_the_jacobian_of_the_prox(shape: tuple[int, int], norm)
     assert np.abs(gram - numeric).max() <= 1e-8 * np.abs(numeric).max()
 
 
+@pytest.mark.parametrize("loss", [SQUARED, CROSS_ENTROPY], ids=["squared", "cross-entropy"])
 @pytest.mark.parametrize("name", NAMES)
-def test_polish_recovers_the_optimum_in_its_subspaces(name: str) -> None:
-    """theory.ssnal.polish keeps the singular subspaces and re-solves for the singular values: from Clarabel's
+def test_polish_recovers_the_optimum_in_its_subspaces(name: str, loss) -> None:
+    """theory.solvers.polishing keeps the singular subspaces and re-solves for the singular values: from Clarabel's
     solution with its singular values bent by 0.1 % .. 0.6 % (certified gap up to 0.9), it must return to a
-    certified gap of 1e-9.  The subspaces carry Clarabel's error (gap <= 3e-8, first order in the subspaces), which
-    enters the polished gap to second order, and lstsq on at most 21 unknowns adds round-off near 1e-14, so 1e-9
-    leaves a margin of 30 over the largest value measured (3e-11)."""
-    program = theory.get(name).default_instance(0).program
-    parts = significant_components(program, solve(program, "cvxpy").blocks)
-    bent = compose(program, [(P, s * (1 + 1e-3 * np.arange(1, s.size + 1)), Qt) for P, s, Qt in parts])
-    assert certified_gap(program, polish(program, bent))[1] <= 1e-9
+    certified gap of 1e-9, or to that of the unbent solution when it is larger: the polish minimises over the face
+    that contains the unbent point.  The subspaces carry the solver's error (gap <= 3e-8, first order in the
+    subspaces), which enters the polished gap to second order, and Newton on at most 21 unknowns ends at round-off
+    near 1e-14, so 1e-9 leaves a margin of 30 over the largest value measured for the squared loss (3e-11)."""
+    program = theory.get(name).default_instance(0, loss=loss).program
+    parts = significant_components(program, solve(program).blocks)
+    bent = [(P, s * (1 + 1e-3 * np.arange(1, s.size + 1)), Qt) for P, s, Qt in parts]
+    assert certified_gap(program, compose(program, bent))[1] > 1e-6  # the bend is visible to the certificate
+    unbent = certified_gap(program, compose(program, parts))[1]
+    assert certified_gap(program, polish(program, bent))[1] <= max(1e-9, unbent)
 
 
 def test_prox_reports_the_gap_when_out_of_budget() -> None:
     program = theory.get("linear-attention").default_instance(0).program
+    for method in ("prox", "ssnal", "fista", "prox-newton"):
+        with pytest.raises(InputError):
+            solve(program, method, eps=0.0)
     for method in ("prox", "ssnal", "fista"):
         with pytest.raises(SolverFailure, match="certified relative gap"):
             solve(program, method, max_iterations=5)
-        with pytest.raises(InputError):
-            solve(program, method, eps=0.0)
-        with pytest.raises(InputError, match="squared loss only"):
-            solve(replace(program, loss=Loss("logistic")), method)
+    classifier = theory.get("linear-attention").default_instance(0, loss=CROSS_ENTROPY).program
+    with pytest.raises(SolverFailure, match="certified relative gap"):  # one Newton step is not enough here
+        solve(classifier, "prox-newton", max_iterations=1)
+    with pytest.raises(InputError, match="squared loss only"):
+        solve(classifier, "ssnal")
     with pytest.raises(InputError, match="unknown solver"):
         solve(program, "admm")
 

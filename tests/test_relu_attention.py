@@ -50,7 +50,7 @@ def test_large_instances_are_refused_with_the_cell_bound():
 
 def test_a_head_in_its_cone_attains_the_relaxation():
     """One head of pattern p: its lifting sits in block p only, and the gated program there computes the ReLU
-    network exactly (the tightness argument of THEORY.md §4, checked on the data)."""
+    network exactly (the tightness argument of docs/theory.md §4, checked on the data)."""
     rng = np.random.default_rng(3)
     theorem = ReLUAttention(rng.standard_normal((2, 2, 2)), rng.standard_normal((2, 2, 1)), 0.1)
     W1, W2 = rng.standard_normal((1, 2, 2)), rng.standard_normal((1, 2, 1))

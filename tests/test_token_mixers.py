@@ -1,6 +1,6 @@
 """`mlp-mixer` and `fno` beyond the generic tests (gradients, lifted map, witnesses run for every theorem): the
 networks against their definitions, FNO's circulant form against its FFT form, and the Fourier-domain identities
-of THEORY.md §6 under our convention (numpy.fft, norm="ortho").
+of docs/theory.md §6 under our convention (numpy.fft, norm="ortho").
 
 Tolerances: float64 round-off of two evaluations of the same sums (FFTs included), 1e-12 relative.
 """

@@ -14,12 +14,18 @@ from hypothesis import strategies as st
 import theory
 from proofs_check import tolerances as tol
 from proofs_check.harness import verify
-from tests.strategies import bind, instances_for
+from tests.strategies import bind, instances_for, loss_instances
+from theory.losses import CROSS_ENTROPY, SQUARED
 from theory.solvers import solve
 from theory.lifted import block_factors
 from theory.rank_reduction import reduce_rank
 
 THEOREMS = sorted(theory.REGISTRY)
+#: Restarts per width in the drawn-instance test.  Convex attention's simplex-row factorisation has spurious local
+#: minima (docs/theory.md §8.4): on its default instance 15 % (cross-entropy) of L-BFGS restarts reach C*, so 3
+#: restarts miss it with probability 0.85^3 = 0.61 and 30 with 0.85^30 = 0.008.  Elsewhere every local minimum at
+#: the zero-gap width is global and 3 restarts suffice.
+RESTARTS = {"convex-attention": 30}
 
 
 def result_is_exact(name: str) -> bool:
@@ -27,12 +33,12 @@ def result_is_exact(name: str) -> bool:
     return theory.get(name).exact
 
 
+@pytest.mark.parametrize("loss", [SQUARED, CROSS_ENTROPY], ids=["squared", "cross-entropy"])
 @pytest.mark.parametrize("name", THEOREMS)
 @given(data=st.data())
-def test_all_witnesses_hold(name, data):
-    instance = data.draw(instances_for(name))
-    X, Y, beta, seed = instance
-    result = verify(bind(name, X, Y, beta, seed), restarts=3, seed=seed)
+def test_all_witnesses_hold(name, loss, data):
+    X, Y, beta, seed = data.draw(loss_instances(name, loss) if loss == CROSS_ENTROPY else instances_for(name))
+    result = verify(bind(name, X, Y, beta, seed, loss), restarts=RESTARTS.get(name, 3), seed=seed)
     failed = [f"{c.name}={c.value:.3e} (tol {c.relation} {c.tolerance:.0e}): {c.detail}"
               for c in result.checks if c.claim and c.passed is False]
     assert not failed, failed

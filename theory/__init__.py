@@ -1,7 +1,7 @@
 """The mathematics: one module per theorem, and the registry the harness and the CLI walk.
 
 Each registered class implements :class:`theory.base.Theorem`.  ``REGISTRY`` maps the theorem's name (as
-THEORY.md writes it) to the class; :func:`get` turns an unknown name into an InputError.
+docs/theory.md writes it) to the class; :func:`get` turns an unknown name into an InputError.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""Activation patterns of attention logits: the cells of a hyperplane arrangement (THEORY.md §4, "Arrangement").
+"""Activation patterns of attention logits: the cells of a hyperplane arrangement (docs/theory.md §4, "Arrangement").
 
 The logit of query t and key u of sample i is x_{i,t}^T W x_{i,u} = <a_{itu}, vec_r(W)> with a_{itu} =
 vec_r(x_{i,t} x_{i,u}^T) in R^{d^2}, so sign(X_i W X_i^T) over all (i, t, u) is the sign vector of W against the
 n = N s^2 hyperplanes a_{itu}^T w = 0.  Its open cells are the activation patterns a ReLU attention head can have
 (logit = 0 has measure zero); a pattern is stored as a boolean vector over (i, t, u) in row-major order, True
-where the logit is >= 0, so pattern.reshape(N, s, s) is the mask D of THEORY.md §4.
+where the logit is >= 0, so pattern.reshape(N, s, s) is the mask D of docs/theory.md §4.
 
 Two ways to get them:
 - :func:`enumerate_patterns`: every cell, by incremental enumeration.  The cells after k hyperplanes are split by

@@ -27,42 +27,57 @@ import numpy as np
 
 from theory.data import check_beta, check_data
 from theory.errors import InputError
-from theory.lifted import LiftedProgram, block_factors
-from theory.losses import SQUARED, Loss
+from theory.lifted import Block, LiftedProgram, block_factors, pooled
+from theory.losses import CROSS_ENTROPY, SQUARED, Loss
 
 Factors = list[list[tuple[np.ndarray, np.ndarray]]]
 
+#: The second entry of the default labels' seed sequence [seed, LABEL_STREAM], apart from data and restarts.
+LABEL_STREAM = 5
+
+
+def default_labels(shape: tuple[int, int], classes: int, seed: int) -> np.ndarray:
+    """Token-wise labels (N, s) for the default cross-entropy instances: a seeded permutation of 0, 1, ..., c - 1
+    repeated, so that every class appears whenever N s >= c."""
+    size = shape[0] * shape[1]
+    return np.random.default_rng([seed, LABEL_STREAM]).permutation(np.arange(size) % classes).reshape(shape)
+
 
 class Theorem(ABC):
-    """A theorem bound to data X (N, s, d), Y (N, s, c) and weight decay beta > 0 (squared loss)."""
+    """A theorem bound to data X (N, s, d), targets Y (token-wise (N, s, c) or pooled (N, c); theory.data) and
+    weight decay beta > 0, for a convex loss (theory.losses; squared by default)."""
 
     name: ClassVar[str]
     paper: ClassVar[str]
     equation: ClassVar[str]
     statement: ClassVar[str]
-    loss: ClassVar[Loss] = SQUARED
     #: True when the convex program is equivalent to the network (zero gap, exact recovery: claimed witnesses).
     #: False for a relaxation whose optimum is only a lower bound (relu-attention): zero gap and recovery are then
     #: measured and reported as observations, and only weak duality, the certificate and structure are claimed.
     exact: ClassVar[bool] = True
 
-    def __init__(self, X: np.ndarray, Y: np.ndarray, beta: float) -> None:
-        self.X, self.Y = check_data(X, Y)
+    def __init__(self, X: np.ndarray, Y: np.ndarray, beta: float, loss: Loss = SQUARED) -> None:
+        self.loss = loss
+        self.X, self.Y = check_data(X, Y, loss)
         self.beta = check_beta(beta)
 
     @classmethod
-    def from_arrays(cls, arrays: Mapping[str, np.ndarray], beta: float, seed: int, **options: object) -> "Theorem":
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], beta: float, seed: int, loss: Loss = SQUARED,
+                    **options: object) -> "Theorem":
         """Bind the theorem to the arrays of a data file (at least X and Y); options are theorem-specific."""
         if options:
             raise InputError(f"theorem {cls.name} takes no option {', '.join(sorted(options))}")
-        return cls(arrays["X"], arrays["Y"], beta)
+        return cls(arrays["X"], arrays["Y"], beta, loss)
 
     @classmethod
-    def default_instance(cls, seed: int, **options: object) -> "Theorem":
+    def default_instance(cls, seed: int, loss: Loss = SQUARED, **options: object) -> "Theorem":
         """The theorem bound to its default data drawn from numpy.random.default_rng(seed), as a data file with
-        that X and Y would bind it (seed also drives the theorem's own choices, e.g. gates)."""
+        that X and Y would bind it (seed also drives the theorem's own choices, e.g. gates).  For the cross-entropy
+        loss, Y is replaced by token-wise labels over max(c, 2) classes (:func:`default_labels`)."""
         X, Y, beta = cls.default_data(np.random.default_rng(seed))
-        return cls.from_arrays({"X": X, "Y": Y}, beta, seed, **options)
+        if loss == CROSS_ENTROPY:
+            Y = default_labels(X.shape[:2], max(Y.shape[2], 2), seed)
+        return cls.from_arrays({"X": X, "Y": Y}, beta, seed, loss=loss, **options)
 
     def rebind(self, beta: float) -> "Theorem":
         """The same theorem, data and options (gates, patterns) with another weight decay."""
@@ -80,7 +95,21 @@ class Theorem(ABC):
     @property
     def dims(self) -> dict[str, int]:
         N, s, d = self.X.shape
-        return {"N": N, "s": s, "d": d, "c": self.Y.shape[2]}
+        return {"N": N, "s": s, "d": d, "c": self.Y.shape[-1]}
+
+    @property
+    def pooled(self) -> bool:
+        """Whether the targets are one row per sample, compared with the network output averaged over tokens."""
+        return self.Y.ndim == 2
+
+    def output(self, F: np.ndarray) -> np.ndarray:
+        """What the loss sees of network outputs F (..., N, s, c): F itself, or its mean over tokens when pooled."""
+        return F.mean(axis=-2) if self.pooled else F
+
+    def output_adjoint(self, G: np.ndarray) -> np.ndarray:
+        """The adjoint of :meth:`output`: a gradient with respect to the output, spread back over the tokens."""
+        s = self.dims["s"]
+        return np.repeat(G[..., None, :], s, axis=-2) / s if self.pooled else G
 
     # ---- primal ------------------------------------------------------------------------------------------
     @abstractmethod
@@ -124,11 +153,11 @@ class Theorem(ABC):
 
     def objective_and_gradient(self, theta: np.ndarray, m: int) -> tuple[float, np.ndarray]:
         weights = self.unpack(theta, m)
-        F = self.forward(weights)
+        out = self.output(self.forward(weights))
         decayed = self.decay_mask(m) * theta
-        value = self.loss.value(F, self.Y) + 0.5 * self.beta * float(theta @ decayed)
-        grad = self.pack(self.backward(weights, self.loss.gradient(F, self.Y))) + self.beta * decayed
-        return value, grad
+        value = self.loss.value(out, self.Y) + 0.5 * self.beta * float(theta @ decayed)
+        dF = self.output_adjoint(self.loss.gradient(out, self.Y))
+        return value, self.pack(self.backward(weights, dF)) + self.beta * decayed
 
     def batch_objective_and_gradient(self, Theta: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
         """Objectives (R,) and gradients (R, n) of R weight vectors Theta (R, n) at once (batched restarts,
@@ -146,14 +175,15 @@ class Theorem(ABC):
         parts = np.split(Theta, np.cumsum(sizes)[:-1], axis=1)
         return [part.reshape((len(Theta),) + shape) for part, shape in zip(parts, shapes)]
 
-    def batch_squared_loss(self, Theta: np.ndarray, F: np.ndarray, backward) -> tuple[np.ndarray, np.ndarray]:
+    def batch_loss(self, Theta: np.ndarray, F: np.ndarray, backward) -> tuple[np.ndarray, np.ndarray]:
         """Objectives and gradients for vectorised overrides: F (R, N, s, c) the batched outputs, ``backward(dF)``
-        the batched vector-Jacobian product returning weight arrays (R, *shape); squared loss, decay beta/2|theta|^2 on
-        every entry (so only for theorems whose decay_mask is all ones)."""
-        residual = F - self.Y
-        values = 0.5 * np.square(residual).reshape(len(Theta), -1).sum(axis=1) + 0.5 * self.beta * np.einsum("rn,rn->r", Theta, Theta)
-        grads = np.concatenate([g.reshape(len(Theta), -1) for g in backward(residual)], axis=1) + self.beta * Theta
-        return values, grads
+        the batched vector-Jacobian product returning weight arrays (R, *shape); decay beta/2 |theta|^2 on every
+        entry (so only for theorems whose decay_mask is all ones)."""
+        out = self.output(F)
+        values = self.loss.rows(out, self.Y).reshape(len(Theta), -1).sum(axis=1)
+        grads = backward(self.output_adjoint(self.loss.gradient(out, self.Y)))
+        decay = 0.5 * self.beta * np.einsum("rn,rn->r", Theta, Theta)
+        return values + decay, np.concatenate([g.reshape(len(Theta), -1) for g in grads], axis=1) + self.beta * Theta
 
     def init(self, m: int, rng: np.random.Generator) -> np.ndarray:
         """Standard normal weights, rescaled by one scalar so that |f(X)|_F = |Y|_F at the start.
@@ -162,19 +192,21 @@ class Theorem(ABC):
         rescaling only fixes the output scale; it keeps L-BFGS well started whatever the scale of X and Y.
         """
         theta = rng.standard_normal(self.n_params(m))
-        size = float(np.linalg.norm(self.forward(self.unpack(theta, m))))
+        size = float(np.linalg.norm(self.output(self.forward(self.unpack(theta, m)))))
         target = float(np.linalg.norm(self.Y))
         return theta * np.sqrt(target / size) if size > 0 and target > 0 else theta
 
     # ---- convex program, recovery, structure -------------------------------------------------------------
     @abstractmethod
-    def build_program(self) -> LiftedProgram:
-        """The blocks A_p of the lifted program (C)."""
+    def build_blocks(self) -> tuple[Block, ...]:
+        """The blocks A_p of the lifted program (C), token-wise: rows (i, t, e) in row-major order."""
 
     @cached_property
     def program(self) -> LiftedProgram:
-        """The lifted program, built once per bound theorem."""
-        return self.build_program()
+        """The lifted program (C) with this theorem's loss, targets and beta (rows pooled over tokens when the targets
+        are pooled), built once per bound theorem."""
+        program = LiftedProgram(self.build_blocks(), self.Y.reshape(-1), self.beta, self.loss, self.dims["c"])
+        return pooled(program, self.dims["s"]) if self.pooled else program
 
     @abstractmethod
     def lift_weights(self, weights: list[np.ndarray]) -> list[np.ndarray]:

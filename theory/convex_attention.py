@@ -1,7 +1,7 @@
-"""`convex-attention`: the convex attention alternative of [E22] (Ergen, Neyshabur, Mehta), THEORY.md §8.
+"""`convex-attention`: the convex attention alternative of [E22] (Ergen, Neyshabur, Mehta), docs/theory.md §8.
 
 The attention map is a trainable, input-independent row-stochastic matrix instead of softmax(X W_Q W_K^T X^T)
-([E22] eq. (4)).  We take the case in which THEORY.md §8 states the equivalence as exact: every query row t has its
+([E22] eq. (4)).  We take the case in which docs/theory.md §8 states the equivalence as exact: every query row t has its
 own heads, k = 1..m, each with an attention row a_tk in the simplex Delta_s (no weight decay on it, [E22]) and a
 value/output map of head dimension one, v_tk in R^d, w_tk in R^c (weight decay beta/2 (|v|^2 + |w|^2)):
 
@@ -15,7 +15,7 @@ a = e_t' and the SVD factors of Z_tt' (lemma L1), so training is equivalent to
 a group lasso over (query, key) token pairs whose groups are d x c matrices in nuclear norm: the optimum attends
 to few key tokens (**sparsity across tokens**).  A single output row (a CLS or pooled target) is the case s_out = 1
 of the same program with one query row; with one value map shared by all rows the program would only be a
-relaxation (THEORY.md §8, caveat), which this module does not claim.
+relaxation (docs/theory.md §8, caveat), which this module does not claim.
 
 Simplex rows are parametrised as a = b^2 / |b|^2 (b in R^s, entrywise square): smooth for b != 0, and it reaches
 the one-hot rows of the optimum exactly (b = e_t'), which a softmax reaches only in the limit.  b carries no
@@ -28,13 +28,13 @@ from __future__ import annotations
 import numpy as np
 
 from theory.base import Factors, Theorem
-from theory.lifted import Block, LiftedProgram
+from theory.lifted import Block
 
 
 class ConvexAttention(Theorem):
     name = "convex-attention"
     paper = "Ergen, Neyshabur, Mehta, Convexifying Transformers, arXiv:2211.11052 (2022), eq. (4)"
-    equation = "THEORY.md §8 (C-E22): min_Z l(sum_t' x_t'^T Z_tt') + beta sum_tt' |Z_tt'|_*"
+    equation = "docs/theory.md §8 (C-E22): min_Z l(sum_t' x_t'^T Z_tt') + beta sum_tt' |Z_tt'|_*"
     statement = "row-stochastic attention, per-row value maps <=> group nuclear norm over token pairs (token sparsity)"
 
     @classmethod
@@ -76,7 +76,7 @@ class ConvexAttention(Theorem):
         dB = 2 * B * (dA - (dA * A).sum(axis=-1, keepdims=True)) / (B * B).sum(axis=-1, keepdims=True)
         return [dB, dV, dW]
 
-    def build_program(self) -> LiftedProgram:
+    def build_blocks(self) -> tuple[Block, ...]:
         """Block (t, t') maps Z_tt' to output row t: A[(i, t, e), (a, e')] = x_{i,t'}[a] 1[e = e']."""
         N, s, d = self.X.shape
         c = self.dims["c"]
@@ -86,7 +86,7 @@ class ConvexAttention(Theorem):
                 A = np.zeros((N, s, c, d, c))
                 A[:, t] = np.einsum("ia,ef->iaef", self.X[:, key], np.eye(c)).transpose(0, 2, 1, 3)
                 blocks.append(Block(A.reshape(N * s * c, d * c), (d, c), label=f"query {t}, key {key}"))
-        return LiftedProgram(tuple(blocks), self.Y.reshape(-1), self.beta)
+        return tuple(blocks)
 
     def lift_weights(self, weights: list[np.ndarray]) -> list[np.ndarray]:
         B, V, W = weights

@@ -1,4 +1,4 @@
-"""`fno`: token mixing by a learned circular convolution (FNO / circulant), [S22] §(d) (THEORY.md §6, reconstructed).
+"""`fno`: token mixing by a learned circular convolution (FNO / circulant), [S22] §(d) (docs/theory.md §6, reconstructed).
 
 Primal, m hidden channels with filters K_j in R^{s x d} (K_j[tau, a]: tap tau of input channel a) and output
 weights w_j in R^c, linear activation:
@@ -11,7 +11,7 @@ Fourier form (our convention, checked in tests): numpy.fft with norm="ortho" alo
 F_s), Z_hat = per-frequency blocks Z_hat_omega in C^{d x c} of fft(Z.reshape(s, d, c), axis=0, norm="ortho").  Then
 |Z_hat|_* = |Z|_* (stacked as an sd x c matrix: unitary invariance), and the prediction diagonalises,
     fft(f(X), axis=0, norm="ortho")[omega] = sqrt(s) x_hat_omega^T Z_hat_omega,   x_hat = fft(X, axis=0, norm="ortho"),
-as THEORY.md §6 states.  So the program is a nuclear norm of the stacked Fourier-domain weights (the channel
+as docs/theory.md §6 states.  So the program is a nuclear norm of the stacked Fourier-domain weights (the channel
 factor w is shared across frequencies); the structure measure reports which frequencies carry the solution.
 """
 
@@ -22,7 +22,7 @@ from functools import cached_property
 import numpy as np
 
 from theory.base import Factors, Theorem
-from theory.lifted import Block, LiftedProgram
+from theory.lifted import Block
 
 #: A frequency counts as used when |Z_hat_omega|_F exceeds this fraction of max_omega |Z_hat_omega|_F, and its rank
 #: counts singular values above this fraction of its largest (Z* is already truncated by theory.lifted).
@@ -44,7 +44,7 @@ def fourier_blocks(Z: np.ndarray, s: int) -> np.ndarray:
 class FNO(Theorem):
     name = "fno"
     paper = "Sahiner et al., Unraveling Attention via Convex Duality, ICML 2022, FNO / circulant token mixing"
-    equation = "THEORY.md §6: min_Z l(C(X) Z) + beta |Z|_*, Z in R^{sd x c}; |Z|_* = |F Z|_* (Fourier blocks)"
+    equation = "docs/theory.md §6: min_Z l(C(X) Z) + beta |Z|_*, Z in R^{sd x c}; |Z|_* = |F Z|_* (Fourier blocks)"
     statement = "linear FNO (circular convolution over tokens) with weight decay <=> nuclear-norm program on R^{sd x c}"
 
     @classmethod
@@ -75,12 +75,12 @@ class FNO(Theorem):
         dhidden = np.einsum("itc,jc->itj", dF, w)
         return [np.einsum("itk,itj->jk", self.unfolded, dhidden).reshape(K.shape), np.einsum("itj,itc->jc", hidden, dF)]
 
-    def build_program(self) -> LiftedProgram:
+    def build_blocks(self) -> tuple[Block, ...]:
         """A[(i, t, e), (k, e')] = C(X_i)[t, k] 1[e = e']."""
         N, s, d = self.X.shape
         c = self.dims["c"]
         A = np.einsum("itk,ef->itekf", self.unfolded, np.eye(c))
-        return LiftedProgram((Block(A.reshape(N * s * c, s * d * c), (s * d, c)),), self.Y.reshape(-1), self.beta)
+        return (Block(A.reshape(N * s * c, s * d * c), (s * d, c)),)
 
     def lift_weights(self, weights: list[np.ndarray]) -> list[np.ndarray]:
         K, w = weights

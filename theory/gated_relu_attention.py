@@ -1,4 +1,4 @@
-"""`gated-relu-attention`: gated-ReLU self-attention, [S22] section 4 (THEORY.md §4, "Gated ReLU self-attention").
+"""`gated-relu-attention`: gated-ReLU self-attention, [S22] section 4 (docs/theory.md §4, "Gated ReLU self-attention").
 
 Gates.  P fixed gate matrices H_p in R^{d x d} (drawn, never trained) define the masks of every sample,
     D_p^{(i)} = 1[X_i H_p X_i^T >= 0]  in {0, 1}^{s x s},
@@ -27,8 +27,9 @@ import numpy as np
 from theory.base import Factors, Theorem
 from theory.data import check_positive_int
 from theory.errors import InputError
-from theory.lifted import LiftedProgram
+from theory.lifted import Block
 from theory.linear_attention import attention_block, heads_from_pairs, lift_heads
+from theory.losses import SQUARED, Loss
 
 DEFAULT_GATES = 3
 #: The second entry of the gates' seed sequence [seed, GATE_STREAM], apart from data and restart streams.
@@ -85,16 +86,17 @@ class Gated:
 
     gate_axis: ClassVar[int]
 
-    def __init__(self, X: np.ndarray, Y: np.ndarray, beta: float, H: np.ndarray) -> None:
-        super().__init__(X, Y, beta)
+    def __init__(self, X: np.ndarray, Y: np.ndarray, beta: float, H: np.ndarray, loss: Loss = SQUARED) -> None:
+        super().__init__(X, Y, beta, loss)
         self.H = check_gates(H, self.X.shape[self.gate_axis])
 
     @classmethod
-    def from_arrays(cls, arrays: Mapping[str, np.ndarray], beta: float, seed: int, **options: object):
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], beta: float, seed: int, loss: Loss = SQUARED,
+                    **options: object):
         """Gates from ``arrays["H"]`` when present, else ``gates`` (default DEFAULT_GATES) drawn from the seed."""
         X = np.asarray(arrays["X"])
         side = X.shape[cls.gate_axis] if X.ndim == 3 else 0
-        return cls(X, arrays["Y"], beta, gates_from(cls.name, arrays, options, side, seed))
+        return cls(X, arrays["Y"], beta, gates_from(cls.name, arrays, options, side, seed), loss)
 
     def heads_needed(self, factors: Factors) -> int:
         """Heads per gate: the largest block rank (every gate carries the same number m of heads)."""
@@ -108,7 +110,7 @@ class Gated:
 class GatedReLUAttention(Gated, Theorem):
     name = "gated-relu-attention"
     paper = "Sahiner et al., Unraveling Attention via Convex Duality, ICML 2022, §4 (gated ReLU attention)"
-    equation = "THEORY.md §4: min_Z l(sum_p sum_kl G_pt[k,l] x_t^T Z_p,kl) + beta sum_p |Z_p|_*"
+    equation = "docs/theory.md §4: min_Z l(sum_p sum_kl G_pt[k,l] x_t^T Z_p,kl) + beta sum_p |Z_p|_*"
     statement = "gated-ReLU self-attention with weight decay <=> block nuclear-norm program, one block per gate"
 
     gate_axis = 2
@@ -146,10 +148,9 @@ class GatedReLUAttention(Gated, Theorem):
         back = np.einsum("itc,pjkc,pitbk->pjitb", dF, W2, self.grams, optimize=True)  # G symmetric
         return [np.einsum("ita,pjitb->pjab", self.X, back, optimize=True), dW2]
 
-    def build_program(self) -> LiftedProgram:
+    def build_blocks(self) -> tuple[Block, ...]:
         c = self.dims["c"]
-        blocks = tuple(attention_block(self.X, grams, c, label=f"gate {p}") for p, grams in enumerate(self.grams))
-        return LiftedProgram(blocks, self.Y.reshape(-1), self.beta)
+        return tuple(attention_block(self.X, grams, c, label=f"gate {p}") for p, grams in enumerate(self.grams))
 
     def lift_weights(self, weights: list[np.ndarray]) -> list[np.ndarray]:
         return [lift_heads(W1, W2) for W1, W2 in zip(*weights)]

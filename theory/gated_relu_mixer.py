@@ -1,4 +1,4 @@
-"""`gated-relu-mixer`: the gated-ReLU MLP-Mixer, [S22] (THEORY.md §5, "Gated ReLU mixer", reconstructed).
+"""`gated-relu-mixer`: the gated-ReLU MLP-Mixer, [S22] (docs/theory.md §5, "Gated ReLU mixer", reconstructed).
 
 Gates H_p in R^{s x s} (fixed, drawn from the seed or read from the data file as ``H`` (P, s, s)) give the masks
 D_p(X_i) = 1[H_p X_i >= 0] in {0, 1}^{s x d}.  Primal, m mixing units per gate:
@@ -18,14 +18,14 @@ import numpy as np
 
 from theory.base import Factors
 from theory.gated_relu_attention import Gated
-from theory.lifted import Block, LiftedProgram
+from theory.lifted import Block
 from theory.mlp_mixer import MLPMixer
 
 
 class GatedReLUMixer(Gated, MLPMixer):
     name = "gated-relu-mixer"
     paper = "Sahiner et al., Unraveling Attention via Convex Duality, ICML 2022, gated-ReLU MLP-Mixer"
-    equation = "THEORY.md §5: min_Z l(sum_p sum_t'a D_p[t,a] X[t',a] Z_p[(t,t'),(a,:)]) + beta sum_p |Z_p|_*"
+    equation = "docs/theory.md §5: min_Z l(sum_p sum_t'a D_p[t,a] X[t',a] Z_p[(t,t'),(a,:)]) + beta sum_p |Z_p|_*"
     statement = "gated-ReLU MLP-Mixer with weight decay <=> block nuclear-norm program, one block per gate"
 
     gate_axis = 1
@@ -51,14 +51,13 @@ class GatedReLUMixer(Gated, MLPMixer):
         dmixed = np.einsum("itc,pjac,pita->pjita", dF, W2, self.masks, optimize=True)
         return [np.einsum("pjita,iua->pjtu", dmixed, self.X, optimize=True), dW2]
 
-    def build_program(self) -> LiftedProgram:
+    def build_blocks(self) -> tuple[Block, ...]:
         """A_p[(i, t, e), (t s + t', a c + e')] = D_p[i, t, a] X[i, t', a] 1[e = e']."""
         N, s, d = self.X.shape
         c = self.dims["c"]
-        blocks = tuple(Block(np.einsum("tq,ita,iua,ef->itequaf", np.eye(s), mask, self.X, np.eye(c), optimize=True)
-                             .reshape(N * s * c, s * s * d * c), (s * s, d * c), label=f"gate {p}")
-                       for p, mask in enumerate(self.masks))
-        return LiftedProgram(blocks, self.Y.reshape(-1), self.beta)
+        return tuple(Block(np.einsum("tq,ita,iua,ef->itequaf", np.eye(s), mask, self.X, np.eye(c), optimize=True)
+                           .reshape(N * s * c, s * s * d * c), (s * s, d * c), label=f"gate {p}")
+                     for p, mask in enumerate(self.masks))
 
     def lift_weights(self, weights: list[np.ndarray]) -> list[np.ndarray]:
         return [super(GatedReLUMixer, self).lift_weights([W1, W2])[0] for W1, W2 in zip(*weights)]

@@ -1,6 +1,6 @@
 """The lifted convex program shared by every theorem, its dual certificate and the SVD recovery.
 
-THEORY.md §2 ("Generic dual and certificate"): every network in this package computes its output as a linear
+docs/theory.md §2 ("Generic dual and certificate"): every network in this package computes its output as a linear
 map of lifted matrices,
 
     F = sum_p A_p(Z_p),     Z_p = sum_{j in heads(p)} u_j v_j^T,
@@ -39,7 +39,6 @@ from theory.regularisers import NUCLEAR, Regulariser
 TRUNCATION_TOL = 1e-8
 
 
-
 @dataclass(frozen=True)
 class Block:
     """One lifted matrix Z_p: its shape, its regulariser and the matrix of the linear map A_p."""
@@ -52,12 +51,29 @@ class Block:
 
 @dataclass(frozen=True)
 class LiftedProgram:
-    """Program (C): blocks A_p, the flattened target y and the weight decay beta."""
+    """Program (C): blocks A_p, the flattened target rows y (rows of ``classes`` entries: one per output token, or
+    one per sample for pooled targets), the weight decay beta and the loss (theory.losses), applied row by row."""
 
     blocks: tuple[Block, ...]
     target: np.ndarray
     beta: float
     loss: Loss = SQUARED
+    classes: int = 1
+
+    def _rows(self, F: np.ndarray) -> np.ndarray:
+        return F.reshape(-1, self.classes)
+
+    def loss_value(self, F: np.ndarray) -> float:
+        """l(F) for a flat prediction F."""
+        return self.loss.value(self._rows(F), self._rows(self.target))
+
+    def dual_point(self, F: np.ndarray) -> np.ndarray:
+        """V = -grad l(F), flat: the dual point of a prediction (the residual y - F for the squared loss)."""
+        return -self.loss.gradient(self._rows(F), self._rows(self.target)).reshape(-1)
+
+    def dual_value(self, V: np.ndarray) -> float:
+        """-l*(-V), the objective of (D) (-inf outside the loss's domain)."""
+        return self.loss.dual_value(self._rows(V), self._rows(self.target))
 
     def predict(self, Zs: list[np.ndarray]) -> np.ndarray:
         """F = sum_p A_p vec_r(Z_p), flattened."""
@@ -73,7 +89,7 @@ class LiftedProgram:
 
     def objective(self, Zs: list[np.ndarray]) -> float:
         """The objective of (C) evaluated in float64 at the given blocks."""
-        return self.loss.value(self.predict(Zs), self.target) + self.beta * self.regulariser(Zs)
+        return self.loss_value(self.predict(Zs)) + self.beta * self.regulariser(Zs)
 
     def zeros(self) -> list[np.ndarray]:
         return [np.zeros(b.shape) for b in self.blocks]
@@ -95,8 +111,8 @@ class DualCertificate:
 
 
 def certificate(program: LiftedProgram, Zs: list[np.ndarray]) -> DualCertificate:
-    """Build the dual certificate of THEORY.md §2 from a candidate solution Zs of (C)."""
-    V = -program.loss.gradient(program.predict(Zs), program.target)
+    """Build the dual certificate of docs/theory.md §2 from a candidate solution Zs of (C)."""
+    V = program.dual_point(program.predict(Zs))
     adjoints = program.adjoint(V)
     ratios = tuple(b.norm.dual(M) / program.beta for b, M in zip(program.blocks, adjoints))
     worst = max(ratios)
@@ -104,8 +120,8 @@ def certificate(program: LiftedProgram, Zs: list[np.ndarray]) -> DualCertificate
     penalty = program.beta * program.regulariser(Zs)
     inner = float(sum(np.vdot(M, Z) for M, Z in zip(adjoints, Zs)))
     return DualCertificate(
-        dual_objective=program.loss.dual_value(V, program.target),
-        lower_bound=program.loss.dual_value(scale * V, program.target),
+        dual_objective=program.dual_value(V),
+        lower_bound=program.dual_value(scale * V),
         max_dual_norm_ratio=worst,
         complementarity=abs(inner - penalty) / max(penalty, np.finfo(float).tiny),
         dual_norms=ratios,
@@ -135,7 +151,7 @@ def compose(program: LiftedProgram, parts: Components) -> list[np.ndarray]:
 def beta_max(program: LiftedProgram) -> float:
     """The smallest beta at which Z = 0 solves (C): max_p R°(A_p^T V0), V0 = -grad l(0) (= y for the squared loss);
     it does not depend on the program's own beta."""
-    V0 = -program.loss.gradient(np.zeros_like(program.target), program.target)
+    V0 = program.dual_point(np.zeros_like(program.target))
     return max(b.norm.dual(M) for b, M in zip(program.blocks, program.adjoint(V0)))
 
 
@@ -164,6 +180,15 @@ def significant_components(program: LiftedProgram, Zs: list[np.ndarray]) -> Comp
     return [(P[:, :k], sigma[:k], Qt[:k]) for (P, sigma, Qt), k in zip(parts, keep)]
 
 
+def pooled(program: LiftedProgram, tokens: int) -> LiftedProgram:
+    """The program whose rows are the means over the ``tokens`` output tokens of each sample's rows: the pooled
+    output (1/s) sum_t f(X_i)[t, :] is linear in the lifted blocks too (docs/theory.md §1).  The target must already
+    be pooled (one row per sample)."""
+    blocks = tuple(replace(b, matrix=b.matrix.reshape(-1, tokens, program.classes, b.matrix.shape[1]).mean(axis=1)
+                           .reshape(-1, b.matrix.shape[1])) for b in program.blocks)
+    return replace(program, blocks=blocks)
+
+
 def block_factors(program: LiftedProgram, Zs: list[np.ndarray]) -> list[list[tuple[np.ndarray, np.ndarray]]]:
     """Split each block into balanced factor pairs (u, v) with sum_r u_r v_r^T = Z_p (lemma L1; per regulariser,
     theory.regularisers ``pairs``), keeping only the significant components (:func:`significant_components`)."""
@@ -172,15 +197,16 @@ def block_factors(program: LiftedProgram, Zs: list[np.ndarray]) -> list[list[tup
 
 
 def normalised(program: LiftedProgram) -> tuple[LiftedProgram, float]:
-    """The program with max_p |A_p|_2 = 1 and |y| = 1 (squared loss), and the factor that maps its Z back.
+    """The program with max_p |A_p|_2 = 1 (and |y| = 1 for the squared loss), and the factor that maps its Z back.
 
-    A' = A / kappa, y' = y / eta, beta' = beta / (kappa eta) (kappa the largest spectral norm of the blocks,
-    eta = |y|): a solution Z' of the normalised program maps back exactly to Z = Z' eta / kappa, and the objective
-    scales by eta^2.  The solvers run on it so that their tolerances are scale free (docs/theory.md §9).
+    A' = A / kappa, y' = y / eta, beta' = beta / (kappa eta) (kappa the largest spectral norm of the blocks; eta = |y|
+    for the squared loss, whose objective then scales by eta^2, and 1 for the others, which are not homogeneous): a
+    solution Z' of the normalised program maps back exactly to Z = Z' eta / kappa.  The solvers run on it so that
+    their tolerances are scale free (docs/theory.md §9).
     """
     kappa = max(float(np.linalg.norm(b.matrix, 2)) for b in program.blocks)
-    eta = float(np.linalg.norm(program.target))
-    if kappa == 0 or eta == 0 or program.loss.name != "squared":
+    eta = float(np.linalg.norm(program.target)) if program.loss == SQUARED else 1.0
+    if kappa == 0 or eta == 0:
         return program, 1.0
     blocks = tuple(replace(b, matrix=b.matrix / kappa) for b in program.blocks)
     return replace(program, blocks=blocks, target=program.target / eta, beta=program.beta / (kappa * eta)), eta / kappa

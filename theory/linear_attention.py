@@ -1,4 +1,4 @@
-"""`linear-attention`: linear (no-softmax) self-attention, [S22] section 3 (THEORY.md §3).
+"""`linear-attention`: linear (no-softmax) self-attention, [S22] section 3 (docs/theory.md §3).
 
 Primal (query-key product merged into W1_j in R^{d x d}, value-output product into W2_j in R^{d x c}):
     f(X) = sum_{j=1}^m (X W1_j X^T) X W2_j,
@@ -20,13 +20,13 @@ from functools import cached_property
 import numpy as np
 
 from theory.base import Factors, Theorem
-from theory.lifted import Block, LiftedProgram
+from theory.lifted import Block
 
 
 class LinearAttention(Theorem):
     name = "linear-attention"
     paper = "Sahiner et al., Unraveling Attention via Convex Duality, ICML 2022, §3 (linear attention)"
-    equation = "THEORY.md §3: min_Z l(sum_kl G[k,l] X Z_kl) + beta |Z|_*"
+    equation = "docs/theory.md §3: min_Z l(sum_kl G[k,l] X Z_kl) + beta |Z|_*"
     statement = "linear self-attention with weight decay <=> nuclear-norm program on Z in R^{d^2 x dc}"
 
     @classmethod
@@ -67,12 +67,12 @@ class LinearAttention(Theorem):
             back = np.matmul(np.matmul(dF[:, :, None], np.swapaxes(W2, 2, 3)[:, None]), gram)  # (R, N, m, s, d)
             return [np.einsum("ita,ritjb->rjab", self.X, np.swapaxes(back, 2, 3)),
                     np.einsum("rijtk,ritc->rjkc", query_gram, dF)]
-        return self.batch_squared_loss(Theta, np.matmul(query_gram, W2[:, None]).sum(axis=2), backward)
+        return self.batch_loss(Theta, np.matmul(query_gram, W2[:, None]).sum(axis=2), backward)
 
-    def build_program(self) -> LiftedProgram:
+    def build_blocks(self) -> tuple[Block, ...]:
         N, s, d = self.X.shape
         grams = np.broadcast_to(self.gram[:, None], (N, s, d, d))  # every query sees the same Gram G_i
-        return LiftedProgram((attention_block(self.X, grams, self.dims["c"]),), self.Y.reshape(-1), self.beta)
+        return (attention_block(self.X, grams, self.dims["c"]),)
 
     def lift_weights(self, weights: list[np.ndarray]) -> list[np.ndarray]:
         return [lift_heads(*weights)]

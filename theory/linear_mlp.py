@@ -1,4 +1,4 @@
-"""`linear-mlp`: the two-layer linear network, the baseline of lemma L1 (THEORY.md §2).
+"""`linear-mlp`: the two-layer linear network, the baseline of lemma L1 (docs/theory.md §2).
 
 Primal (token-wise):   F_i = X_i W1 W2,   W1 in R^{d x m},  W2 in R^{m x c},
     p* = min  1/2 sum_i |X_i W1 W2 - Y_i|_F^2 + beta/2 (|W1|_F^2 + |W2|_F^2).
@@ -13,13 +13,13 @@ from __future__ import annotations
 import numpy as np
 
 from theory.base import Factors, Theorem
-from theory.lifted import Block, LiftedProgram
+from theory.lifted import Block
 
 
 class LinearMLP(Theorem):
     name = "linear-mlp"
     paper = "Sahiner et al. ICML 2022 (lemma L1; Pilanci & Ergen 2020)"
-    equation = "THEORY.md §2: min_Z l(XZ) + beta |Z|_*"
+    equation = "docs/theory.md §2: min_Z l(XZ) + beta |Z|_*"
     statement = "two-layer linear network with weight decay <=> nuclear-norm regularised linear model"
 
     @classmethod
@@ -46,12 +46,12 @@ class LinearMLP(Theorem):
 
         def backward(dF: np.ndarray) -> list[np.ndarray]:
             return [np.einsum("ita,ritc,rmc->ram", self.X, dF, W2), np.einsum("ritm,ritc->rmc", XW1, dF)]
-        return self.batch_squared_loss(Theta, np.matmul(XW1, W2[:, None]), backward)
+        return self.batch_loss(Theta, np.matmul(XW1, W2[:, None]), backward)
 
-    def build_program(self) -> LiftedProgram:
+    def build_blocks(self) -> tuple[Block, ...]:
         N, s, d, c = self.X.shape + (self.dims["c"],)
         A = np.einsum("ita,ef->iteaf", self.X, np.eye(c)).reshape(N * s * c, d * c)
-        return LiftedProgram((Block(A, (d, c), label="Z"),), self.Y.reshape(-1), self.beta)
+        return (Block(A, (d, c), label="Z"),)
 
     def lift_weights(self, weights: list[np.ndarray]) -> list[np.ndarray]:
         W1, W2 = weights

@@ -1,4 +1,4 @@
-"""`mlp-mixer`: linear token mixing + channel mixing, [S22] §(c) (THEORY.md §5, reconstructed, structure quoted).
+"""`mlp-mixer`: linear token mixing + channel mixing, [S22] §(c) (docs/theory.md §5, reconstructed, structure quoted).
 
 Primal, m mixing units, token mixing W1_j in R^{s x s} and channel mixing W2_j in R^{d x c}:
     f(X) = sum_j (W1_j X) W2_j,    weight decay beta/2 sum_j (|W1_j|_F^2 + |W2_j|_F^2).
@@ -7,7 +7,7 @@ Lifting, Z = sum_j vec_r(W1_j) vec_r(W2_j)^T in R^{s^2 x dc} (row t s + t', colu
 Convex program: min_Z 1/2 sum_i |f_Z(X_i) - Y_i|_F^2 + beta |Z|_*, m* = rank(Z*) <= min(s^2, dc).  Recovery:
 W1_r = sqrt(sigma_r) p_r.reshape(s, s), W2_r = sqrt(sigma_r) q_r.reshape(d, c).  Low rank of Z couples the token
 mixing and channel mixing matrices ("low rank in the token dimension"); unlike attention the token mixing does not
-depend on the input (THEORY.md §5, the inductive-bias contrast that `proofs-check compare` measures).
+depend on the input (docs/theory.md §5, the inductive-bias contrast that `proofs-check compare` measures).
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from __future__ import annotations
 import numpy as np
 
 from theory.base import Factors, Theorem
-from theory.lifted import Block, LiftedProgram
+from theory.lifted import Block
 
 
 class MLPMixer(Theorem):
     name = "mlp-mixer"
     paper = "Sahiner et al., Unraveling Attention via Convex Duality, ICML 2022, MLP-Mixer token mixing"
-    equation = "THEORY.md §5: min_Z l(sum_t' x_t'^T Z_tt') + beta |Z|_*, Z in R^{s^2 x dc}"
+    equation = "docs/theory.md §5: min_Z l(sum_t' x_t'^T Z_tt') + beta |Z|_*, Z in R^{s^2 x dc}"
     statement = "linear MLP-Mixer (token x channel mixing) with weight decay <=> nuclear-norm program on R^{s^2 x dc}"
 
     @classmethod
@@ -41,12 +41,12 @@ class MLPMixer(Theorem):
         return [np.einsum("iua,jac,itc->jtu", self.X, W2, dF, optimize=True),
                 np.einsum("jtu,iua,itc->jac", W1, self.X, dF, optimize=True)]
 
-    def build_program(self) -> LiftedProgram:
+    def build_blocks(self) -> tuple[Block, ...]:
         """A[(i, t, e), (t s + t', a c + e')] = X[i, t', a] 1[e = e']."""
         N, s, d = self.X.shape
         c = self.dims["c"]
         A = np.einsum("tq,iua,ef->itequaf", np.eye(s), self.X, np.eye(c), optimize=True)
-        return LiftedProgram((Block(A.reshape(N * s * c, s * s * d * c), (s * s, d * c)),), self.Y.reshape(-1), self.beta)
+        return (Block(A.reshape(N * s * c, s * s * d * c), (s * s, d * c)),)
 
     def lift_weights(self, weights: list[np.ndarray]) -> list[np.ndarray]:
         W1, W2 = weights

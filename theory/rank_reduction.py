@@ -3,7 +3,7 @@
 The theorems say m heads reach C* as soon as m >= m*, the rank of SOME optimal Z.  When the optimum is not
 unique, interior-point solvers return a point in the relative interior of the optimal face, i.e. of maximal
 rank, which overstates m*.  This module moves such a solution to a lower-rank optimum without changing the
-objective (THEORY.md §3: "an optimal Z of rank r with r(r+1)/2 <= N s c + 1 always exists").
+objective (docs/theory.md §3: "an optimal Z of rank r with r(r+1)/2 <= N s c + 1 always exists").
 
 Write each nuclear block as Z_p = P_p S_p Q_p^T (its SVD: P_p, Q_p orthonormal, S_p = diag(sigma) >= 0) and each
 Frobenius block as Z_p = s_p D_p (|D_p|_F = 1, s_p >= 0; the same form with P_p = vec D_p, Q_p = [1]).  For every S_p >= 0 (PSD), |P_p S_p Q_p^T|_* = tr S_p

@@ -1,11 +1,11 @@
-"""`relu-attention`: ReLU self-attention and the lower bound of its gated relaxation, [S22] §4 (THEORY.md §4).
+"""`relu-attention`: ReLU self-attention and the lower bound of its gated relaxation, [S22] §4 (docs/theory.md §4).
 
 Primal (ReLU in place of softmax), m heads W1_j in R^{d x d}, W2_j in R^{d x c}:
     f(X) = sum_j relu(X W1_j X^T) X W2_j,   p* = min 1/2 sum_i |f(X_i) - Y_i|_F^2 + beta/2 sum_j (|W1_j|^2 + |W2_j|^2).
 A head whose logits have pattern D_p (an open cell of the arrangement of the vectors vec(x_t x_u^T),
 theory.arrangements) computes (D_p o (X W1 X^T)) X W2, the gated head of `gated-relu-attention` with mask D_p.
 So every ReLU network is a point of the gated program over ALL realisable patterns p = 1..P,
-    C* = min_{Z_p}  l(sum_p A_p(Z_p)) + beta sum_p |Z_p|_*,                                          (THEORY.md §4)
+    C* = min_{Z_p}  l(sum_p A_p(Z_p)) + beta sum_p |Z_p|_*,                                          (docs/theory.md §4)
 without the cone constraints W1 in K_p of the exact program (cone-constrained nuclear norm, not tractable for
 vector outputs).  Hence C* <= p*: a LOWER bound, which is what this theorem claims (``exact = False``).  It is
 attained when the heads recovered from Z* (SVD per block, as in `linear-attention`) lie in their patterns' cones,
@@ -29,14 +29,14 @@ from theory.arrangements import enumerate_patterns, patterns_of
 from theory.base import Factors, Theorem
 from theory.errors import InputError
 from theory.gated_relu_attention import masked_grams
-from theory.lifted import LiftedProgram
+from theory.lifted import Block
 from theory.linear_attention import attention_block, heads_from_pairs, lift_heads
 
 
 class ReLUAttention(Theorem):
     name = "relu-attention"
     paper = "Sahiner et al., Unraveling Attention via Convex Duality, ICML 2022, §4 (ReLU attention)"
-    equation = "THEORY.md §4: gated program over all realisable patterns, a lower bound on the ReLU optimum"
+    equation = "docs/theory.md §4: gated program over all realisable patterns, a lower bound on the ReLU optimum"
     statement = "ReLU self-attention >= block nuclear-norm relaxation over all logit patterns (tight if heads in cones)"
     exact = False
 
@@ -75,11 +75,10 @@ class ReLUAttention(Theorem):
         dlogits = np.einsum("itc,jac,iua->ijtu", dF, W2, self.X, optimize=True) * (logits > 0)
         return [np.einsum("ita,ijtu,iub->jab", self.X, dlogits, self.X, optimize=True), dW2]
 
-    def build_program(self) -> LiftedProgram:
+    def build_blocks(self) -> tuple[Block, ...]:
         c = self.dims["c"]
-        blocks = tuple(attention_block(self.X, grams, c, label=f"pattern {p}")
-                       for p, grams in enumerate(masked_grams(self.X, self.masks)))
-        return LiftedProgram(blocks, self.Y.reshape(-1), self.beta)
+        return tuple(attention_block(self.X, grams, c, label=f"pattern {p}")
+                     for p, grams in enumerate(masked_grams(self.X, self.masks)))
 
     def pattern_index(self, W1: np.ndarray) -> np.ndarray:
         """The index p of the pattern of each head W1 (m, d, d) among :attr:`patterns`."""

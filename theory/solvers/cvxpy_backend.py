@@ -54,11 +54,14 @@ def choose_solver(program: LiftedProgram, solver: str = "auto") -> str:
 
 
 def build_problem(program: LiftedProgram) -> tuple[cp.Problem, list[cp.Variable]]:
-    """The cvxpy model of (C): loss(sum_p A_p vec_r(Z_p)) + beta sum_p R(Z_p)."""
+    """The cvxpy model of (C): loss(sum_p A_p vec_r(Z_p)) + beta sum_p R(Z_p), the loss on the rows of the prediction
+    (cross-entropy takes the exponential cone, which Clarabel, ECOS and SCS all support)."""
     variables = [cp.Variable(b.shape) for b in program.blocks]
     prediction = sum(b.matrix @ cp.vec(Z, order="C") for b, Z in zip(program.blocks, variables))
+    rows = (program.target.size // program.classes, program.classes)
+    loss = program.loss.cvxpy(cp.reshape(prediction, rows, order="C"), program.target.reshape(rows))
     penalty = sum(b.norm.cvxpy(Z) for b, Z in zip(program.blocks, variables))
-    return cp.Problem(cp.Minimize(program.loss.cvxpy(prediction, program.target) + program.beta * penalty)), variables
+    return cp.Problem(cp.Minimize(loss + program.beta * penalty)), variables
 
 
 def solve_cvxpy(program: LiftedProgram, name: str, eps: float = DEFAULT_EPS) -> Solution:

@@ -5,8 +5,9 @@ L = sigma_max(A)^2 from a seeded power iteration on A^T A (matrix-vector product
 because power iteration approaches sigma_max from below; the prox of beta/L R is each block's regulariser prox
 (theory.regularisers); the momentum restarts when it points uphill (O'Donoghue & Candès 2015, gradient scheme).
 It stops when the certified relative gap of theory.lifted.certified_gap is <= eps.  Its iteration count grows with
-the condition of A, which is why SSNAL (theory.solvers.ssnal) is the default prox method and FISTA its finisher.
-Squared loss only: its gradient is 1-Lipschitz in F, so L above is the Lipschitz constant of the smooth part.
+the condition of A, which is why SSNAL (theory.solvers.ssnal) is the default prox method for the squared loss and
+FISTA its finisher.  Any loss of theory.losses: the gradient of l is ``lipschitz``-Lipschitz in F, so L above times
+that constant is the Lipschitz constant of the smooth part, and FISTA is the prox method of the other losses.
 """
 
 from __future__ import annotations
@@ -66,13 +67,12 @@ def solve_fista(program: LiftedProgram, eps: float = DEFAULT_EPS, max_seconds: f
     began = time.perf_counter()
     A = np.hstack([b.matrix for b in program.blocks])
     offsets = np.cumsum([0] + [b.matrix.shape[1] for b in program.blocks])
-    y = program.target
-    L = lipschitz_constant(A, seed)
+    L = program.loss.lipschitz * lipschitz_constant(A, seed)
     x = np.zeros(A.shape[1]) if start is None else np.concatenate([Z.reshape(-1) for Z in start])
     if L > 0:
         x_prev, point, t = x, x, 1.0
         for iteration in range(1, max_iterations + 1):
-            x = _prox(program, point - A.T @ (A @ point - y) / L, program.beta / L, offsets)
+            x = _prox(program, point + A.T @ program.dual_point(A @ point) / L, program.beta / L, offsets)
             if np.vdot(point - x, x - x_prev) > 0:  # momentum points uphill: restart it
                 t, point = 1.0, x
             else:

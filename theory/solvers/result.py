@@ -8,6 +8,7 @@ import numpy as np
 
 from theory.errors import InputError
 from theory.lifted import LiftedProgram
+from theory.losses import SQUARED
 
 #: Certified relative gap at which the iterative solvers stop, and the target of the cvxpy tolerance ladder.
 DEFAULT_EPS = 1e-8
@@ -30,9 +31,9 @@ class Solution:
     options: dict[str, object]
 
 
-def check_iterative_input(program: LiftedProgram, eps: float, method: str) -> None:
-    """InputError unless the program has the squared loss and eps > 0 (what SSNAL and FISTA both need)."""
-    if program.loss.name != "squared":
-        raise InputError(f"{method} supports the squared loss only, not {program.loss.name!r}")
+def check_iterative_input(program: LiftedProgram, eps: float, method: str, squared_only: bool = False) -> None:
+    """InputError unless eps > 0 and, for a method built on the squared loss (SSNAL), the program has it."""
+    if squared_only and program.loss != SQUARED:
+        raise InputError(f"{method} supports the squared loss only, not {program.loss.name!r}; use fista or cvxpy")
     if not eps > 0:
         raise InputError(f"eps must be positive, got {eps}")

@@ -1,6 +1,6 @@
 """A semismooth Newton augmented Lagrangian method (SSNAL) for the lifted program (C), with a certified stop.
 
-    min_Z  1/2 |sum_p A_p vec_r(Z_p) - y|^2 + beta sum_p R(Z_p)                             (C), THEORY.md §2
+    min_Z  1/2 |sum_p A_p vec_r(Z_p) - y|^2 + beta sum_p R(Z_p)                             (C), docs/theory.md §2
 
 The method of multipliers applied to the dual (D), i.e. the proximal point algorithm on (C) (Rockafellar 1976),
 with its inner problems solved by a semismooth Newton method, as in Li, Sun & Toh, "A highly efficient
@@ -23,7 +23,7 @@ C^1).  The stopping rule is the certificate of theory.lifted, as for FISTA (theo
 means C(Z) - C* <= eps |C(Z)| with C* bounded below by weak duality, whatever the iteration did.
 
 Two safeguards for the end game, both judged by the same certificate: when the gap is small but stagnates,
-:func:`polish` re-solves (C) with the singular subspaces of the iterate fixed (a least-squares problem), which
+theory.solvers.polishing re-solves (C) with the singular subspaces of the iterate fixed (a least-squares problem), which
 removes the round-off that sigma * S_beta amplifies in Z; and when SSNAL makes no tenfold progress for
 STALL_OUTER outer iterations it raises :class:`Stalled` with its best iterate, from which theory.solvers lets FISTA
 finish.
@@ -40,8 +40,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from theory.errors import SolverFailure
-from theory.lifted import LiftedProgram, certified_gap, normalised
+from theory.lifted import Components, LiftedProgram, certified_gap, normalised
 from theory.regularisers import Regulariser
+from theory.solvers.polishing import polish
 from theory.solvers.result import DEFAULT_EPS, Solution, check_iterative_input
 
 #: Penalty schedule (normalised units, beta' the normalised weight decay): sigma starts at SIGMA0, grows by GROWTH
@@ -51,9 +52,9 @@ SIGMA0, GROWTH, SIGMA_MAX = 1.0, 5.0, 1e3
 #: Beyond SIGMA_MAX / beta', sigma keeps growing (up to STALL_SIGMA_MAX / beta') only while an outer iteration cuts
 #: the certified gap by less than the factor STAGNATION (a slow drift along a nearly flat valley of (C)).
 STALL_SIGMA_MAX, STAGNATION = 1e8, 0.5
-#: :func:`polish` keeps the components above this fraction of the largest (the iterate is low rank up to round-off).
+#: The polish keeps the components above this fraction of the largest (the iterate is low rank up to round-off).
 POLISH_RANK_TOL = 1e-10
-#: :func:`polish` is tried after a stagnating outer iteration with a gap below this (subspaces settled).
+#: The polish is tried after a stagnating outer iteration with a gap below this (subspaces settled).
 POLISH_BELOW = 1e-4
 #: SSNAL gives up (:class:`Stalled`) after this many outer iterations without a tenfold gain in the best gap.
 STALL_OUTER = 50
@@ -155,41 +156,14 @@ def _inner(state: _Augmented, groups: list[_Group], y: np.ndarray, beta: float, 
     return state, taken, True
 
 
-def polish(program: LiftedProgram, blocks: list[np.ndarray]) -> list[np.ndarray]:
-    """Re-solve (C) with the singular subspaces of ``blocks`` fixed: Z_p = P_p M_p Q_p^T, M_p symmetric.
-
-    With Z_p = P_p diag(sigma) Q_p^T (its regulariser's components, theory.regularisers: the SVD, or vec Z / |Z|
-    for a Frobenius block) and M_p positive definite, R(Z_p) = tr M_p, so (C) restricted to these subspaces is the
-    least-squares problem min_m 1/2 |B m - y|^2 + beta c^T m (B the columns A_p vec(P_p E Q_p^T) over the basis
-    E_ij = e_i e_j^T + e_j e_i^T (i < j), e_i e_i^T of symmetric matrices, c their traces), solved by lstsq.  It
-    corrects the error that sigma * S_beta(.) amplifies in the SSNAL iterate while keeping its structure; the
-    caller keeps the result only if its certificate is better.
-    """
-    columns, traces, factors = [], [], []
-    n = program.target.size
+def _subspaces(program: LiftedProgram, blocks: list[np.ndarray]) -> Components:
+    """Each block's components above POLISH_RANK_TOL of its largest (the subspaces :func:`polish` keeps)."""
+    parts = []
     for block, Z in zip(program.blocks, blocks):
         P, s, Qt = block.norm.components(Z)
         r = int(np.sum(s > POLISH_RANK_TOL * max(s[0], np.finfo(float).tiny)))
-        P, Q = P[:, :r], Qt[:r].T
-        acting = block.matrix.reshape(n, P.shape[0], Q.shape[0])  # A_p on the components' (rows, cols) layout
-        reduced = np.einsum("ai,naj->nij", P, acting @ Q)  # A_p(P e_i e_j^T Q^T)
-        upper = np.triu_indices(r)
-        diagonal = upper[0] == upper[1]
-        columns.append((reduced + reduced.transpose(0, 2, 1))[:, upper[0], upper[1]] / np.where(diagonal, 2.0, 1.0))
-        traces.append(diagonal.astype(float))
-        factors.append((P, Q, upper))
-    B, c = np.hstack(columns), np.concatenate(traces)
-    if B.shape[1] == 0:
-        return blocks
-    m = np.linalg.lstsq(B.T @ B, B.T @ program.target - program.beta * c, rcond=None)[0]
-    out, k = [], 0
-    for block, (P, Q, upper) in zip(program.blocks, factors):
-        r = P.shape[1]
-        M = np.zeros((r, r))
-        M[upper] = m[k:k + len(upper[0])]
-        k += len(upper[0])
-        out.append((P @ (M + np.triu(M, 1).T) @ Q.T).reshape(block.shape))
-    return out
+        parts.append((P[:, :r], s[:r], Qt[:r]))
+    return parts
 
 
 def _blocks(program: LiftedProgram, groups: list[_Group], Z: list[np.ndarray], back: float) -> list[np.ndarray]:
@@ -216,7 +190,7 @@ def solve_ssnal(program: LiftedProgram, eps: float = DEFAULT_EPS, max_seconds: f
     stating the gap reached, carrying the best iterate) when a budget runs out or when STALL_OUTER outer
     iterations in a row did not improve the best certified gap tenfold.
     """
-    check_iterative_input(program, eps, "SSNAL")
+    check_iterative_input(program, eps, "SSNAL", squared_only=True)
     start = time.perf_counter()
     scaled, back = normalised(program)
     groups = _groups(scaled)
@@ -233,7 +207,7 @@ def solve_ssnal(program: LiftedProgram, eps: float = DEFAULT_EPS, max_seconds: f
         value, gap = certified_gap(program, blocks)
         polished = False
         if eps < gap <= POLISH_BELOW and gap > STAGNATION * previous_gap:
-            candidate = polish(program, blocks)
+            candidate = polish(program, _subspaces(program, blocks))
             polished_value, polished_gap = certified_gap(program, candidate)
             if polished_gap < gap:
                 blocks, value, gap, polished = candidate, polished_value, polished_gap, True
