@@ -29,6 +29,7 @@ import numpy as np
 import theory
 from proofs_check.experiment import ExperimentConfig, format_experiment, run_experiment
 from proofs_check.compare import compare, default_arrays, format_comparison, rows_json
+from proofs_check.datafile import load_npz
 from proofs_check.harness import Verification, verify
 from proofs_check.path import POINTS, format_path, path_json, plot_path, regularisation_path
 from proofs_check.report_files import DEFAULT_DIR as DEFAULT_REPORT_DIR
@@ -192,21 +193,6 @@ def _verify_and_show(theorem: theory.Theorem, args: argparse.Namespace, heads: i
     if sys.stderr.isatty():
         print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
     return result
-
-
-def load_npz(path: Path) -> dict[str, np.ndarray]:
-    """The arrays of a data file, with X and Y present (InputError otherwise)."""
-    if not path.is_file():
-        raise InputError(f"data file not found: {path}")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read {path} as .npz: {exc}") from None
-    missing = [key for key in ("X", "Y") if key not in arrays]
-    if missing:
-        raise InputError(f"{path} has no array {' or '.join(missing)} (found: {', '.join(arrays) or 'none'})")
-    return arrays
 
 
 def _options(args: argparse.Namespace) -> dict[str, object]:

@@ -34,7 +34,8 @@ With ``convex_only`` no restart runs: (a) then covers the recovered network alon
 skipped, and the restart fields of the report are null.
 
 The checks are computed from the measured :class:`Evidence` by :func:`witnesses` alone, so a test can hand it a
-case in which a witness must fail.  Relative quantities are divided by max(|C*|, 1e-12) (C* = 0 only when Y = 0).
+case in which a witness must fail.  Relative quantities are divided by max(|C*|, 1e-12 l(0)): 0 <= C* <= l(0), the
+objective at Z = 0, so the floor scales with the data (C* = 0 only when l(0) = 0, e.g. Y = 0).
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ class Evidence:
     structure, and the restarts' final values per width (None without restarts)."""
 
     optimum: float  # C(Z*) at the convex solution
+    scale: float  # what relative quantities are divided by (module docstring)
     certificate: DualCertificate
     recovered: float  # objective of the network recovered with m* heads
     ranks: list[int]
@@ -95,8 +97,7 @@ class Evidence:
 
 def witnesses(e: Evidence) -> list[Check]:
     """The checks (a)-(e) and the width observation of the module docstring, from the evidence alone."""
-    C = e.optimum
-    scale = max(abs(C), 1e-12)
+    C, scale = e.optimum, e.scale
     cert = e.certificate
     tried = [] if e.restarts is None else sorted(e.restarts)
     lowest = min([e.recovered] + [float(np.min(e.restarts[m])) for m in tried])
@@ -157,6 +158,7 @@ class Verification:
     seed: int
     solver: str
     convex_optimum: float
+    scale: float  # the denominator of every relative quantity: max(|C*|, 1e-12 l(0))
     lower_bound: float
     certified_gap: float  # (C(Z) - lower_bound) / |C(Z)| at the convex solution: its certified accuracy
     best_primal: float | None
@@ -209,18 +211,18 @@ def verify(theorem: Theorem, *, heads: int | None = None, restarts: int = 20, se
     m_star = theorem.heads_needed(factors)
     recovered = theorem.objective(theorem.recover(factors)[0], m_star)
     C = solution.optimum
-    scale = max(abs(C), 1e-12)
+    scale = relative_scale(C, program.loss_value(np.zeros_like(program.target)))
 
     runs = {} if convex_only else _restart_runs(theorem, heads, m_star, restarts, seed, batched, say)
     values = None if convex_only else {m: run.values for m, run in runs.items()}
     narrow = None if convex_only else _narrow_best(theorem, runs, m_star)
-    evidence = Evidence(C, cert, recovered, structure["ranks"], structure["max_rank"], program.target.size, m_star,
+    evidence = Evidence(C, scale, cert, recovered, structure["ranks"], structure["max_rank"], program.target.size, m_star,
                         heads, theorem.exact, values, narrow)
     at_rank = runs.get(m_star)
     best = runs[heads].best if runs else None
     return Verification(
         theorem=theorem.name, loss=theorem.loss.name, dims=theorem.dims, beta=theorem.beta, heads=heads,
-        restarts=None if convex_only else restarts, seed=seed, solver=solution.solver, convex_optimum=C,
+        restarts=None if convex_only else restarts, seed=seed, solver=solution.solver, convex_optimum=C, scale=scale,
         lower_bound=cert.lower_bound, certified_gap=(C - cert.lower_bound) / scale, best_primal=best,
         relative_gap=None if best is None else (best - C) / scale, recovered_objective=recovered,
         dual_objective=cert.dual_objective, rank=m_star,
@@ -230,6 +232,11 @@ def verify(theorem: Theorem, *, heads: int | None = None, restarts: int = 20, se
         seconds={"convex": solution.seconds, **{f"restarts_m{m}": run.seconds for m, run in runs.items()}},
         checks=witnesses(evidence), extras=theorem.report_fields(reduced, factors),
     )
+
+
+def relative_scale(optimum: float, zero_loss: float) -> float:
+    """max(|C*|, 1e-12 l(0), tiny): the denominator of every relative quantity (module docstring)."""
+    return max(abs(optimum), 1e-12 * abs(zero_loss), np.finfo(float).tiny)
 
 
 def _restart_runs(theorem: Theorem, heads: int, m_star: int, restarts: int, seed: int, batched: bool,

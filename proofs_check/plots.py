@@ -24,10 +24,11 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
-def plot_restarts(theorem: str, restart_values: dict[int, list[float]], optimum: float, path: Path) -> Path:
-    """Final objective of every restart per width against the convex optimum C* (linear and relative-log)."""
+def plot_restarts(theorem: str, restart_values: dict[int, list[float]], optimum: float, scale: float,
+                  path: Path) -> Path:
+    """Final objective of every restart per width against the convex optimum C* (linear and relative-log; relative
+    quantities divided by ``scale``, as the witnesses divide them)."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    scale = max(abs(optimum), 1e-12)
     widths = sorted(restart_values)
     for m in widths:
         values = np.asarray(restart_values[m])

@@ -49,7 +49,7 @@ def _theorem_section(result: Verification, directory: Path) -> tuple[list[str], 
     files = {"singular_values": plots.plot_singular_values(name, sv, [f"block {p}" for p in range(len(sv))],
                                                            directory / f"{name}_singular_values.png").name}
     if result.restart_values is not None:
-        files["restarts"] = plots.plot_restarts(name, result.restart_values, result.convex_optimum,
+        files["restarts"] = plots.plot_restarts(name, result.restart_values, result.convex_optimum, result.scale,
                                                 directory / f"{name}_restarts.png").name
     lines = [f"## {name}", "", "```", verification_lines(result), "```", ""]
     lines += [f"![{key} of {name}]({file})" for key, file in files.items()] + [""]

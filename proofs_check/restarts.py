@@ -82,22 +82,28 @@ def restart_rng(seed: int, stream: tuple[int, ...], k: int) -> np.random.Generat
     return np.random.default_rng([seed, *stream, k])
 
 
-def _lbfgs(objective: Objective, theta0: np.ndarray, scale: float, options: dict) -> tuple[float, np.ndarray]:
-    def scaled(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grad = objective.value_and_gradient(theta)
-        return value / scale, grad / scale
-    result = minimize(scaled, theta0, jac=True, method="L-BFGS-B", options=options)
-    return float(result.fun) * scale, result.x
+def _lbfgs(objective: Objective, theta0: np.ndarray, value_scale: float, theta_scale: float,
+           options: dict) -> tuple[float, np.ndarray]:
+    """L-BFGS-B on phi -> f(theta_scale phi) / value_scale from theta0 / theta_scale: scale-free in both."""
+    def scaled(phi: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = objective.value_and_gradient(theta_scale * phi)
+        return value / value_scale, grad * (theta_scale / value_scale)
+    result = minimize(scaled, theta0 / theta_scale, jac=True, method="L-BFGS-B", options=options)
+    return float(result.fun) * value_scale, result.x * theta_scale
 
 
 def local_minimum(objective: Objective, theta0: np.ndarray, options: dict = LBFGS_OPTIONS) -> tuple[float, np.ndarray]:
     """L-BFGS from theta0, then again on the objective divided by the value reached; returns value and weights.
 
-    L-BFGS-B stops when (f_k - f_k+1) / max(|f_k|, |f_k+1|, 1) < ftol, an ABSOLUTE test when f < 1, which stopped
-    1e-5 relative above C* on instances with a small optimum; the second phase on f / f_1 makes it relative.
+    Both runs see the weights divided by |theta0| and the objective divided by its size, so that L-BFGS-B's
+    absolute tests (gtol, and ftol, which divides by max(|f|, 1)) mean the same at every scale of the data: data
+    scaled by 1e20 left the restarts 1e-5 above C* without this (docs/theory.md §10.1).  The second run, on f / f_1,
+    makes the ftol test relative where the first ended well below the start.
     """
-    value, theta = _lbfgs(objective, theta0, 1.0, options)
-    return _lbfgs(objective, theta, abs(value), options) if 0 < abs(value) < 1 else (value, theta)
+    theta_scale = float(np.linalg.norm(theta0)) or 1.0
+    start = abs(objective.value_and_gradient(theta0)[0]) or 1.0
+    value, theta = _lbfgs(objective, theta0, start, theta_scale, options)
+    return _lbfgs(objective, theta, abs(value), theta_scale, options) if value != 0 else (value, theta)
 
 
 def batch_value_and_gradient(objective: Objective, Theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -90,10 +90,35 @@ def test_cross_entropy_verification_names_its_loss(tmp_path):
     assert report["loss"] == "cross-entropy" and report["dims"]["c"] == 3 and report["passed"]
 
 
-def test_not_an_npz(capsys, tmp_path):
-    path = tmp_path / "d.npz"
-    path.write_text("not a zip archive")
-    assert "cannot read" in _error_line(capsys, ["verify", "linear-attention", "--data", str(path)])
+def test_files_that_are_not_data(capsys, tmp_path):
+    """A text file, a truncated archive, object arrays and a directory: each one line, naming what is wrong."""
+    (tmp_path / "text.npz").write_text("not a zip archive")
+    good = _data(tmp_path / "good.npz")
+    (tmp_path / "cut.npz").write_bytes(open(good, "rb").read()[:200])
+    np.savez(tmp_path / "objects.npz", X=np.array([{"a": 1}], dtype=object), Y=np.ones(2))
+    for name, needle in (("text.npz", "not an .npz archive"), ("cut.npz", "not an .npz archive"),
+                         ("objects.npz", "Python objects"), (".", "is a directory")):
+        assert needle in _error_line(capsys, ["verify", "linear-attention", "--data", str(tmp_path / name)])
+
+
+@pytest.mark.parametrize("X, needle", [
+    (np.ones((5, 3, 2)) * 1e200, "outside [1e-30, 1e+30]"),
+    (np.ones((5, 3, 2)) * 1e-200, "outside [1e-30, 1e+30]"),
+    (np.zeros((5, 3, 2)), "outside"),
+    (np.ones((5, 3, 2)) * (1 + 1j), "complex"),
+    (np.full((5, 3, 2), "a"), "not a numeric array"),
+])
+def test_data_that_cannot_be_verified(capsys, tmp_path, X, needle):
+    assert needle in _error_line(capsys, ["verify", "linear-attention", "--data", _data(tmp_path / "d.npz", X=X)])
+
+
+def test_a_program_that_does_not_fit_in_memory_is_refused(capsys, tmp_path, monkeypatch):
+    """With 1 MB of memory (theory.memory's override), the dense map is refused before it is built, with its size."""
+    monkeypatch.setenv("PROOFS_CHECK_MEMORY_BYTES", str(10**6))
+    big = np.random.default_rng(0).standard_normal((40, 6, 6))
+    line = _error_line(capsys, ["verify", "linear-attention", "--data", _data(tmp_path / "d.npz", X=big,
+                                                                                  Y=big[..., :2])])
+    assert "dense lifted map needs about" in line
 
 
 def test_solver_not_installed(capsys, tmp_path, monkeypatch):

@@ -28,6 +28,7 @@ import numpy as np
 from theory.data import check_beta, check_data
 from theory.errors import InputError
 from theory.lifted import Block, LiftedProgram, block_factors, pooled
+from theory.memory import check_dense_map
 from theory.losses import CROSS_ENTROPY, SQUARED, Loss
 
 Factors = list[list[tuple[np.ndarray, np.ndarray]]]
@@ -198,15 +199,24 @@ class Theorem(ABC):
 
     # ---- convex program, recovery, structure -------------------------------------------------------------
     @abstractmethod
+    def block_shapes(self) -> list[tuple[int, int]]:
+        """The shape (rows, cols) of every lifted block Z_p, known before the program is built."""
+
+    @abstractmethod
     def build_blocks(self) -> tuple[Block, ...]:
         """The blocks A_p of the lifted program (C), token-wise: rows (i, t, e) in row-major order."""
 
     @cached_property
     def program(self) -> LiftedProgram:
         """The lifted program (C) with this theorem's loss, targets and beta (rows pooled over tokens when the targets
-        are pooled), built once per bound theorem."""
-        program = LiftedProgram(self.build_blocks(), self.Y.reshape(-1), self.beta, self.loss, self.dims["c"])
-        return pooled(program, self.dims["s"]) if self.pooled else program
+        are pooled), built once per bound theorem, after checking that its dense map fits in memory."""
+        N, s, _ = self.X.shape
+        check_dense_map(N * s * self.dims["c"], self.block_shapes())
+        blocks = self.build_blocks()
+        if [b.shape for b in blocks] != [tuple(shape) for shape in self.block_shapes()]:
+            raise RuntimeError(f"{self.name}: built blocks disagree with block_shapes()")
+        program = LiftedProgram(blocks, self.Y.reshape(-1), self.beta, self.loss, self.dims["c"])
+        return pooled(program, s) if self.pooled else program
 
     @abstractmethod
     def lift_weights(self, weights: list[np.ndarray]) -> list[np.ndarray]:
@@ -220,9 +230,10 @@ class Theorem(ABC):
         """m*: the number of heads the recovered network needs (one per factor pair in one-block theorems)."""
         return sum(len(pairs) for pairs in factors)
 
-    @abstractmethod
     def heads_for_zero_gap(self) -> int:
-        """A width at which every local minimum of the factorised problem is global (min(a, b) + 1)."""
+        """A width at which every local minimum of the factorised problem is global: min(rows, cols) + 1 of the
+        largest block (docs/theory.md §2.4), one block's heads being all a network needs per gate or pattern."""
+        return max(min(shape) for shape in self.block_shapes()) + 1
 
     def recover(self, factors: Factors, m: int | None = None) -> tuple[np.ndarray, int]:
         """theta and m of the network recovered from a convex solution's factors (m = m* by default)."""

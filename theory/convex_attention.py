@@ -111,7 +111,12 @@ class ConvexAttention(Theorem):
         s = self.dims["s"]
         return max(sum(len(factors[t * s + key]) for key in range(s)) for t in range(s))
 
+    def block_shapes(self) -> list[tuple[int, int]]:
+        """One d x c block per (query, key) pair."""
+        return [(self.dims["d"], self.dims["c"])] * self.dims["s"] ** 2
+
     def heads_for_zero_gap(self) -> int:
+        """Per query row: s blocks of rank <= min(d, c), plus one."""
         return self.dims["s"] * min(self.dims["d"], self.dims["c"]) + 1
 
     def report_fields(self, blocks: list[np.ndarray], factors: Factors) -> dict[str, object]:

@@ -19,6 +19,10 @@ from theory.losses import CROSS_ENTROPY, SQUARED, Loss
 
 #: Probability rows of cross-entropy targets must sum to 1 within this (float64 round-off of a sum of c terms).
 SIMPLEX_TOL = 1e-9
+#: The largest entry of X, and of non-zero targets Y, must lie in this range.  The solvers and the restarts are scale
+#: free inside it (the lifted features of attention are cubic in X, up to 1e90 here, and squared norms 1e180 stay in
+#: float64); every witness was checked at its ends against the unscaled problem (tests/test_data.py).
+SCALE_RANGE = (1e-30, 1e30)
 
 
 def numeric_array(value: object, name: str) -> np.ndarray:
@@ -39,6 +43,10 @@ def _finite_float(array: np.ndarray, name: str, axes: tuple[str, ...]) -> np.nda
     array = array.astype(np.float64)
     if not np.all(np.isfinite(array)):
         raise InputError(f"{name} contains non-finite values (NaN or inf)")
+    largest = float(np.abs(array).max())
+    if (largest > 0 or name == "X") and not SCALE_RANGE[0] <= largest <= SCALE_RANGE[1]:
+        raise InputError(f"the largest entry of {name}, {largest:.3g}, is outside [{SCALE_RANGE[0]:g}, "
+                         f"{SCALE_RANGE[1]:g}]: rescale the data (C* scales exactly with it, docs/theory.md §1)")
     return array
 
 

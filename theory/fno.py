@@ -93,9 +93,9 @@ class FNO(Theorem):
             K[r], w[r] = u.reshape(s, d), v
         return [K, w]
 
-    def heads_for_zero_gap(self) -> int:
+    def block_shapes(self) -> list[tuple[int, int]]:
         s, d, c = self.dims["s"], self.dims["d"], self.dims["c"]
-        return min(s * d, c) + 1
+        return [(s * d, c)]
 
     def report_fields(self, blocks: list[np.ndarray], factors: Factors) -> dict[str, object]:
         """``frequencies``: per frequency omega, |Z_hat_omega|_F and its rank (FREQUENCY_TOL); ``used_frequencies``."""

@@ -160,9 +160,9 @@ class GatedReLUAttention(Gated, Theorem):
         heads = [heads_from_pairs(pairs, m, d, c) for pairs in factors]
         return [np.stack([W1 for W1, _ in heads]), np.stack([W2 for _, W2 in heads])]
 
-    def heads_for_zero_gap(self) -> int:
+    def block_shapes(self) -> list[tuple[int, int]]:
         d, c = self.dims["d"], self.dims["c"]
-        return min(d * d, d * c) + 1
+        return [(d * d, d * c)] * len(self.H)
 
     def report_fields(self, blocks: list[np.ndarray], factors: Factors) -> dict[str, object]:
         """``patterns``: the number of gates P (one mask pattern each) and how many distinct masks they give on the

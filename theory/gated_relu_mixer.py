@@ -51,6 +51,9 @@ class GatedReLUMixer(Gated, MLPMixer):
         dmixed = np.einsum("itc,pjac,pita->pjita", dF, W2, self.masks, optimize=True)
         return [np.einsum("pjita,iua->pjtu", dmixed, self.X, optimize=True), dW2]
 
+    def block_shapes(self) -> list[tuple[int, int]]:
+        return super().block_shapes() * len(self.H)
+
     def build_blocks(self) -> tuple[Block, ...]:
         """A_p[(i, t, e), (t s + t', a c + e')] = D_p[i, t, a] X[i, t', a] 1[e = e']."""
         N, s, d = self.X.shape

@@ -80,9 +80,9 @@ class LinearAttention(Theorem):
     def weights_from_factors(self, factors: Factors, m: int) -> list[np.ndarray]:
         return list(heads_from_pairs(factors[0], m, self.dims["d"], self.dims["c"]))
 
-    def heads_for_zero_gap(self) -> int:
+    def block_shapes(self) -> list[tuple[int, int]]:
         d, c = self.dims["d"], self.dims["c"]
-        return min(d * d, d * c) + 1
+        return [(d * d, d * c)]
 
 
 def attention_block(X: np.ndarray, query_grams: np.ndarray, c: int, label: str = "") -> Block:

@@ -63,5 +63,5 @@ class LinearMLP(Theorem):
             W1[:, r], W2[r] = u, v
         return [W1, W2]
 
-    def heads_for_zero_gap(self) -> int:
-        return min(self.dims["d"], self.dims["c"]) + 1
+    def block_shapes(self) -> list[tuple[int, int]]:
+        return [(self.dims["d"], self.dims["c"])]

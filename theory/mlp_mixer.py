@@ -60,6 +60,6 @@ class MLPMixer(Theorem):
             W1[r], W2[r] = u.reshape(s, s), v.reshape(d, c)
         return [W1, W2]
 
-    def heads_for_zero_gap(self) -> int:
+    def block_shapes(self) -> list[tuple[int, int]]:
         s, d, c = self.dims["s"], self.dims["d"], self.dims["c"]
-        return min(s * s, d * c) + 1
+        return [(s * s, d * c)]

@@ -107,11 +107,11 @@ class ReLUAttention(Theorem):
         agree = np.mean(patterns_of(self.X, u.reshape(d, d).T) == self.patterns[p])
         return (u, v) if agree >= 0.5 else (-u, -v)
 
-    def heads_for_zero_gap(self) -> int:
-        """The width of the restarts (no zero gap is claimed for a relaxation): min(d^2, dc) + 1, as for linear
-        attention."""
+    def block_shapes(self) -> list[tuple[int, int]]:
+        """One d^2 x dc block per pattern (the restarts' width, min(d^2, dc) + 1, is that of linear attention: no
+        zero gap is claimed for a relaxation)."""
         d, c = self.dims["d"], self.dims["c"]
-        return min(d * d, d * c) + 1
+        return [(d * d, d * c)] * len(self.patterns)
 
     def heads_in_cones(self, factors: Factors) -> list[bool]:
         """For each recovered head (block by block): whether its logits have exactly its block's pattern."""

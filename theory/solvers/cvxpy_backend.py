@@ -17,6 +17,7 @@ import numpy as np
 
 from theory.errors import InputError, SolverFailure
 from theory.lifted import LiftedProgram, certified_gap, normalised
+from theory.memory import check_interior_point
 from theory.solvers.result import DEFAULT_EPS, Solution
 
 
@@ -66,7 +67,10 @@ def build_problem(program: LiftedProgram) -> tuple[cp.Problem, list[cp.Variable]
 
 def solve_cvxpy(program: LiftedProgram, name: str, eps: float = DEFAULT_EPS) -> Solution:
     """Run the ladder of SOLVER_ATTEMPTS[name] on the normalised program; SolverFailure if no attempt gives a
-    usable point (the acceptance by certified gap is theory.solvers.solve's)."""
+    usable point (the acceptance by certified gap is theory.solvers.solve's).  Clarabel's memory is estimated first
+    (theory.memory): a program it cannot hold is an InputError naming the estimate."""
+    if name == "CLARABEL":
+        check_interior_point(program.target.size, [b.shape for b in program.blocks if b.norm.needs_sdp], name)
     scaled, back = normalised(program)
     problem, variables = build_problem(scaled)
     start, best = time.perf_counter(), None
