@@ -189,3 +189,8 @@ def test_constructions_refuse_what_they_cannot_build():
         ka.planted_rank(mlp, 2, rng)  # Z is 2 x 1
     with pytest.raises(InputError, match="relu-attention"):
         ka.relu_in_cone(mlp, rng)
+    X = rng.standard_normal((4, 3, 2))
+    H = np.repeat(rng.standard_normal((1, 2, 2)), 2, axis=0)  # two equal gates: every block attains the max twice
+    twins = theory.get("gated-relu-attention").from_arrays({"X": X, "Y": np.zeros((4, 3, 2)), "H": H}, 1.0, 0)
+    with pytest.raises(InputError, match="no strict rank-one"):
+        ka.rank_one(twins, rng)

@@ -61,7 +61,10 @@ s^2 / 2.  So
 
     C* = 1/2 |Y|^2 - 1/2 |X^T Y|^2 + sum_r h(s_r).
 
-This needs neither (K) nor a drawn dual point: an independent known answer.
+This needs neither (K) nor a drawn dual point: an independent known answer.  It is unique (the prox is strongly
+convex), and by von Neumann's trace inequality the best Z of rank k - 1 keeps the top k - 1 shrunk values, so a
+network with one head fewer than the k = m* active ones pays exactly 1/2 z_k^2 more, z_k = s_k - beta the smallest
+non-zero shrunk value.
 
 **(d) ReLU attention attains its bound** (:func:`relu_in_cone`).  The relu-attention program is the gated
 relaxation over all logit patterns, a lower bound on the ReLU network (docs/theory.md §4).  When the rank-one Z_p*
@@ -307,8 +310,6 @@ def linear_mlp_closed_form(theorem: Theorem) -> KnownAnswer:
     optimum = 0.5 * float(np.sum(Y * Y)) - 0.5 * float(np.sum(s_values**2)) + float(cost.sum())
     active = shrunk > 0
     factors: Factors = [[(np.sqrt(z) * P[:, k], np.sqrt(z) * Qt[k]) for k, z in enumerate(shrunk) if active[k]]]
-    # Unique (the prox is strongly convex); the best rank-(k-1) Z keeps the top k-1 shrunk values (von Neumann), so a
-    # narrower network pays exactly 1/2 z_k^2 more, z_k the smallest non-zero shrunk value.
     narrow = 0.5 * float(shrunk[active].min()) ** 2 if active.any() else 0.0
     margin = float(s_values[~active].max(initial=0.0)) / beta  # A^T V = B - Z*: singular values min(s_r, beta)
     return KnownAnswer(theorem, [(P * shrunk) @ Qt], optimum, factors, theorem.heads_needed(factors), margin, True,
