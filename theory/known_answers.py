@@ -49,7 +49,8 @@ at least
 
     g = min_{x >= 0} max( beta (1 - rho_max) x,  1/2 (lambda_T sqrt((sigma_r^2 - x^2)_+) - kappa x)_+^2 )
 
-above C* (``narrow_gap``; for r = 1 the narrower network is Z = 0 and the gap is exactly 1/2 |y|^2 - C*).
+above C* (``narrow_gap``, 0 when Z* is not known to be unique; for r = 1 the narrower network is Z = 0 and the
+gap is exactly 1/2 |y|^2 - C*).
 
 **(c) Closed form for `linear-mlp`** (:func:`linear_mlp_closed_form`).  Stack the samples, X in R^{Ns x d} with
 X^T X = I (orthonormal design, :func:`orthonormal_design`).  Since y splits into X X^T Y and its orthogonal
@@ -110,7 +111,7 @@ class KnownAnswer:
     heads: int  # m* = theorem.heads_needed(factors)
     margin: float  # rho_max of (K); < 1 - STRICT means strict
     unique: bool  # strict and lambda_T > 0: Z* is the only solution, m* heads are necessary
-    narrow_gap: float  # every network with m* - 1 heads lies at least this far above C* (0 when not unique)
+    narrow_gap: float  # every network with m* - 1 heads lies at least this far above C* (module docstring)
 
 
 def _require_nuclear(program: LiftedProgram) -> None:
