@@ -7,11 +7,14 @@ both the data and the theorem's own random choices (gates, restarts).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
 import theory
+from theory.lifted import beta_max
 from theory.losses import CROSS_ENTROPY, SQUARED, Loss
 
 
@@ -63,3 +66,37 @@ def loss_instances(draw, name: str, loss: Loss):
 def bind(name: str, X: np.ndarray, Y: np.ndarray, beta: float, seed: int, loss: Loss = SQUARED) -> theory.Theorem:
     """The theorem ``name`` bound to the instance, as the CLI binds it to a data file."""
     return theory.get(name).from_arrays({"X": X, "Y": Y}, beta, seed, loss=loss)
+
+
+@st.composite
+def structured_instances(draw, name: str):
+    """Instances that are not only Gaussian, within the theorem's LIMITS: (X, Y, beta, seed) with
+
+    - X scaled by 10^u, u uniform in [-3, 3] (six decades), possibly with duplicate tokens (the last token of every
+      sample a copy of the first) and possibly rank-deficient (stacked X = G B^T of rank k < d);
+    - a realisable target: Y = f(X) of a planted network of the theorem's own family (1 or 2 heads, standard
+      normal weights from the seed, gates from the same seed) plus Gaussian noise of relative size 0 or 10^v,
+      v uniform in [-3, 0];
+    - beta = 10^w beta_max, w uniform in [-3, -0.3], beta_max the smallest beta at which Z* = 0 (theory.lifted),
+      so that the optimum is never trivially zero whatever the scale.
+    """
+    limits = {"max_N": 6, "max_s": 4, "max_d": 3, "max_c": 2, **LIMITS.get(name, {})}
+    N, s = draw(st.integers(2, limits["max_N"])), draw(st.integers(1, limits["max_s"]))
+    d, c = draw(st.integers(1, limits["max_d"])), draw(st.integers(1, limits["max_c"]))
+    seed = draw(st.integers(0, 2**32 - 1))
+    duplicate = s >= 2 and draw(st.booleans())
+    rank = draw(st.integers(1, d - 1)) if d >= 2 and draw(st.booleans()) else d
+    log_scale, heads = draw(st.floats(-3, 3)), draw(st.integers(1, 2))
+    noise = draw(st.one_of(st.just(0.0), st.floats(-3, 0).map(lambda v: 10.0**v)))
+    log_beta = draw(st.floats(-3, -0.3))
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((N * s, rank)) @ rng.standard_normal((rank, d))
+    X = 10.0**log_scale * X.reshape(N, s, d)
+    if duplicate:
+        X[:, -1] = X[:, 0]
+    planted = bind(name, X, np.zeros((N, s, c)), 1.0, seed)
+    F = planted.forward(planted.unpack(rng.standard_normal(planted.n_params(heads)), heads))
+    Y = F + noise * float(np.sqrt(np.mean(F * F))) * rng.standard_normal(F.shape)
+    largest = beta_max(replace(planted.program, target=Y.reshape(-1)))
+    assume(largest > 0)  # a planted network whose output is 0 (every ReLU or gate off): no target to fit
+    return X, Y, float(10.0**log_beta * largest), seed

@@ -16,12 +16,12 @@ from hypothesis import strategies as st
 
 from proofs_check.cli import main
 from proofs_check.path import regularisation_path
+from tests.tolerances import ROUND_OFF
 from theory.solvers import solve
 from theory.convex_attention import ConvexAttention
 from theory.lifted import block_factors
 from theory.rank_reduction import reduce_rank
 
-ROUND_OFF = 1e-12
 
 
 def _theorem(seed: int = 0, beta: float = 1.0, shape=(5, 3, 2, 2)) -> ConvexAttention:

@@ -12,12 +12,12 @@ import json
 import numpy as np
 import pytest
 
+from tests.tolerances import ROUND_OFF
 import theory
 from proofs_check.cli import main
 from theory.errors import InputError
 from theory.gated_relu_attention import GatedReLUAttention
 
-ROUND_OFF = 1e-12
 
 
 def _bound(seed: int = 0, gates: int = 3) -> GatedReLUAttention:

@@ -21,13 +21,14 @@ from hypothesis import strategies as st
 import theory
 from proofs_check.restarts import TheoremAtWidth, run_restarts
 from tests.strategies import bind, instances_for
+from tests.tolerances import ROUND_OFF
 from theory.base import Theorem
 from theory.errors import InputError, SolverFailure
 from theory.lifted import Block, LiftedProgram, certificate, certified_gap, compose, normalised, significant_components
 from theory.losses import CROSS_ENTROPY, SQUARED
 from theory.regularisers import FROBENIUS, NUCLEAR
 from theory.solvers import PROX_MIN_BETA, solve
-from theory.solvers.ssnal import polish
+from theory.solvers.polishing import polish
 
 NAMES = sorted(theory.REGISTRY)
 #: FISTA is not tested on relu-attention (measured): its program has one small block per logit pattern (390 on
@@ -36,7 +37,6 @@ FISTA_NAMES = sorted(set(theory.REGISTRY) - {"relu-attention"})
 AGREEMENT = 1e-6
 #: What solve reports per prox method (SSNAL hands over to FISTA when it stalls).
 SOLVER_NAMES = {"prox": ("PROX-SSNAL", "PROX-SSNAL+FISTA"), "fista": ("PROX-FISTA",)}
-ROUND_OFF = 1e-12
 
 
 def _agree(program, method: str = "prox") -> None:

@@ -15,11 +15,11 @@ import pytest
 from scipy.optimize import linprog
 
 from proofs_check.cli import main
+from tests.tolerances import ROUND_OFF
 from theory.arrangements import cell_bound, enumerate_patterns, logit_vectors, patterns_of, sample_patterns
 from theory.errors import InputError
 from theory.relu_attention import ReLUAttention
 
-ROUND_OFF = 1e-12
 
 
 def _interior_point(vectors: np.ndarray, pattern: np.ndarray) -> np.ndarray:

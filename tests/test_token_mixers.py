@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.tolerances import ROUND_OFF
 from theory.fno import FNO, circulant_unfolding, fourier_blocks
 from theory.mlp_mixer import MLPMixer
 
-ROUND_OFF = 1e-12
 shapes = st.tuples(st.integers(1, 4), st.integers(1, 6), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3))
 
 

@@ -1,0 +1,251 @@
+"""A second transcription of every network and every lifting, written the slow obvious way from the formulas of
+docs/theory.md §2-§8, for tests/test_reference_networks.py.
+
+Each theorem's network is transcribed here with explicit Python loops over samples i, heads j (and gates p) and
+tokens t, u, straight from its definition; the lifted map A_p is built entry by entry, A_p[(i, t, e), (row, col)],
+from the formula of the lifting with the block layout the module docstrings state; the weight decay names the
+weight arrays it decays.  Nothing here imports a theorem module's helpers: only the theorem's data X, its gates H,
+the logit patterns of relu-attention (the program's index set) and the shapes are read.  A transcription error made
+the same way in a network and its program (e.g. a Gram matrix scaled in both) is caught by comparing against this
+file, which the agreement of the two with each other cannot do.
+
+Conventions (docs/theory.md §1): weights are the arrays of Theorem.param_shapes in that order; outputs F[i, t, e]
+are flattened row-major, row (i s + t) c + e of A_p; vec_r(W) = W.reshape(-1), vec_c(W) = W.T.reshape(-1).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+
+def relu(z: float) -> float:
+    return z if z > 0 else 0.0
+
+
+def bilinear(x: np.ndarray, W: np.ndarray, z: np.ndarray) -> float:
+    """x^T W z as the double sum over its entries."""
+    return sum(x[a] * W[a, b] * z[b] for a in range(len(x)) for b in range(len(z)))
+
+
+# ---- networks ------------------------------------------------------------------------------------------------
+
+def linear_mlp(theorem, weights):
+    """F[i, t, e] = sum_j (x_t^T W1[:, j]) W2[j, e]."""
+    W1, W2 = weights
+    X = theorem.X
+    N, s, d = X.shape
+    F = np.zeros((N, s, W2.shape[1]))
+    for i in range(N):
+        for t in range(s):
+            for j in range(W1.shape[1]):
+                hidden = sum(X[i, t, a] * W1[a, j] for a in range(d))
+                F[i, t] += hidden * W2[j]
+    return F
+
+
+def _attention(theorem, W1, W2, gate: Callable[[int, int, int, int], float]):
+    """F[i, t, :] = sum_j sum_u gate(j, i, t, u) (x_t^T W1_j x_u) x_u^T W2_j, with gate giving the mask factor."""
+    X = theorem.X
+    N, s, d = X.shape
+    F = np.zeros((N, s, W2.shape[-1]))
+    for i in range(N):
+        for t in range(s):
+            for j in range(len(W1)):
+                for u in range(s):
+                    F[i, t] += gate(j, i, t, u) * bilinear(X[i, t], W1[j], X[i, u]) * (X[i, u] @ W2[j])
+    return F
+
+
+def linear_attention(theorem, weights):
+    """f(X)[t, :] = sum_j sum_u (x_t^T W1_j x_u) x_u^T W2_j (docs/theory.md §3), not via the Gram identity."""
+    W1, W2 = weights
+    return _attention(theorem, W1, W2, lambda j, i, t, u: 1.0)
+
+
+def relu_attention(theorem, weights):
+    """f(X)[t, :] = sum_j sum_u relu(x_t^T W1_j x_u) x_u^T W2_j (docs/theory.md §4)."""
+    W1, W2 = weights
+    X = theorem.X
+    N, s, d = X.shape
+    F = np.zeros((N, s, W2.shape[-1]))
+    for i in range(N):
+        for t in range(s):
+            for j in range(len(W1)):
+                for u in range(s):
+                    F[i, t] += relu(bilinear(X[i, t], W1[j], X[i, u])) * (X[i, u] @ W2[j])
+    return F
+
+
+def gated_relu_attention(theorem, weights):
+    """f(X)[t, :] = sum_p sum_j sum_u 1[x_t^T H_p x_u >= 0] (x_t^T W1_pj x_u) x_u^T W2_pj (docs/theory.md §4)."""
+    W1, W2 = weights
+    X, H = theorem.X, theorem.H
+    F = np.zeros((X.shape[0], X.shape[1], W2.shape[-1]))
+    for p in range(len(H)):
+        mask = lambda j, i, t, u, p=p: 1.0 if bilinear(X[i, t], H[p], X[i, u]) >= 0 else 0.0
+        F += _attention(theorem, W1[p], W2[p], mask)
+    return F
+
+
+def convex_attention(theorem, weights):
+    """f(X)[t, :] = sum_k (sum_u a_tk[u] x_u^T v_tk) w_tk^T with a_tk = b_tk^2 / sum_u b_tk[u]^2 (docs/theory.md §8)."""
+    B, V, W = weights
+    X = theorem.X
+    N, s, d = X.shape
+    F = np.zeros((N, s, W.shape[-1]))
+    for i in range(N):
+        for t in range(s):
+            for k in range(B.shape[1]):
+                total = sum(B[t, k, u] ** 2 for u in range(s))
+                value = sum(B[t, k, u] ** 2 / total * sum(X[i, u, a] * V[t, k, a] for a in range(d)) for u in range(s))
+                F[i, t] += value * W[t, k]
+    return F
+
+
+def mlp_mixer(theorem, weights):
+    """f(X)[t, e] = sum_j sum_a (sum_u W1_j[t, u] X[u, a]) W2_j[a, e] (docs/theory.md §5)."""
+    W1, W2 = weights
+    X = theorem.X
+    N, s, d = X.shape
+    F = np.zeros((N, s, W2.shape[-1]))
+    for i in range(N):
+        for t in range(s):
+            for j in range(len(W1)):
+                for a in range(d):
+                    mixed = sum(W1[j, t, u] * X[i, u, a] for u in range(s))
+                    F[i, t] += mixed * W2[j, a]
+    return F
+
+
+def gated_relu_mixer(theorem, weights):
+    """f(X)[t, e] = sum_p sum_j sum_a 1[(H_p X)[t, a] >= 0] (W1_pj X)[t, a] W2_pj[a, e] (docs/theory.md §5)."""
+    W1, W2 = weights
+    X, H = theorem.X, theorem.H
+    N, s, d = X.shape
+    F = np.zeros((N, s, W2.shape[-1]))
+    for i in range(N):
+        for p in range(len(H)):
+            for t in range(s):
+                for a in range(d):
+                    if sum(H[p, t, u] * X[i, u, a] for u in range(s)) < 0:
+                        continue
+                    for j in range(W1.shape[1]):
+                        mixed = sum(W1[p, j, t, u] * X[i, u, a] for u in range(s))
+                        F[i, t] += mixed * W2[p, j, a]
+    return F
+
+
+def fno(theorem, weights):
+    """h_j[t] = sum_tau sum_a K_j[tau, a] X[(t - tau) mod s, a] (circular convolution), f = sum_j h_j w_j^T (§6)."""
+    K, w = weights
+    X = theorem.X
+    N, s, d = X.shape
+    F = np.zeros((N, s, w.shape[1]))
+    for i in range(N):
+        for t in range(s):
+            for j in range(len(K)):
+                h = sum(K[j, tau, a] * X[i, (t - tau) % s, a] for tau in range(s) for a in range(d))
+                F[i, t] += h * w[j]
+    return F
+
+
+FORWARD = {"linear-mlp": linear_mlp, "linear-attention": linear_attention,
+           "gated-relu-attention": gated_relu_attention, "relu-attention": relu_attention,
+           "convex-attention": convex_attention, "mlp-mixer": mlp_mixer, "gated-relu-mixer": gated_relu_mixer, "fno": fno}
+
+#: Which weight arrays (in param_shapes order) carry weight decay beta/2 |W|_F^2: all of them, except the attention
+#: rows b of convex-attention ([E22]: no weight decay on the row-stochastic attention matrix, docs/theory.md §8).
+DECAYED = {"convex-attention": (False, True, True)}
+
+
+def weight_decay(name: str, weights: list[np.ndarray]) -> float:
+    """1/2 sum of |W|_F^2 over the decayed weight arrays, entry by entry."""
+    decayed = DECAYED.get(name, (True,) * len(weights))
+    return 0.5 * sum(float(value) ** 2 for W, keep in zip(weights, decayed) if keep for value in W.reshape(-1))
+
+
+def objective(name: str, theorem, weights: list[np.ndarray]) -> float:
+    """1/2 sum_{i,t,e} (F - Y)^2 + beta weight_decay."""
+    F = FORWARD[name](theorem, weights)
+    loss = 0.5 * sum(float(r) ** 2 for r in (F - theorem.Y).reshape(-1))
+    return loss + theorem.beta * weight_decay(name, weights)
+
+
+# ---- lifted maps ---------------------------------------------------------------------------------------------
+# A coefficient function gives A_p[(i, t, e), (row, col)] from the formula of the lifting; `lifted_matrices`
+# evaluates it at every entry.
+
+def _attention_coefficient(X: np.ndarray, c: int, mask: Callable[[int, int, int], float]):
+    """Z in R^{d^2 x dc}, row k d + a, column l c + e' (Z = sum_j vec_c(W1_j) vec_r(W2_j)^T, so Z[k d + a, l c + e']
+    = sum_j W1_j[a, k] W2_j[l, e']): f[t, e] = sum_{a,k,l} x_t[a] G_t[k, l] Z[k d + a, l c + e], with
+    G_t[k, l] = sum_u mask(i, t, u) x_u[k] x_u[l] (docs/theory.md §3, §4)."""
+    N, s, d = X.shape
+
+    def coefficient(i, t, e, row, col):
+        k, a = divmod(row, d)
+        l, e_col = divmod(col, c)
+        if e_col != e:
+            return 0.0
+        gram = sum(mask(i, t, u) * X[i, u, k] * X[i, u, l] for u in range(s))
+        return X[i, t, a] * gram
+    return coefficient
+
+
+def _coefficients(name: str, theorem) -> list[tuple[Callable, tuple[int, int]]]:
+    """Per block: the coefficient function and the block shape."""
+    X, c = theorem.X, theorem.Y.shape[2]
+    N, s, d = X.shape
+    if name == "linear-mlp":  # Z = W1 W2 in R^{d x c}: f[t, e] = sum_a x_t[a] Z[a, e]
+        return [(lambda i, t, e, row, col: X[i, t, row] * (col == e), (d, c))]
+    if name == "linear-attention":
+        return [(_attention_coefficient(X, c, lambda i, t, u: 1.0), (d * d, d * c))]
+    if name == "gated-relu-attention":
+        H = theorem.H
+        return [(_attention_coefficient(X, c, lambda i, t, u, p=p: float(bilinear(X[i, t], H[p], X[i, u]) >= 0)),
+                 (d * d, d * c)) for p in range(len(H))]
+    if name == "relu-attention":  # one block per realisable logit pattern D_p (index (i, t, u) row-major)
+        masks = theorem.patterns.reshape(-1, N, s, s)
+        return [(_attention_coefficient(X, c, lambda i, t, u, D=D: float(D[i, t, u])), (d * d, d * c)) for D in masks]
+    if name == "convex-attention":  # block (query q, key k) at index q s + k: f[q, e] += sum_a x_k[a] Z_qk[a, e]
+        return [(lambda i, t, e, row, col, q=q, key=key: X[i, key, row] * (col == e) * (t == q), (d, c))
+                for q in range(s) for key in range(s)]
+    if name == "mlp-mixer":  # Z[t s + u, a c + e] = sum_j W1_j[t, u] W2_j[a, e]
+        def mixer(i, t, e, row, col):
+            t_row, u = divmod(row, s)
+            a, e_col = divmod(col, c)
+            return X[i, u, a] * (t_row == t) * (e_col == e)
+        return [(mixer, (s * s, d * c))]
+    if name == "gated-relu-mixer":  # mixer layout, entry (t, a) gated by 1[(H_p X)[t, a] >= 0]
+        H = theorem.H
+
+        def gated(i, t, e, row, col, p):
+            t_row, u = divmod(row, s)
+            a, e_col = divmod(col, c)
+            gate = sum(H[p, t, v] * X[i, v, a] for v in range(s)) >= 0
+            return X[i, u, a] * (t_row == t) * (e_col == e) * gate
+        return [(lambda i, t, e, row, col, p=p: gated(i, t, e, row, col, p), (s * s, d * c)) for p in range(len(H))]
+    if name == "fno":  # Z[tau d + a, e] = sum_j K_j[tau, a] w_j[e]: f[t, e] = sum_{tau,a} X[(t - tau) mod s, a] Z
+        def circulant(i, t, e, row, col):
+            tau, a = divmod(row, d)
+            return X[i, (t - tau) % s, a] * (col == e)
+        return [(circulant, (s * d, c))]
+    raise KeyError(f"no reference lifting for {name}")
+
+
+def lifted_matrices(name: str, theorem) -> list[np.ndarray]:
+    """A_p as (N s c, rows cols) matrices, entry by entry from the coefficient formulas."""
+    N, s, _ = theorem.X.shape
+    c = theorem.Y.shape[2]
+    matrices = []
+    for coefficient, (rows, cols) in _coefficients(name, theorem):
+        A = np.zeros((N * s * c, rows * cols))
+        for i in range(N):
+            for t in range(s):
+                for e in range(c):
+                    for row in range(rows):
+                        for col in range(cols):
+                            A[(i * s + t) * c + e, row * cols + col] = coefficient(i, t, e, row, col)
+        matrices.append(A)
+    return matrices

@@ -1,0 +1,48 @@
+"""The witnesses on data that is not only Gaussian (tests/strategies.structured_instances): realisable targets from
+a planted network of the theorem's own family plus noise, duplicate tokens, rank-deficient X, and scales over six
+decades (1e-3 .. 1e3), for every registered theorem.  Each drawn instance runs the full verification with 3 restarts;
+every claimed witness must pass.
+
+Two kinds of draw give no verdict and are left out with hypothesis.assume, so they are counted as invalid examples
+(labelled with hypothesis.event; see --hypothesis-show-statistics), never silently passed: draws outside the prox
+solvers' certified range (theory.solvers.PROX_MIN_BETA on the normalised program) when the harness would pick the prox
+solver, and draws on which no solver certifies its solution (SolverFailure; before the certificate decided acceptance,
+Clarabel answered 'optimal_inaccurate' once in 30 structured relu-attention draws, N = 2, s = 1, beta = 1e-3 beta_max).
+
+Known finding (not hidden here): convex-attention claims its zero gap at s min(d, c) + 1 heads per row, where the
+simplex parametrisation still has spurious local minima, so "best of 3 restarts reaches C*" fails on some draws:
+1 of 100 random structured draws and 9 of 100 plain Gaussian draws (tests/strategies.instances_for), with 10 % to
+50 % of 20 further restarts reaching C* on those instances; the ci profile's derandomized draws pass.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import assume, event, given
+from hypothesis import strategies as st
+
+import theory
+from proofs_check.harness import verify
+from tests.strategies import bind, structured_instances
+from theory.errors import SolverFailure
+from theory.lifted import normalised
+from theory.solvers import PROX_METHODS, PROX_MIN_BETA, resolve
+
+NAMES = sorted(theory.REGISTRY)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@given(data=st.data())
+def test_all_witnesses_hold_on_structured_data(name, data):
+    X, Y, beta, seed = data.draw(structured_instances(name))
+    theorem = bind(name, X, Y, beta, seed)
+    if resolve(theorem.program, "auto") in PROX_METHODS:
+        assume(normalised(theorem.program)[0].beta >= PROX_MIN_BETA)
+    try:
+        result = verify(theorem, restarts=3, seed=seed)
+    except SolverFailure as failure:
+        event(f"no verdict: {failure}")
+        assume(False)
+    failed = [f"{c.name}={c.value:.3e} (tol {c.relation} {c.tolerance:.0e}): {c.detail}"
+              for c in result.checks if c.claim and c.passed is False]
+    assert not failed, (failed, f"seed {seed}, shape {X.shape}, beta {beta!r}")
