@@ -31,6 +31,37 @@ from theory.base import Factors, Theorem
 from theory.lifted import Block, LiftedProgram
 
 
+def simplex_rows(B: np.ndarray) -> np.ndarray:
+    """a = b^2 / |b|^2 along the last axis: rows in the simplex."""
+    squares = B * B
+    return squares / squares.sum(axis=-1, keepdims=True)
+
+
+def simplex_rows_vjp(B: np.ndarray, dA: np.ndarray) -> np.ndarray:
+    """The gradient with respect to B of <dA, simplex_rows(B)>."""
+    # a_u = b_u^2 / S: d a_u / d b_v = 2 b_v (delta_uv - a_u) / S
+    return 2 * B * (dA - (dA * simplex_rows(B)).sum(axis=-1, keepdims=True)) / (B * B).sum(axis=-1, keepdims=True)
+
+
+def key_blocks(X: np.ndarray, c: int, masks: np.ndarray | None = None) -> tuple[Block, ...]:
+    """The blocks (query t, gate p, key t'), in that order, of a program whose output row t is
+    sum_p masks[p, i, t] sum_t' x_{i,t'}^T Z_{t,p,t'}: A[(i, t, e), (a, e')] = masks[p, i, t] x_{i,t'}[a] 1[e = e'].
+
+    ``masks`` (P, N, s) are fixed given the data; None means one gate that is always on (convex attention, whose
+    blocks are then labelled by (query, key) only)."""
+    N, s, d = X.shape
+    gates = np.ones((1, N, s)) if masks is None else masks
+    blocks = []
+    for t in range(s):
+        for p, mask in enumerate(gates):
+            for key in range(s):
+                A = np.zeros((N, s, c, d, c))
+                A[:, t] = np.einsum("i,ia,ef->ieaf", mask[:, t], X[:, key], np.eye(c))
+                label = f"query {t}, key {key}" if masks is None else f"query {t}, gate {p}, key {key}"
+                blocks.append(Block(A.reshape(N * s * c, d * c), (d, c), label=label))
+    return tuple(blocks)
+
+
 class ConvexAttention(Theorem):
     name = "convex-attention"
     paper = "Ergen, Neyshabur, Mehta, Convexifying Transformers, arXiv:2211.11052 (2022), eq. (4)"
@@ -49,11 +80,7 @@ class ConvexAttention(Theorem):
         s = self.dims["s"]
         return np.concatenate([np.zeros(s * m * s), np.ones(self.n_params(m) - s * m * s)])
 
-    @staticmethod
-    def attention_rows(B: np.ndarray) -> np.ndarray:
-        """a = b^2 / |b|^2 along the last axis: rows in the simplex."""
-        squares = B * B
-        return squares / squares.sum(axis=-1, keepdims=True)
+    attention_rows = staticmethod(simplex_rows)
 
     def _head_values(self, B: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """x_{i,u}^T v_tk (N, s_t, m, s_u) and u[i, t, k] = sum_u a_tk[u] x_{i,u}^T v_tk (N, s, m)."""
@@ -72,21 +99,11 @@ class ConvexAttention(Theorem):
         dvalues = np.einsum("itc,tkc->itk", dF, W)
         dV = np.einsum("itk,tku,iua->tka", dvalues, A, self.X)
         dA = np.einsum("itk,itku->tku", dvalues, projected)
-        # a_u = b_u^2 / S: d a_u / d b_v = 2 b_v (delta_uv - a_u) / S
-        dB = 2 * B * (dA - (dA * A).sum(axis=-1, keepdims=True)) / (B * B).sum(axis=-1, keepdims=True)
-        return [dB, dV, dW]
+        return [simplex_rows_vjp(B, dA), dV, dW]
 
     def build_program(self) -> LiftedProgram:
         """Block (t, t') maps Z_tt' to output row t: A[(i, t, e), (a, e')] = x_{i,t'}[a] 1[e = e']."""
-        N, s, d = self.X.shape
-        c = self.dims["c"]
-        blocks = []
-        for t in range(s):
-            for key in range(s):
-                A = np.zeros((N, s, c, d, c))
-                A[:, t] = np.einsum("ia,ef->iaef", self.X[:, key], np.eye(c)).transpose(0, 2, 1, 3)
-                blocks.append(Block(A.reshape(N * s * c, d * c), (d, c), label=f"query {t}, key {key}"))
-        return LiftedProgram(tuple(blocks), self.Y.reshape(-1), self.beta)
+        return LiftedProgram(key_blocks(self.X, self.dims["c"]), self.Y.reshape(-1), self.beta)
 
     def lift_weights(self, weights: list[np.ndarray]) -> list[np.ndarray]:
         B, V, W = weights
