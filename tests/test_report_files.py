@@ -31,7 +31,8 @@ def _check_plots(directory, plots):
 def test_report_files_without_experiment(tmp_path, verification):
     written = write_report([verification], tmp_path, seed=0)
     report = json.loads(written["json"].read_text())
-    assert set(report) == {"seed", "theorems", "clustering", "comparison", "path", "experiment", "plots"}
+    assert set(report) == {"seed", "theorems", "clustering", "comparison", "path", "experiment", "grokking",
+                           "student_teacher", "plots"}
     assert report["experiment"] is None
     assert {row["theorem"] for row in report["comparison"]} >= {"linear-attention", "mlp-mixer", "fno"}
     assert report["path"]["theorem"] == "convex-attention" and report["path"]["points"][-1]["active_blocks"] == 0

@@ -43,22 +43,25 @@ def simplex_rows_vjp(B: np.ndarray, dA: np.ndarray) -> np.ndarray:
     return 2 * B * (dA - (dA * simplex_rows(B)).sum(axis=-1, keepdims=True)) / (B * B).sum(axis=-1, keepdims=True)
 
 
-def key_blocks(X: np.ndarray, c: int, masks: np.ndarray | None = None) -> tuple[Block, ...]:
+def key_blocks(X: np.ndarray, c: int, masks: np.ndarray | None = None,
+               queries: list[int] | None = None) -> tuple[Block, ...]:
     """The blocks (query t, gate p, key t'), in that order, of a program whose output row t is
     sum_p masks[p, i, t] sum_t' x_{i,t'}^T Z_{t,p,t'}: A[(i, t, e), (a, e')] = masks[p, i, t] x_{i,t'}[a] 1[e = e'].
 
     ``masks`` (P, N, s) are fixed given the data; None means one gate that is always on (convex attention, whose
-    blocks are then labelled by (query, key) only)."""
+    blocks are then labelled by (query, key) only).  ``queries``: the output rows to build (default all s; a
+    single read-out row, e.g. [s - 1], gives the output layout (N, 1, c))."""
     N, s, d = X.shape
     gates = np.ones((1, N, s)) if masks is None else masks
+    rows = list(range(s)) if queries is None else queries
     blocks = []
-    for t in range(s):
+    for row, t in enumerate(rows):
         for p, mask in enumerate(gates):
             for key in range(s):
-                A = np.zeros((N, s, c, d, c))
-                A[:, t] = np.einsum("i,ia,ef->ieaf", mask[:, t], X[:, key], np.eye(c))
+                A = np.zeros((N, len(rows), c, d, c))
+                A[:, row] = np.einsum("i,ia,ef->ieaf", mask[:, t], X[:, key], np.eye(c))
                 label = f"query {t}, key {key}" if masks is None else f"query {t}, gate {p}, key {key}"
-                blocks.append(Block(A.reshape(N * s * c, d * c), (d, c), label=label))
+                blocks.append(Block(A.reshape(N * len(rows) * c, d * c), (d, c), label=label))
     return tuple(blocks)
 
 

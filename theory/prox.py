@@ -134,9 +134,9 @@ def _split(program: LiftedProgram, z: np.ndarray, offsets: np.ndarray) -> list[n
 
 def solve_fista(program: LiftedProgram, eps: float = DEFAULT_EPS, max_seconds: float = 600.0,
                 max_iterations: int = 1_000_000, seed: int = 0,
-                start: list[np.ndarray] | None = None) -> ConvexSolution:
+                start: list[np.ndarray] | None = None, callback=None) -> ConvexSolution:
     """Solve (C) by FISTA with adaptive restart, from ``start`` (default Z = 0), until the certified relative gap
-    is <= eps.
+    is <= eps.  ``callback(iteration, blocks)``, if given, sees the iterate at every certificate check.
 
     Raises SolverFailure (with the gap reached) if the time or iteration budget runs out first.
     """
@@ -161,6 +161,8 @@ def solve_fista(program: LiftedProgram, eps: float = DEFAULT_EPS, max_seconds: f
             if iteration % CHECK_EVERY == 0:
                 Zs = _split(program, x, offsets)
                 _, gap = certified_gap(program, Zs)
+                if callback is not None:
+                    callback(iteration, Zs)
                 if gap <= eps or time.perf_counter() - began > max_seconds:
                     break
     value, gap = certified_gap(program, _split(program, x, offsets))
