@@ -20,7 +20,8 @@ relaxation (THEORY.md §8, caveat), which this module does not claim.
 Simplex rows are parametrised as a = b^2 / |b|^2 (b in R^s, entrywise square): smooth for b != 0, and it reaches
 the one-hot rows of the optimum exactly (b = e_t'), which a softmax reaches only in the limit.  b carries no
 weight decay (decay_mask).  Zero gap needs m >= m* = max_t sum_t' rank(Z_tt'*) heads per query row;
-heads_for_zero_gap is s min(d, c) + 1, one more than that can ever be.
+heads_for_zero_gap is s min(d, c) + 1, one more than that can ever be.  The factorised problem keeps spurious
+local minima at any width, so restarts start with rows near the vertices (init_near_vertices, ROW_SPREAD).
 """
 
 from __future__ import annotations
@@ -65,6 +66,26 @@ def key_blocks(X: np.ndarray, c: int, masks: np.ndarray | None = None,
     return tuple(blocks)
 
 
+#: Attention rows start near the vertices of the simplex, b = e_{j mod s} + ROW_SPREAD z (z standard normal), head j
+#: of every row (and gate) near key j mod s, because the optimum has one-hot rows; the rows still train.  Measured
+#: on convex-attention-fc's default instances (seeds 0-5, beta 0.1, 0.5, 1; 8 restarts each at m = 7): C* reached
+#: in 88-100 % of the restarts, against 0-50 % (seeds 0-3) from standard normal b; on convex-attention's default
+#: instance at beta = 0.5, 19 of 20 restarts against 1 of 20.
+ROW_SPREAD = 0.1
+
+
+def init_near_vertices(theorem: Theorem, m: int, rng: np.random.Generator) -> np.ndarray:
+    """theta = (b, u, w) with b near the vertices (ROW_SPREAD) and standard normal u, w scaled by one factor so
+    that |f(X)|_F = |Y|_F (f is homogeneous of degree 2 in (u, w))."""
+    B_shape, U_shape, W_shape = theorem.param_shapes(m)
+    rows = np.eye(B_shape[-1])[np.arange(m) % B_shape[-1]]
+    B = rows + ROW_SPREAD * rng.standard_normal(B_shape)
+    U, W = rng.standard_normal(U_shape), rng.standard_normal(W_shape)
+    size, target = float(np.linalg.norm(theorem.forward([B, U, W]))), float(np.linalg.norm(theorem.Y))
+    scale = np.sqrt(target / size) if size > 0 and target > 0 else 1.0
+    return theorem.pack([B, scale * U, scale * W])
+
+
 class ConvexAttention(Theorem):
     name = "convex-attention"
     paper = "Ergen, Neyshabur, Mehta, Convexifying Transformers, arXiv:2211.11052 (2022), eq. (4)"
@@ -84,6 +105,9 @@ class ConvexAttention(Theorem):
         return np.concatenate([np.zeros(s * m * s), np.ones(self.n_params(m) - s * m * s)])
 
     attention_rows = staticmethod(simplex_rows)
+
+    def init(self, m: int, rng: np.random.Generator) -> np.ndarray:
+        return init_near_vertices(self, m, rng)
 
     def _head_values(self, B: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """x_{i,u}^T v_tk (N, s_t, m, s_u) and u[i, t, k] = sum_u a_tk[u] x_{i,u}^T v_tk (N, s, m)."""

@@ -64,7 +64,7 @@ from typing import Mapping
 import numpy as np
 
 from theory.base import Factors, Theorem
-from theory.convex_attention import key_blocks, simplex_rows, simplex_rows_vjp
+from theory.convex_attention import init_near_vertices, key_blocks, simplex_rows, simplex_rows_vjp
 from theory.data import check_positive_int
 from theory.errors import InputError
 from theory.gated_relu_attention import DEFAULT_GATES, GATE_STREAM
@@ -82,25 +82,6 @@ def draw_fc_gates(count: int, s: int, d: int, seed: int) -> tuple[np.ndarray, np
 def gate_masks(X: np.ndarray, C: np.ndarray, G: np.ndarray) -> np.ndarray:
     """M[p, i, t] = 1[(C_p X_i g_p)[t] >= 0], shape (P, N, s)."""
     return (np.einsum("ptu,iua,pa->pit", C, X, G) >= 0).astype(float)
-
-
-#: Attention rows start near the vertices of the simplex, b = e_{j mod s} + ROW_SPREAD z (z standard normal), unit j
-#: of every (row, gate) near key j mod s, because the optimum has one-hot rows.  On the default instances
-#: (seeds 0-5, beta 0.1, 0.5, 1; 8 restarts each at m = 7) this start reached C* in 88-100 % of the restarts,
-#: against 0-50 % (seeds 0-3) from standard normal b (measured); the rows still train.
-ROW_SPREAD = 0.1
-
-
-def init_near_vertices(theorem: Theorem, m: int, rng: np.random.Generator) -> np.ndarray:
-    """theta = (b, u, w) with b near the vertices (ROW_SPREAD) and standard normal u, w scaled by one factor so
-    that |f(X)|_F = |Y|_F (f is homogeneous of degree 2 in (u, w))."""
-    B_shape, U_shape, W_shape = theorem.param_shapes(m)
-    rows = np.eye(B_shape[-1])[np.arange(m) % B_shape[-1]]
-    B = rows + ROW_SPREAD * rng.standard_normal(B_shape)
-    U, W = rng.standard_normal(U_shape), rng.standard_normal(W_shape)
-    size, target = float(np.linalg.norm(theorem.forward([B, U, W]))), float(np.linalg.norm(theorem.Y))
-    scale = np.sqrt(target / size) if size > 0 and target > 0 else 1.0
-    return theorem.pack([B, scale * U, scale * W])
 
 
 def check_fc_gates(C: object, G: object, s: int, d: int) -> tuple[np.ndarray, np.ndarray]:

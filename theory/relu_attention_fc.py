@@ -31,7 +31,6 @@ import numpy as np
 
 from theory.base import Factors
 from theory.convex_attention import ConvexAttention, key_blocks, simplex_rows_vjp
-from theory.convex_attention_fc import init_near_vertices
 from theory.errors import InputError
 from theory.lifted import LiftedProgram
 
@@ -54,9 +53,6 @@ class ReLUAttentionFC(ConvexAttention):
     @classmethod
     def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
         return rng.standard_normal((4, 2, 2)), rng.standard_normal((4, 2, 2)), 0.1
-
-    def init(self, m: int, rng: np.random.Generator) -> np.ndarray:
-        return init_near_vertices(self, m, rng)
 
     @cached_property
     def patterns(self) -> np.ndarray:
