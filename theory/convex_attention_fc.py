@@ -64,7 +64,7 @@ from typing import Mapping
 import numpy as np
 
 from theory.base import Factors, Theorem
-from theory.convex_attention import init_near_vertices, key_blocks, simplex_rows, simplex_rows_vjp
+from theory.convex_attention import init_near_vertices, key_blocks, simplex_rows, simplex_rows_vjp, vertex_width
 from theory.data import check_positive_int
 from theory.errors import InputError
 from theory.gated_relu_attention import DEFAULT_GATES, GATE_STREAM
@@ -197,10 +197,8 @@ class ConvexAttentionFC(Theorem):
         return max(sum(len(factors[self._index(t, p, key)]) for key in range(s)) for t in range(s) for p in range(P))
 
     def heads_for_zero_gap(self) -> int:
-        """s (min(d, c) + 1) units per (row, gate): with the rows at the vertices, round robin over the keys, every
-        block gets min(d, c) + 1 factor pairs, the width at which its factorised nuclear norm has no spurious local
-        minimum.  The rows are trained, so this is the width of the restarts, not a guarantee (module docstring)."""
-        return self.dims["s"] * (min(self.dims["d"], self.dims["c"]) + 1)
+        """s (min(d, c) + 1) units per (row, gate), as for convex-attention (theory.convex_attention.vertex_width)."""
+        return vertex_width(self.dims)
 
     def report_fields(self, blocks: list[np.ndarray], factors: Factors) -> dict[str, object]:
         """``patterns``: the number of gates P; ``active_tokens``: the key positions some unit attends to;
