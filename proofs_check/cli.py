@@ -247,7 +247,8 @@ def _command_experiment(args: argparse.Namespace) -> int:
     foreign = [option for name, options in EXPERIMENT_OPTIONS.items() if name != args.name for option in options
                if getattr(args, option) is not None]
     if foreign:
-        raise UsageError(f"experiment {args.name} takes no option {', '.join('--' + o.replace('_', '-') for o in foreign)}")
+        flags = ", ".join("--" + option.replace("_", "-") for option in foreign)
+        raise UsageError(f"experiment {args.name} takes no option {flags}")
     seeds = args.seed or [DEFAULT_SEED]
     if args.name != "grokking" and len(seeds) > 1:
         raise UsageError(f"experiment {args.name} takes one --seed")

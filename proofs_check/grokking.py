@@ -68,7 +68,8 @@ class GrokkingConfig:
     max_seconds: float = 600.0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.modulus, int) or self.modulus < 3 or any(self.modulus % k == 0 for k in range(2, self.modulus)):
+        prime = isinstance(self.modulus, int) and self.modulus >= 3 and all(self.modulus % k for k in range(2, self.modulus))
+        if not prime:
             raise InputError(f"modulus must be a prime >= 3 (division needs inverses), got {self.modulus!r}")
         if not 0 < self.train_fraction < 1:
             raise InputError(f"train fraction must be in (0, 1), got {self.train_fraction}")
@@ -164,7 +165,8 @@ class GrokkingResult:
 
     @classmethod
     def from_json(cls, fields: dict) -> "GrokkingResult":
-        return cls(GrokkingConfig(**fields["config"]), dict(fields["dims"]), [ModelRun.from_json(r) for r in fields["runs"]])
+        runs = [ModelRun.from_json(run) for run in fields["runs"]]
+        return cls(GrokkingConfig(**fields["config"]), dict(fields["dims"]), runs)
 
 
 def train_transformer(config: GrokkingConfig, tokens: np.ndarray, labels: np.ndarray, train: np.ndarray,

@@ -116,7 +116,8 @@ def convex_student(name: str, data: tuple[np.ndarray, ...], config: StudentTeach
     train_residual = program.predict(solution.blocks) - program.target
     test_residual = test.predict(solution.blocks) - test.target
     return StudentResult(name, f"convex ({solution.solver.lower()}, certified)", solution.optimum,
-                         certified_gap(program, solution.blocks)[1], _relative(float(train_residual @ train_residual), Ytr),
+                         certified_gap(program, solution.blocks)[1],
+                         _relative(float(train_residual @ train_residual), Ytr),
                          _relative(float(test_residual @ test_residual), Yte), seconds)
 
 
@@ -159,6 +160,7 @@ def format_student_teacher(result: StudentTeacherResult) -> str:
     header = ("student", "kind", "train objective", "certified gap", "train error", "test error", "seconds")
     rows = [(s.student, s.kind, f"{s.objective:.6g}", "-" if s.certified_gap is None else f"{s.certified_gap:.1e}",
              f"{s.train_error:.4f}", f"{s.test_error:.4f}", f"{s.seconds:.2f}") for s in result.students]
-    return (f"student-teacher: seed {c.seed}, teacher = frozen random softmax attention ({c.teacher_heads} heads) + ReLU "
-            f"FC ({c.teacher_hidden}); {c.n_train} train / {c.n_test} test samples, s = {c.tokens}, d = {c.features}, "
-            f"c = {c.outputs}; beta = {c.beta:g}, squared loss; errors are |F - Y|^2 / |Y|^2\n" + text_table(header, rows))
+    caption = (f"student-teacher: seed {c.seed}, teacher = frozen random softmax attention ({c.teacher_heads} heads) + "
+               f"ReLU FC ({c.teacher_hidden}); {c.n_train} train / {c.n_test} test samples, s = {c.tokens}, "
+               f"d = {c.features}, c = {c.outputs}; beta = {c.beta:g}, squared loss; errors are |F - Y|^2 / |Y|^2")
+    return caption + "\n" + text_table(header, rows)

@@ -102,7 +102,8 @@ def test_gates_make_the_output_depend_on_pairs_of_tokens():
     X = np.array([[x, y], [x2, y], [x, y2], [x2, y2]])
     Y = np.zeros((4, 2, 2))
     C, G = draw_fc_gates(8, 2, 3, seed=0)
-    theorems = {"convex-attention": ConvexAttention(X, Y, 1.0), "convex-attention-fc": ConvexAttentionFC(X, Y, 1.0, C, G)}
+    theorems = {"convex-attention": ConvexAttention(X, Y, 1.0),
+                "convex-attention-fc": ConvexAttentionFC(X, Y, 1.0, C, G)}
     second = {}
     for name, theorem in theorems.items():
         F = theorem.forward(theorem.unpack(rng.standard_normal(theorem.n_params(4)), 4))

@@ -26,11 +26,13 @@ Lifting (docs/theory.md §8.1).  With Z_{t,p,t'} = sum_j a_tpj[t'] u_tpj w_tpj^T
 
 a linear map of the blocks (theory.convex_attention.key_blocks).  Lower bound: by the triangle inequality and
 sum_t' a[t'] = 1,
-    sum_t' |Z_{t,p,t'}|_* <= sum_j sum_t' a_tpj[t'] |u_tpj| |w_tpj| = sum_j |u_tpj| |w_tpj| <= 1/2 sum_j (|u|^2 + |w|^2).
+    sum_t' |Z_{t,p,t'}|_* <= sum_j sum_t' a_tpj[t'] |u_tpj| |w_tpj| = sum_j |u_tpj| |w_tpj|
+                          <= 1/2 sum_j (|u_tpj|^2 + |w_tpj|^2).
 It is attained by one unit per singular triple of every block: a one-hot row e_t', u = sqrt(sigma) p and
 w = sqrt(sigma) q (lemma L1).  Hence training is equivalent to
 
-    min_Z  1/2 sum_{i,t} | sum_p M_p(X_i)[t] sum_t' x_{i,t'}^T Z_{t,p,t'} - y_{i,t} |^2 + beta sum_{t,p,t'} |Z_{t,p,t'}|_*
+    min_Z  1/2 sum_{i,t} | sum_p M_p(X_i)[t] sum_t' x_{i,t'}^T Z_{t,p,t'} - y_{i,t} |^2
+           + beta sum_{t,p,t'} |Z_{t,p,t'}|_*
 
 This is a group lasso over (query, gate, key) triples whose groups are d x c matrices in nuclear norm.  The blocks
 are nuclear, not Frobenius, because every unit has an input vector u and an output vector w (lemma L1).  The
