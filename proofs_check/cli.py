@@ -6,8 +6,13 @@
                         [--solver NAME] [--convex-only] [--json OUT]
     proofs-check run ... [--report DIR | --no-report]   also writes DIR/report.md, report.json and PNG plots
                                             (DIR: reports/ unless given; --no-report writes nothing)
-    proofs-check experiment [--n-train N] [--n-test N] [--features D] [--beta B] [--seed S] [--report [DIR]]
-                        [--json OUT]        the digits transfer experiment (proofs_check.experiment)
+    proofs-check experiment [digits] [--n-train N] [--n-test N] [--features D] [--beta B] [--loss L ...]
+                        [--seed S] [--solver NAME] [--report [DIR]] [--json OUT]
+                                            the digits transfer experiment (proofs_check.experiment)
+    proofs-check experiment grokking [--modulus P] [--train-fraction F ...] [--seed S ...] [--steps K]
+                        [--report [DIR]] [--json OUT]   modular division (proofs_check.grokking)
+    proofs-check experiment student-teacher [--seed S] [--restarts K] [--solver NAME] [--report [DIR]] [--json OUT]
+                                            a frozen random teacher layer (proofs_check.student_teacher)
     proofs-check path [THEOREM] [--data FILE.npz] [--points K] [--seed S] [--solver NAME] [--plot PNG] [--json OUT]
                                             the regularisation path (proofs_check.path; default convex-attention)
     proofs-check compare [--data FILE.npz] [--beta B] [--seed S] [--solver NAME] [--json OUT]
@@ -28,12 +33,15 @@ import numpy as np
 
 import theory
 from proofs_check.experiment import ExperimentConfig, format_experiment, run_experiment
+from proofs_check.grokking import GrokkingConfig, format_grokking, run_grokking
+from proofs_check.student_teacher import StudentTeacherConfig, format_student_teacher, run_student_teacher
 from proofs_check.compare import compare, default_arrays, format_comparison, rows_json
 from proofs_check.datafile import load_npz
 from proofs_check.harness import Verification, verify
 from proofs_check.path import POINTS, format_path, path_json, plot_path, regularisation_path
 from proofs_check.report_files import DEFAULT_DIR as DEFAULT_REPORT_DIR
-from proofs_check.report_files import EXPERIMENT_JSON, experiment_plot, write_report
+from proofs_check.report_files import (EXPERIMENT_JSON, GROKKING_JSON, STUDENT_TEACHER_JSON, experiment_plot,
+                                       grokking_plots, student_teacher_plot, write_report)
 from proofs_check.report import format_table, verification_lines
 from theory.errors import InputError, SolverFailure
 from theory.losses import LOSSES, get_loss
@@ -156,22 +164,40 @@ def _command_path(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The experiments, and the options each takes besides --seed, --report and --json (attribute names).
+EXPERIMENT_OPTIONS = {"digits": ("n_train", "n_test", "features", "beta", "losses", "solver"),
+                      "grokking": ("modulus", "train_fraction", "steps"),
+                      "student-teacher": ("restarts", "solver")}
+
+
 def _experiment_parser(commands) -> None:
-    """`proofs-check experiment`: the digits transfer experiment (proofs_check.experiment)."""
-    sub = commands.add_parser("experiment", help="the transfer experiment on scikit-learn's 8x8 digits")
-    defaults = ExperimentConfig()
+    """`proofs-check experiment [NAME]`: the digits transfer experiment (default), grokking or student-teacher.
+    Options default to None so that an option of another experiment can be refused (_command_experiment)."""
+    sub = commands.add_parser("experiment", help="an experiment: digits (default), grokking or student-teacher")
+    sub.add_argument("name", nargs="?", choices=tuple(EXPERIMENT_OPTIONS), default="digits",
+                     help="which experiment (default digits)")
+    digits, grokking, teacher = ExperimentConfig(), GrokkingConfig(), StudentTeacherConfig()
     for flag, kind, help_text in (("--n-train", _count("n-train"), "training images"),
                                   ("--n-test", _count("n-test"), "test images"),
                                   ("--features", _count("features"), "backbone features d per token"),
-                                  ("--beta", float, "weight decay of every head"),
-                                  ("--seed", int, "seed of split, backbone, gates and MLP restarts")):
+                                  ("--beta", float, "weight decay of every head")):
         dest = flag[2:].replace("-", "_")
-        sub.add_argument(flag, type=kind, default=getattr(defaults, dest), help=f"{help_text} (default {getattr(defaults, dest)})")
-    _solver_argument(sub)
+        sub.add_argument(flag, type=kind, default=None, help=f"digits: {help_text} (default {getattr(digits, dest)})")
     sub.add_argument("--loss", action="append", default=None, dest="losses",
-                     help=f"a loss to fit the heads with (repeatable; default: {' and '.join(defaults.losses)})")
+                     help=f"digits: a loss to fit the heads with (repeatable; default: {' and '.join(digits.losses)})")
+    sub.add_argument("--modulus", type=int, default=None, help=f"grokking: the prime P (default {grokking.modulus})")
+    sub.add_argument("--train-fraction", type=float, nargs="+", default=None, metavar="F",
+                     help=f"grokking: training fractions, one run each (default {grokking.train_fraction})")
+    sub.add_argument("--steps", type=_count("steps"), default=None,
+                     help=f"grokking: AdamW steps of the transformer (default {grokking.steps})")
+    sub.add_argument("--restarts", type=_count("restarts"), default=None,
+                     help=f"student-teacher: restarts of softmax attention (default {teacher.restarts})")
+    sub.add_argument("--seed", type=int, nargs="+", default=None, metavar="S",
+                     help="seed of every random draw (default 0); grokking takes several, one run each")
+    sub.add_argument("--solver", default=None, help=f"digits and student-teacher: one of {', '.join(SOLVERS)} "
+                                                    "(default auto; grokking records FISTA's iterates)")
     sub.add_argument("--report", type=Path, nargs="?", const=DEFAULT_REPORT_DIR, default=None, metavar="DIR",
-                     help=f"write {EXPERIMENT_JSON} and the accuracy plot into DIR (default {DEFAULT_REPORT_DIR})")
+                     help=f"write the experiment's JSON and plots into DIR (default {DEFAULT_REPORT_DIR})")
     sub.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
 
 
@@ -222,19 +248,63 @@ def _command_verify(args: argparse.Namespace) -> list[Verification]:
     return [result]
 
 
+def _given(args: argparse.Namespace, name: str) -> dict[str, object]:
+    """The options of experiment ``name`` that were given on the command line, as config fields."""
+    given = {option: getattr(args, option) for option in EXPERIMENT_OPTIONS[name] if getattr(args, option) is not None}
+    return {**given, "losses": tuple(given["losses"])} if "losses" in given else given
+
+
 def _command_experiment(args: argparse.Namespace) -> int:
-    losses = {} if args.losses is None else {"losses": tuple(args.losses)}
-    config = ExperimentConfig(n_train=args.n_train, n_test=args.n_test, features=args.features, beta=args.beta,
-                              seed=args.seed, solver=args.solver, **losses)
-    result = run_experiment(config, progress=lambda head: print(f"[experiment] {head}", file=sys.stderr, flush=True))
-    print(format_experiment(result))
-    payload = json.dumps(result.to_json(), indent=2) + "\n"
+    foreign = [option for name, options in EXPERIMENT_OPTIONS.items() if name != args.name for option in options
+               if getattr(args, option) is not None and option not in EXPERIMENT_OPTIONS[args.name]]
+    if foreign:
+        flags = ", ".join("--" + option.replace("_", "-") for option in foreign)
+        raise UsageError(f"experiment {args.name} takes no option {flags}")
+    seeds = args.seed or [DEFAULT_SEED]
+    if args.name != "grokking" and len(seeds) > 1:
+        raise UsageError(f"experiment {args.name} takes one --seed")
+    run = {"digits": _command_digits, "grokking": _command_grokking, "student-teacher": _command_student_teacher}
+    return run[args.name](args, seeds)
+
+
+def _write_experiment(args: argparse.Namespace, payload: dict, file_name: str, plot) -> None:
+    """--json and --report DIR: the payload as JSON, and in DIR also the experiment's plots (``plot(DIR)``)."""
+    text = json.dumps(payload, indent=2) + "\n"
     if args.json is not None:
-        args.json.write_text(payload)
+        args.json.write_text(text)
     if args.report is not None:
         args.report.mkdir(parents=True, exist_ok=True)
-        (args.report / EXPERIMENT_JSON).write_text(payload)
-        print(f"experiment written: {args.report / EXPERIMENT_JSON}, {experiment_plot(result, args.report)}")
+        (args.report / file_name).write_text(text)
+        print(f"experiment written: {args.report / file_name}, {plot(args.report)}")
+
+
+def _command_digits(args: argparse.Namespace, seeds: list[int]) -> int:
+    config = ExperimentConfig(**_given(args, "digits"), seed=seeds[0])
+    result = run_experiment(config, progress=lambda head: print(f"[experiment] {head}", file=sys.stderr, flush=True))
+    print(format_experiment(result))
+    _write_experiment(args, result.to_json(), EXPERIMENT_JSON, lambda directory: experiment_plot(result, directory))
+    return 0
+
+
+def _command_grokking(args: argparse.Namespace, seeds: list[int]) -> int:
+    given = _given(args, "grokking")
+    fractions = given.pop("train_fraction", [GrokkingConfig().train_fraction])
+    configs = [GrokkingConfig(**given, train_fraction=fraction, seed=seed) for fraction in fractions for seed in seeds]
+    results = [run_grokking(config, progress=lambda text: print(f"[grokking] {text}", file=sys.stderr, flush=True))
+               for config in configs]
+    print(format_grokking(results))
+    _write_experiment(args, {"runs": [result.to_json() for result in results]}, GROKKING_JSON,
+                      lambda directory: ", ".join(grokking_plots(results, directory).values()))
+    return 0
+
+
+def _command_student_teacher(args: argparse.Namespace, seeds: list[int]) -> int:
+    config = StudentTeacherConfig(**_given(args, "student-teacher"), seed=seeds[0])
+    result = run_student_teacher(config, progress=lambda text: print(f"[student-teacher] {text}", file=sys.stderr,
+                                                                     flush=True))
+    print(format_student_teacher(result))
+    _write_experiment(args, result.to_json(), STUDENT_TEACHER_JSON,
+                      lambda directory: student_teacher_plot(result, directory))
     return 0
 
 

@@ -115,3 +115,40 @@ def plot_regularisation_path(theorem: str, betas: list[float], counts: dict[str,
     more = fit.get_legend_handles_labels()
     ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8)
     return _save(fig, path)
+
+
+def plot_learning_curves(panels: dict[str, dict[str, list]], units: dict[str, str], title: str, path: Path) -> Path:
+    """Per model (one column): train/test accuracy (top) and per-sample loss (bottom, log) against its steps (log);
+    ``panels[model]`` holds the lists step, train_accuracy, test_accuracy, train_loss, test_loss."""
+    fig, axes = plt.subplots(2, len(panels), figsize=(5 * len(panels), 6), squeeze=False)
+    for column, (model, curve) in enumerate(panels.items()):
+        top, bottom = axes[0, column], axes[1, column]
+        for split in ("train", "test"):
+            top.plot(curve["step"], curve[f"{split}_accuracy"], label=split)
+            bottom.plot(curve["step"], curve[f"{split}_loss"], label=split)
+        top.axhline(0.99, color="k", linestyle=":", linewidth=0.8, label="99 %")
+        top.set(xscale="log", ylim=(-0.02, 1.02), ylabel="accuracy", title=model)
+        bottom.set(xscale="log", yscale="log", xlabel=units[model], ylabel="loss 1/2 |F - y|^2 per sample")
+        top.legend(fontsize=8)
+        bottom.legend(fontsize=8)
+    fig.suptitle(textwrap.fill(title, width=int(12 * fig.get_figwidth())), fontsize=9)
+    return _save(fig, path)
+
+
+def plot_student_errors(students: list[str], train: list[float], test: list[float], seconds: list[float], title: str,
+                        path: Path) -> Path:
+    """Grouped bars of train and test error per student (left) and the training time (right, log)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    x = np.arange(len(students))
+    for offset, values, label in ((-0.2, train, "train"), (0.2, test, "test")):
+        bars = left.bar(x + offset, values, 0.4, label=label)
+        left.bar_label(bars, fmt="%.3f", fontsize=7)
+    left.set_xticks(x, students, rotation=10)
+    left.set(ylabel="|F - Y|^2 / |Y|^2", title="error against the teacher")
+    left.legend(fontsize=8)
+    bars = right.bar(x, seconds, 0.5)
+    right.bar_label(bars, fmt="%.2f s", fontsize=7)
+    right.set_xticks(x, students, rotation=10)
+    right.set(yscale="log", ylabel="training time (s, wall clock)", title="training time")
+    fig.suptitle(textwrap.fill(title, width=int(12 * fig.get_figwidth())), fontsize=9)
+    return _save(fig, path)

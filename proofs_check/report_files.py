@@ -8,9 +8,11 @@ Contents, per verified theorem: the final objective of every restart per width a
 attention theorem it reads (gated-ReLU attention when registered, else linear attention): ARI against the noise
 level with the control (``clustering_ari.png``) and the recovered attention maps of one sample with planted and
 found groups (``clustering_attention_maps.png``).  The regularisation path of convex-attention on its default
-instance (``convex-attention_path.png``, proofs_check.path).  Last, the transfer experiment's accuracies
-(``experiment_accuracy.png``) when ``proofs-check experiment --report DIR`` has left DIR/experiment.json (the
-experiment takes minutes, so ``run`` does not re-run it; the section says how to produce it when it is missing).
+instance (``convex-attention_path.png``, proofs_check.path).  Last, the experiments, each read from the JSON that
+``proofs-check experiment NAME --report DIR`` left in DIR (they take minutes, so ``run`` does not re-run them; a
+section says how to produce its file when it is missing): the transfer experiment's accuracies
+(``experiment_accuracy.png`` from experiment.json), the grokking learning curves (``grokking_<run>.png`` from
+grokking.json) and the student-teacher errors and times (``student_teacher.png`` from student_teacher.json).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import theory
 from proofs_check import plots
 from proofs_check.clustering import ARI_CLOSE, attention_maps, noise_sweep
 from proofs_check.experiment import ExperimentResult, format_experiment
+from proofs_check.grokking import GrokkingResult, format_grokking
+from proofs_check.student_teacher import StudentTeacherResult, format_student_teacher
 from proofs_check.compare import compare, default_arrays, format_comparison, rows_json
 from proofs_check.harness import Verification
 from proofs_check.path import format_path, path_json, plot_path, regularisation_path
@@ -32,6 +36,8 @@ from proofs_check.report import format_table, verification_lines
 
 DEFAULT_DIR = Path("reports")
 EXPERIMENT_JSON = "experiment.json"
+GROKKING_JSON = "grokking.json"
+STUDENT_TEACHER_JSON = "student_teacher.json"
 
 #: The planted instance of the clustering witness in the report: small enough for a few seconds per noise level.
 CLUSTER_SIZES = {"samples": 10, "tokens": 5, "dim": 3, "groups": 3, "beta_fraction": 0.1}
@@ -126,6 +132,56 @@ def experiment_plot(result: ExperimentResult, directory: Path) -> Path:
                                  [h.test_accuracy for h in heads], title, directory / "experiment_accuracy.png")
 
 
+def grokking_plots(results: list[GrokkingResult], directory: Path) -> dict[str, str]:
+    """One learning-curve plot per run (both models side by side), keyed by run."""
+    files = {}
+    for result in results:
+        c = result.config
+        key = f"P{c.modulus}_f{c.train_fraction:g}_s{c.seed}"
+        title = (f"a / b mod {c.modulus}, train fraction {c.train_fraction:g}, seed {c.seed}: transformer (AdamW) vs "
+                 f"convex-attention-fc (FISTA iterates), squared loss on one-hot targets")
+        panels = {run.model: asdict(run.curve) for run in result.runs}
+        units = {run.model: run.unit for run in result.runs}
+        files[key] = plots.plot_learning_curves(panels, units, title, directory / f"grokking_{key}.png").name
+    return files
+
+
+def grokking_report(directory: Path) -> tuple[list[str], dict[str, object] | None, dict[str, str]]:
+    """The grokking section from DIR/grokking.json, or a note saying how to produce it."""
+    path = directory / GROKKING_JSON
+    header = ["## Modular division (grokking, [E22]; docs/theory.md §8.1)", ""]
+    if not path.is_file():
+        return header + [f"Not run: `proofs-check experiment grokking --report {directory}` writes {GROKKING_JSON}.",
+                         ""], None, {}
+    fields = json.loads(path.read_text())
+    results = [GrokkingResult.from_json(run) for run in fields["runs"]]
+    files = grokking_plots(results, directory)
+    lines = header + ["```", format_grokking(results), "```", ""]
+    return lines + [f"![{key}]({file})" for key, file in files.items()] + [""], fields, files
+
+
+def student_teacher_plot(result: StudentTeacherResult, directory: Path) -> Path:
+    students = result.students
+    title = f"student-teacher, seed {result.config.seed}: error against the frozen teacher and training time"
+    return plots.plot_student_errors([s.student for s in students], [s.train_error for s in students],
+                                     [s.test_error for s in students], [s.seconds for s in students], title,
+                                     directory / "student_teacher.png")
+
+
+def student_teacher_report(directory: Path) -> tuple[list[str], dict[str, object] | None, dict[str, str]]:
+    """The student-teacher section from DIR/student_teacher.json, or a note saying how to produce it."""
+    path = directory / STUDENT_TEACHER_JSON
+    header = ["## Student-teacher ([E22]; docs/theory.md §8.1)", ""]
+    if not path.is_file():
+        return header + [f"Not run: `proofs-check experiment student-teacher --report {directory}` writes "
+                         f"{STUDENT_TEACHER_JSON}.", ""], None, {}
+    fields = json.loads(path.read_text())
+    result = StudentTeacherResult.from_json(fields)
+    files = {"errors": student_teacher_plot(result, directory).name}
+    lines = header + ["```", format_student_teacher(result), "```", "", f"![errors]({files['errors']})", ""]
+    return lines, fields, files
+
+
 def write_report(results: list[Verification], directory: Path, seed: int) -> dict[str, Path]:
     """Write report.md, report.json and the plots into ``directory``; returns the written files by role."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -149,10 +205,16 @@ def write_report(results: list[Verification], directory: Path, seed: int) -> dic
     experiment_lines, experiment, files = experiment_report(directory)
     markdown += experiment_lines
     plot_files.update({f"experiment:{key}": file for key, file in files.items()})
+    grokking_lines, grokking, files = grokking_report(directory)
+    markdown += grokking_lines
+    plot_files.update({f"grokking:{key}": file for key, file in files.items()})
+    teacher_lines, student_teacher, files = student_teacher_report(directory)
+    markdown += teacher_lines
+    plot_files.update({f"student-teacher:{key}": file for key, file in files.items()})
     markdown += ["## Plots", "", *(f"- `{file}`: {key}" for key, file in plot_files.items()), ""]
     payload = {"seed": seed, "theorems": [r.to_json() for r in results], "clustering": clustering, "comparison": rows_json(comparison),
                "path": path_fields,
-               "experiment": experiment, "plots": plot_files}
+               "experiment": experiment, "grokking": grokking, "student_teacher": student_teacher, "plots": plot_files}
     written = {"markdown": directory / "report.md", "json": directory / "report.json"}
     written["markdown"].write_text("\n".join(markdown))
     written["json"].write_text(json.dumps(payload, indent=2, allow_nan=True) + "\n")

@@ -4,8 +4,9 @@ docs/theory.md §2-§8, for tests/test_reference_networks.py.
 Each theorem's network is transcribed here with explicit Python loops over samples i, heads j (and gates p) and
 tokens t, u, straight from its definition; the lifted map A_p is built entry by entry, A_p[(i, t, e), (row, col)],
 from the formula of the lifting with the block layout the module docstrings state; the weight decay names the
-weight arrays it decays.  Nothing here imports a theorem module's helpers: only the theorem's data X, its gates H,
-the logit patterns of relu-attention (the program's index set) and the shapes are read.  A transcription error made
+weight arrays it decays.  Nothing here imports a theorem module's helpers: only the theorem's data X, its gates (H;
+C and G of convex-attention-fc), the activation patterns of the relaxations (the programs' index sets) and the shapes
+are read.  A transcription error made
 the same way in a network and its program (e.g. a Gram matrix scaled in both) is caught by comparing against this
 file, which the agreement of the two with each other cannot do.
 
@@ -104,6 +105,41 @@ def convex_attention(theorem, weights):
     return F
 
 
+def convex_attention_fc(theorem, weights):
+    """f(X)[t, :] = sum_p M_p[t] sum_j (sum_u a_tpj[u] x_u^T u_tpj) w_tpj^T, M_p[t] = 1[sum_u C_p[t, u] x_u^T g_p >= 0],
+    a = b^2 / sum b^2 (docs/theory.md §8.1)."""
+    B, U, W = weights
+    X, C, G = theorem.X, theorem.C, theorem.G
+    N, s, d = X.shape
+    F = np.zeros((N, s, W.shape[-1]))
+    for i in range(N):
+        for t in range(s):
+            for p in range(len(C)):
+                if sum(C[p, t, u] * sum(X[i, u, a] * G[p, a] for a in range(d)) for u in range(s)) < 0:
+                    continue
+                for j in range(B.shape[2]):
+                    total = sum(B[t, p, j, u] ** 2 for u in range(s))
+                    value = sum(B[t, p, j, u] ** 2 / total * sum(X[i, u, a] * U[t, p, j, a] for a in range(d))
+                                for u in range(s))
+                    F[i, t] += value * W[t, p, j]
+    return F
+
+
+def relu_attention_fc(theorem, weights):
+    """f(X)[t, :] = sum_k relu(sum_u a_tk[u] x_u^T v_tk) w_tk^T, a = b^2 / sum b^2 (docs/theory.md §8.1)."""
+    B, V, W = weights
+    X = theorem.X
+    N, s, d = X.shape
+    F = np.zeros((N, s, W.shape[-1]))
+    for i in range(N):
+        for t in range(s):
+            for k in range(B.shape[1]):
+                total = sum(B[t, k, u] ** 2 for u in range(s))
+                value = sum(B[t, k, u] ** 2 / total * sum(X[i, u, a] * V[t, k, a] for a in range(d)) for u in range(s))
+                F[i, t] += relu(value) * W[t, k]
+    return F
+
+
 def mlp_mixer(theorem, weights):
     """f(X)[t, e] = sum_j sum_a (sum_u W1_j[t, u] X[u, a]) W2_j[a, e] (docs/theory.md §5)."""
     W1, W2 = weights
@@ -153,11 +189,14 @@ def fno(theorem, weights):
 
 FORWARD = {"linear-mlp": linear_mlp, "linear-attention": linear_attention,
            "gated-relu-attention": gated_relu_attention, "relu-attention": relu_attention,
-           "convex-attention": convex_attention, "mlp-mixer": mlp_mixer, "gated-relu-mixer": gated_relu_mixer, "fno": fno}
+           "convex-attention": convex_attention, "mlp-mixer": mlp_mixer, "gated-relu-mixer": gated_relu_mixer, "fno": fno,
+           "convex-attention-fc": convex_attention_fc, "relu-attention-fc": relu_attention_fc}
 
 #: Which weight arrays (in param_shapes order) carry weight decay beta/2 |W|_F^2: all of them, except the attention
-#: rows b of convex-attention ([E22]: no weight decay on the row-stochastic attention matrix, docs/theory.md §8).
-DECAYED = {"convex-attention": (False, True, True)}
+#: rows b of the convex-attention family ([E22]: no weight decay on the row-stochastic attention matrix, docs/theory.md
+#: §8, §8.1).
+DECAYED = {"convex-attention": (False, True, True), "convex-attention-fc": (False, True, True),
+           "relu-attention-fc": (False, True, True)}
 
 
 def weight_decay(name: str, weights: list[np.ndarray]) -> float:
@@ -211,6 +250,16 @@ def _coefficients(name: str, theorem) -> list[tuple[Callable, tuple[int, int]]]:
     if name == "convex-attention":  # block (query q, key k) at index q s + k: f[q, e] += sum_a x_k[a] Z_qk[a, e]
         return [(lambda i, t, e, row, col, q=q, key=key: X[i, key, row] * (col == e) * (t == q), (d, c))
                 for q in range(s) for key in range(s)]
+    if name == "convex-attention-fc":  # block (query q, gate p, key k): f[q, e] += M_p[q] sum_a x_k[a] Z_qpk[a, e]
+        C, G = theorem.C, theorem.G
+        gate = [[[float(sum(C[p, t, u] * sum(X[i, u, a] * G[p, a] for a in range(d)) for u in range(s)) >= 0)
+                  for t in range(s)] for i in range(N)] for p in range(len(C))]
+        return [(lambda i, t, e, row, col, q=q, p=p, key=key: X[i, key, row] * (col == e) * (t == q) * gate[p][i][q],
+                 (d, c)) for q in range(s) for p in range(len(C)) for key in range(s)]
+    if name == "relu-attention-fc":  # block (query q, sample pattern D, key k): mask D[i] on every query row
+        patterns = theorem.patterns
+        return [(lambda i, t, e, row, col, q=q, D=D, key=key: X[i, key, row] * (col == e) * (t == q) * float(D[i]),
+                 (d, c)) for q in range(s) for D in patterns for key in range(s)]
     if name == "mlp-mixer":  # Z[t s + u, a c + e] = sum_j W1_j[t, u] W2_j[a, e]
         def mixer(i, t, e, row, col):
             t_row, u = divmod(row, s)

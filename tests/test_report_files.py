@@ -11,7 +11,9 @@ import pytest
 from proofs_check.cli import main
 from proofs_check.experiment import ExperimentConfig, run_experiment
 from proofs_check.harness import verify
-from proofs_check.report_files import EXPERIMENT_JSON, write_report
+from proofs_check.grokking import GrokkingConfig, run_grokking
+from proofs_check.report_files import EXPERIMENT_JSON, GROKKING_JSON, STUDENT_TEACHER_JSON, write_report
+from proofs_check.student_teacher import StudentTeacherConfig, run_student_teacher
 from theory.linear_mlp import LinearMLP
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -31,7 +33,8 @@ def _check_plots(directory, plots):
 def test_report_files_without_experiment(tmp_path, verification):
     written = write_report([verification], tmp_path, seed=0)
     report = json.loads(written["json"].read_text())
-    assert set(report) == {"seed", "theorems", "clustering", "comparison", "path", "experiment", "plots"}
+    assert set(report) == {"seed", "theorems", "clustering", "comparison", "path", "experiment", "grokking",
+                           "student_teacher", "plots"}
     assert report["experiment"] is None
     assert {row["theorem"] for row in report["comparison"]} >= {"linear-attention", "mlp-mixer", "fno"}
     assert report["path"]["theorem"] == "convex-attention" and report["path"]["points"][-1]["active_blocks"] == 0
@@ -46,12 +49,22 @@ def test_report_files_without_experiment(tmp_path, verification):
         assert f"`{file}`" in markdown  # the closing list names every plot
 
 
-def test_report_includes_a_stored_experiment(tmp_path, verification):
+def test_report_includes_stored_experiments(tmp_path, verification):
     result = run_experiment(ExperimentConfig(n_train=20, n_test=10, features=2, heads=("linear",)))
     (tmp_path / EXPERIMENT_JSON).write_text(json.dumps(result.to_json()))
-    report = json.loads(write_report([verification], tmp_path, seed=0)["json"].read_text())
+    grokking = run_grokking(GrokkingConfig(modulus=3, steps=10, gates=2, beta_fraction=0.1))
+    (tmp_path / GROKKING_JSON).write_text(json.dumps({"runs": [grokking.to_json()]}))
+    teacher = run_student_teacher(StudentTeacherConfig(n_train=5, n_test=5, tokens=2, features=2, outputs=1,
+                                                       restarts=1, gates=1))
+    (tmp_path / STUDENT_TEACHER_JSON).write_text(json.dumps(teacher.to_json()))
+    written = write_report([verification], tmp_path, seed=0)
+    report = json.loads(written["json"].read_text())
     assert report["experiment"]["heads"][0]["head"] == "linear"
-    assert "experiment:accuracy" in report["plots"]
+    assert report["grokking"]["runs"][0]["config"]["modulus"] == 3
+    assert [s["student"] for s in report["student_teacher"]["students"]][0] == "softmax-attention"
+    assert {"experiment:accuracy", "grokking:P3_f0.5_s0", "student-teacher:errors"} <= set(report["plots"])
+    markdown = written["markdown"].read_text()
+    assert "## Modular division" in markdown and "## Student-teacher" in markdown and "Not run" not in markdown
     _check_plots(tmp_path, report["plots"])
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from theory.base import Theorem
 from theory.convex_attention import ConvexAttention
+from theory.convex_attention_fc import ConvexAttentionFC
 from theory.errors import InputError, SolverFailure
 from theory.fno import FNO
 from theory.gated_relu_attention import GatedReLUAttention
@@ -16,8 +17,9 @@ from theory.linear_attention import LinearAttention
 from theory.linear_mlp import LinearMLP
 from theory.mlp_mixer import MLPMixer
 from theory.relu_attention import ReLUAttention
+from theory.relu_attention_fc import ReLUAttentionFC
 
-REGISTRY: dict[str, type[Theorem]] = {cls.name: cls for cls in (LinearMLP, LinearAttention, GatedReLUAttention, ReLUAttention, ConvexAttention, MLPMixer, GatedReLUMixer, FNO)}
+REGISTRY: dict[str, type[Theorem]] = {cls.name: cls for cls in (LinearMLP, LinearAttention, GatedReLUAttention, ReLUAttention, ConvexAttention, ConvexAttentionFC, ReLUAttentionFC, MLPMixer, GatedReLUMixer, FNO)}
 
 
 def get(name: str) -> type[Theorem]:

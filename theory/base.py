@@ -80,11 +80,14 @@ class Theorem(ABC):
             Y = default_labels(X.shape[:2], max(Y.shape[2], 2), seed)
         return cls.from_arrays({"X": X, "Y": Y}, beta, seed, loss=loss, **options)
 
-    def rebind(self, beta: float) -> "Theorem":
-        """The same theorem, data and options (gates, patterns) with another weight decay."""
+    def rebind(self, beta: float, Y: np.ndarray | None = None) -> "Theorem":
+        """The same theorem, data X and options (gates, patterns) with another weight decay and, if given, other
+        targets Y of the same shape (the lifted blocks depend on X only)."""
         other = copy.copy(self)
         other.beta = check_beta(beta)
-        other.__dict__.pop("program", None)  # the cached program holds beta
+        if Y is not None:
+            other.Y = check_data(self.X, np.reshape(Y, self.Y.shape), self.loss)[1]
+        other.__dict__.pop("program", None)  # the cached program holds beta and the targets
         return other
 
     @classmethod

@@ -67,8 +67,9 @@ convex), and by von Neumann's trace inequality the best Z of rank k - 1 keeps th
 network with one head fewer than the k = m* active ones pays exactly 1/2 z_k^2 more, z_k = s_k - beta the smallest
 non-zero shrunk value.
 
-**(d) ReLU attention attains its bound** (:func:`relu_in_cone`).  The relu-attention program is the gated
-relaxation over all logit patterns, a lower bound on the ReLU network (docs/theory.md §4).  When the rank-one Z_p*
+**(d) A relaxation attains its bound** (:func:`in_cone`).  The program of a relaxation (``exact = False``:
+relu-attention, relu-attention-fc) is the gated program over all activation patterns, a lower bound on the ReLU
+network (docs/theory.md §4, §8.1).  When the rank-one Z_p*
 of (a) is the lifting of one head (W1, W2) whose logits have exactly pattern p (W1 in the cone of p, up to the sign
 (u, w) -> (-u, -w) that leaves Z_p* unchanged), that ReLU head computes A_p(Z_p*) with weight decay sigma, so the
 ReLU network attains C*: the bound is tight and C* is the ReLU optimum.  Draws of V are repeated until the top
@@ -121,15 +122,6 @@ def _require_nuclear(program: LiftedProgram) -> None:
         raise InputError("these known answers are built for nuclear-norm blocks and the squared loss")
 
 
-def bind_target(theorem: Theorem, y: np.ndarray, beta: float) -> Theorem:
-    """The theorem bound to its data X (and gates H), the target y (flat or (N, s, c)) and beta, as a data file
-    holding X, Y (and H) binds it."""
-    arrays = {"X": theorem.X, "Y": np.reshape(y, theorem.Y.shape)}
-    if hasattr(theorem, "H"):
-        arrays["H"] = theorem.H
-    return type(theorem).from_arrays(arrays, beta, 0)
-
-
 def tangent_basis(U: np.ndarray, W: np.ndarray) -> np.ndarray:
     """An orthonormal basis (as columns acting on vec_r) of T = {U M^T + N W^T}, the tangent space of the rank-r
     matrices at U Sigma W^T: the vec_r(u_i e_j^T) and vec_r(f_k w_i^T), f_k an orthonormal basis of U-perp."""
@@ -179,7 +171,7 @@ def _answer(theorem: Theorem, p: int, U: np.ndarray, sigma: np.ndarray, W: np.nd
     blocks = program.zeros()
     blocks[p] = (U * sigma) @ W.T
     y = program.predict(blocks) + V
-    bound = bind_target(theorem, y, beta)
+    bound = theorem.rebind(beta, y)
     factors: Factors = [[] for _ in blocks]
     factors[p] = [(np.sqrt(s) * U[:, k], np.sqrt(s) * W[:, k]) for k, s in enumerate(sigma)]
     optimum = 0.5 * float(V @ V) + beta * float(sigma.sum())
@@ -282,12 +274,12 @@ def planted_rank(theorem: Theorem, rank: int, rng: np.random.Generator, beta: fl
                      f"(best margin {best:.3g})")
 
 
-def relu_in_cone(theorem: Theorem, rng: np.random.Generator, beta: float = 1.0, signal: float = 1.0,
+def in_cone(theorem: Theorem, rng: np.random.Generator, beta: float = 1.0, signal: float = 1.0,
                  attempts: int = 40) -> KnownAnswer:
     """(d): a rank-one known answer of `relu-attention` whose head lies in its pattern's cone, so the ReLU network
     recovered from the known factors attains C* (the relaxation is tight on this instance)."""
     if not hasattr(theorem, "recovered_in_cones"):
-        raise InputError(f"{theorem.name} has no logit patterns; relu_in_cone is for relu-attention")
+        raise InputError(f"{theorem.name} has no activation patterns; in_cone is for the relaxations (exact = False)")
     return rank_one(theorem, rng, beta, signal, attempts, accept=lambda p, factors: theorem.recovered_in_cones(factors))
 
 

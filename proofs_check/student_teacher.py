@@ -1,0 +1,171 @@
+"""The student-teacher experiment of [E22] in small: a frozen random transformer layer as the teacher, attention
+students fitted to its outputs (docs/theory.md §8.0, §8.1).
+
+[E22] freezes the earlier layers of a pretrained BERT, replaces its last attention layer by the convex attention
+and trains it on the frozen features to reproduce the layer's outputs.  It reports faster convergence and a lower
+test error than standard attention; no numbers were retrievable.  No pretrained weights can be downloaded here, so
+the teacher is a seeded random layer, and the "frozen features" are standard normal tokens.
+
+Teacher (numpy.random.default_rng([seed, 1]), never trained): softmax attention with ``teacher_heads`` heads
+(W_Q, W_K, W_V in R^{d x d}, entries N(0, 1/d)), its heads concatenated and fed to a ReLU FC layer of width
+``teacher_hidden`` with output c, token-wise:
+    Y = relu(concat_h softmax(X W_Qh W_Kh^T X^T) X W_Vh  W1) W2.
+Data: X standard normal (numpy.random.default_rng([seed, 0])), ``n_train`` training and ``n_test`` test samples.
+
+Students, each with weight decay ``beta`` on the summed squared loss 1/2 sum_i |F_i - Y_i|^2:
+- ``softmax-attention``: standard attention (proofs_check.softmax_attention, s min(d, c) + 1 heads shared by all rows),
+  best of ``restarts`` L-BFGS runs: non-convex, no certificate;
+- ``convex-attention`` and ``convex-attention-fc`` (``gates`` frozen gate units from the seed): their lifted
+  programs solved by theory.solvers.solve (``StudentTeacherConfig.solver``); the certified gap shows the global optimum was reached.
+Reported: the relative test error |F - Y|^2 / |Y|^2 on the test samples, the same on the training samples, and
+the training time (wall clock, noisy on a shared machine).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+import theory
+from proofs_check.report import text_table
+from proofs_check.restarts import run_restarts
+from proofs_check.softmax_attention import LBFGS_BUDGET, STREAM, SoftmaxAttention
+from theory.data import check_beta, check_positive_int
+from theory.errors import InputError
+from theory.solvers import SOLVERS, solve
+
+CONVEX_STUDENTS = ("convex-attention", "convex-attention-fc")
+
+
+@dataclass(frozen=True)
+class StudentTeacherConfig:
+    """Sizes of the experiment; the defaults finish in a few minutes on 2 cores (see README)."""
+
+    seed: int = 0
+    n_train: int = 200
+    n_test: int = 500
+    tokens: int = 4
+    features: int = 3
+    outputs: int = 2
+    teacher_heads: int = 2
+    teacher_hidden: int = 8
+    beta: float = 1.0
+    gates: int = 4
+    restarts: int = 5
+    solver: str = "auto"
+
+    def __post_init__(self) -> None:
+        for name in ("n_train", "n_test", "tokens", "features", "outputs", "teacher_heads", "teacher_hidden", "gates",
+                     "restarts"):
+            check_positive_int(getattr(self, name), name)
+        check_beta(self.beta)
+        if self.solver not in SOLVERS:
+            raise InputError(f"unknown solver {self.solver!r}; choose {', '.join(SOLVERS)}")
+
+
+def teacher_outputs(X: np.ndarray, config: StudentTeacherConfig) -> np.ndarray:
+    """The frozen teacher layer (module docstring) applied to X (N, s, d): Y (N, s, c)."""
+    rng = np.random.default_rng([config.seed, 1])
+    d, H = X.shape[2], config.teacher_heads
+    Wq, Wk, Wv = (rng.standard_normal((3, H, d, d)) / np.sqrt(d))
+    W1 = rng.standard_normal((H * d, config.teacher_hidden)) / np.sqrt(H * d)
+    W2 = rng.standard_normal((config.teacher_hidden, config.outputs)) / np.sqrt(config.teacher_hidden)
+    logits = np.einsum("ita,hab,hcb,iuc->ihtu", X, Wq, Wk, X)
+    attention = np.exp(logits - logits.max(axis=3, keepdims=True))
+    attention /= attention.sum(axis=3, keepdims=True)
+    heads = np.einsum("ihtu,iua,hab->ithb", attention, X, Wv).reshape(X.shape[0], X.shape[1], H * d)
+    return np.maximum(heads @ W1, 0.0) @ W2
+
+
+@dataclass(frozen=True)
+class StudentResult:
+    student: str
+    kind: str
+    objective: float  # training objective (summed squared loss + weight decay)
+    certified_gap: float | None  # convex students: (C(Z) - LB) / C(Z); None for the non-convex one
+    train_error: float  # |F - Y|^2 / |Y|^2 on the training samples
+    test_error: float
+    seconds: float
+
+
+@dataclass
+class StudentTeacherResult:
+    config: StudentTeacherConfig
+    students: list[StudentResult] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        return {"config": asdict(self.config), "loss": "squared loss", "students": [asdict(s) for s in self.students]}
+
+    @classmethod
+    def from_json(cls, fields: dict) -> "StudentTeacherResult":
+        return cls(StudentTeacherConfig(**fields["config"]), [StudentResult(**s) for s in fields["students"]])
+
+
+def _relative(residual_squares: float, Y: np.ndarray) -> float:
+    return residual_squares / float(np.vdot(Y, Y))
+
+
+def convex_student(name: str, data: tuple[np.ndarray, ...], config: StudentTeacherConfig) -> StudentResult:
+    """Solve the student's program on the training samples; predict the test samples with the same Z* (the gates
+    of convex-attention-fc depend on the seed, s and d only, so both sets see the same gates)."""
+    Xtr, Ytr, Xte, Yte = data
+    cls = theory.get(name)
+    start = time.perf_counter()
+    program = cls.from_arrays({"X": Xtr, "Y": Ytr}, config.beta, config.seed, **_options(name, config)).program
+    solution = solve(program, config.solver)
+    seconds = time.perf_counter() - start
+    test = cls.from_arrays({"X": Xte, "Y": Yte}, config.beta, config.seed, **_options(name, config)).program
+    train_residual = program.predict(solution.blocks) - program.target
+    test_residual = test.predict(solution.blocks) - test.target
+    return StudentResult(name, f"convex ({solution.solver.lower()}, certified)", solution.optimum,
+                         solution.certified_gap,
+                         _relative(float(train_residual @ train_residual), Ytr),
+                         _relative(float(test_residual @ test_residual), Yte), seconds)
+
+
+def _options(name: str, config: StudentTeacherConfig) -> dict[str, object]:
+    return {"gates": config.gates} if name == "convex-attention-fc" else {}
+
+
+def softmax_student(data: tuple[np.ndarray, ...], config: StudentTeacherConfig) -> StudentResult:
+    """Best of ``restarts`` L-BFGS runs of standard attention; errors from its objective minus its weight decay."""
+    Xtr, Ytr, Xte, Yte = data
+    heads = Xtr.shape[1] * min(Xtr.shape[2], Ytr.shape[2]) + 1
+    start = time.perf_counter()
+    student = SoftmaxAttention(Xtr, Ytr, config.beta, heads)
+    run = run_restarts(student, config.restarts, config.seed, STREAM, options=LBFGS_BUDGET)
+    seconds = time.perf_counter() - start
+    theta = run.best_theta
+    decay = 0.5 * config.beta * float(theta @ theta)
+    train_loss = run.best - decay
+    test_loss = SoftmaxAttention(Xte, Yte, config.beta, heads).value_and_gradient(theta)[0] - decay
+    return StudentResult("softmax-attention", f"non-convex (best of {config.restarts} L-BFGS restarts, {heads} heads)",
+                         run.best, None, _relative(2 * train_loss, Ytr), _relative(2 * test_loss, Yte), seconds)
+
+
+def run_student_teacher(config: StudentTeacherConfig = StudentTeacherConfig(), progress=None) -> StudentTeacherResult:
+    say = progress or (lambda text: None)
+    rng = np.random.default_rng([config.seed, 0])
+    X = rng.standard_normal((config.n_train + config.n_test, config.tokens, config.features))
+    Y = teacher_outputs(X, config)
+    data = (X[:config.n_train], Y[:config.n_train], X[config.n_train:], Y[config.n_train:])
+    result = StudentTeacherResult(config)
+    say("softmax-attention")
+    result.students.append(softmax_student(data, config))
+    for name in CONVEX_STUDENTS:
+        say(name)
+        result.students.append(convex_student(name, data, config))
+    return result
+
+
+def format_student_teacher(result: StudentTeacherResult) -> str:
+    c = result.config
+    header = ("student", "kind", "train objective", "certified gap", "train error", "test error", "seconds")
+    rows = [(s.student, s.kind, f"{s.objective:.6g}", "-" if s.certified_gap is None else f"{s.certified_gap:.1e}",
+             f"{s.train_error:.4f}", f"{s.test_error:.4f}", f"{s.seconds:.2f}") for s in result.students]
+    caption = (f"student-teacher: seed {c.seed}, teacher = frozen random softmax attention ({c.teacher_heads} heads) + "
+               f"ReLU FC ({c.teacher_hidden}); {c.n_train} train / {c.n_test} test samples, s = {c.tokens}, "
+               f"d = {c.features}, c = {c.outputs}; beta = {c.beta:g}, squared loss; errors are |F - Y|^2 / |Y|^2")
+    return caption + "\n" + text_table(header, rows)

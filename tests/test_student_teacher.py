@@ -1,0 +1,98 @@
+"""The student-teacher experiment (proofs_check.student_teacher) on a tiny configuration: the teacher against its
+definition written with explicit loops, every student's fields and certificates, the errors against their
+definition, JSON round trip, and the CLI.
+
+Tolerances: float64 round-off of the same sums in another order, 1e-12 relative; the convex students are certified
+to the solvers' 1e-6 (proofs_check.tolerances.DUAL).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import numpy as np
+import pytest
+
+from proofs_check import cli
+from proofs_check import tolerances as tol
+from proofs_check.student_teacher import (StudentTeacherConfig, StudentTeacherResult, run_student_teacher,
+                                          teacher_outputs)
+from theory.convex_attention_fc import ConvexAttentionFC
+from theory.errors import InputError
+from theory.lifted import block_factors
+from theory.solvers import solve
+
+ROUND_OFF = 1e-12
+TINY = StudentTeacherConfig(n_train=8, n_test=12, tokens=3, features=2, outputs=1, teacher_hidden=3, gates=2,
+                            restarts=1, beta=0.01)
+
+
+@pytest.fixture(scope="module")
+def tiny_result() -> StudentTeacherResult:
+    return run_student_teacher(TINY)
+
+
+def test_teacher_is_softmax_attention_then_a_relu_layer():
+    config = StudentTeacherConfig(features=2, outputs=2, teacher_heads=2, teacher_hidden=3, seed=5)
+    X = np.random.default_rng(1).standard_normal((3, 4, 2))
+    rng = np.random.default_rng([5, 1])
+    Wq, Wk, Wv = rng.standard_normal((3, 2, 2, 2)) / np.sqrt(2)
+    W1, W2 = rng.standard_normal((4, 3)) / 2, rng.standard_normal((3, 2)) / np.sqrt(3)
+    expected = np.zeros((3, 4, 2))
+    for i, x in enumerate(X):
+        heads = []
+        for h in range(2):
+            logits = x @ Wq[h] @ Wk[h].T @ x.T
+            weights = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+            heads.append(weights @ x @ Wv[h])
+        expected[i] = np.maximum(np.hstack(heads) @ W1, 0) @ W2
+    np.testing.assert_allclose(teacher_outputs(X, config), expected, rtol=0, atol=ROUND_OFF * np.abs(expected).max())
+
+
+def test_every_student_is_reported_with_its_certificate(tiny_result):
+    students = {s.student: s for s in tiny_result.students}
+    assert list(students) == ["softmax-attention", "convex-attention", "convex-attention-fc"]
+    assert students["softmax-attention"].certified_gap is None
+    for name in ("convex-attention", "convex-attention-fc"):
+        assert students[name].certified_gap <= tol.DUAL
+    for student in students.values():
+        assert student.train_error >= 0 and student.test_error >= 0 and student.seconds > 0
+    again = StudentTeacherResult.from_json(json.loads(json.dumps(tiny_result.to_json())))
+    assert again.to_json() == tiny_result.to_json()
+
+
+def test_test_error_is_that_of_the_recovered_network(tiny_result):
+    """The convex-attention-fc student's test error, recomputed by another route: the network recovered from the
+    training solution (lemma L1), run forward on the test tokens with the gates of the same seed.  The solution is
+    recomputed by the same solver, so the two agree to its certified accuracy (1e-6 relative, tolerances.DUAL)."""
+    X = np.random.default_rng([TINY.seed, 0]).standard_normal((TINY.n_train + TINY.n_test, 3, 2))
+    Y = teacher_outputs(X, TINY)
+    train = ConvexAttentionFC.from_arrays({"X": X[:TINY.n_train], "Y": Y[:TINY.n_train]}, TINY.beta, TINY.seed,
+                                          gates=TINY.gates)
+    factors = block_factors(train.program, solve(train.program).blocks)
+    test = ConvexAttentionFC.from_arrays({"X": X[TINY.n_train:], "Y": Y[TINY.n_train:]}, TINY.beta, TINY.seed,
+                                         gates=TINY.gates)
+    F = test.forward(train.weights_from_factors(factors, train.heads_needed(factors)))
+    assert np.abs(F).max() > 0.1 * np.abs(test.Y).max()  # Z* != 0: the gates matter for the test predictions
+    error = float(np.sum((F - test.Y) ** 2) / np.sum(test.Y**2))
+    reported = next(s for s in tiny_result.students if s.student == "convex-attention-fc").test_error
+    assert reported == pytest.approx(error, rel=tol.DUAL)
+
+
+def test_bad_configuration_is_an_input_error():
+    with pytest.raises(InputError):
+        StudentTeacherConfig(beta=0.0)
+    with pytest.raises(InputError):
+        StudentTeacherConfig(restarts=0)
+
+
+def test_cli_writes_the_student_teacher_json_and_plot(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(cli, "StudentTeacherConfig", functools.partial(StudentTeacherConfig, **{
+        k: v for k, v in TINY.__dict__.items() if k not in ("seed", "restarts")}))
+    assert cli.main(["experiment", "student-teacher", "--seed", "3", "--restarts", "1", "--report", str(tmp_path)]) == 0
+    assert "test error" in capsys.readouterr().out
+    stored = json.loads((tmp_path / "student_teacher.json").read_text())
+    assert stored["config"]["seed"] == 3 and stored["loss"] == "squared loss"
+    assert (tmp_path / "student_teacher.png").read_bytes()[:4] == b"\x89PNG"
+    assert cli.main(["experiment", "student-teacher", "--steps", "3"]) == 2
