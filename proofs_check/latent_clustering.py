@@ -57,9 +57,14 @@ from theory.lifted import beta_max, block_factors, certified_gap
 from theory.prox import solve_program
 from theory.rank_reduction import reduce_rank
 # Reused from the planted-token witness; this module moves to proofs_check.clustering on main: change this block.
-from theory.clustering import adjusted_rand, attention_maps, head_projections, kmeans_labels, null_ari_quantile
+from theory.clustering import adjusted_rand, head_projections, kmeans_labels, null_ari_quantile
 
 TARGETS = ("token", "group-sum")
+NUISANCES = ("gaussian", "decoy")
+#: The decoy clusters' spread relative to the latent groups' (both in units of their own centre distance): tighter,
+#: so that every similarity computed from the tokens alone, whitened included, prefers the decoy (measured: k-means
+#: on whitened tokens recovers the latent groups with ARI 1 on Gaussian nuisance, any scale, seeds 0-4).
+DECOY_SPREAD = 0.5
 THEOREMS = ("linear-attention", "gated-relu-attention", "convex-attention")
 
 #: The second entry of the control's seed sequence [seed, CONTROL_STREAM], apart from data and gate streams.
@@ -100,10 +105,12 @@ def _check_scale(value: float, name: str, positive: bool) -> float:
 
 
 def latent_tokens(rng: np.random.Generator, *, samples: int, tokens: int, groups: int, latent_dim: int,
-                  nuisance_dim: int, nuisance_scale: float, noise: float, target: str = "group-sum") -> LatentTokens:
+                  nuisance_dim: int, nuisance_scale: float, noise: float, target: str = "group-sum",
+                  nuisance: str = "gaussian") -> LatentTokens:
     """Tokens with groups in a latent subspace and group-independent nuisance (see the module docstring).
 
-    Every draw is made whatever the target, so the two targets of one seed share X and the groups.
+    Every draw is made whatever the target and the nuisance kind, in the same order, so the variants of one seed
+    share the groups, the bases and the latent coordinates.
     """
     samples, tokens, latent_dim, nuisance_dim = (check_positive_int(v, n) for v, n in (
         (samples, "samples"), (tokens, "tokens"), (latent_dim, "latent_dim"), (nuisance_dim, "nuisance_dim")))
@@ -114,21 +121,32 @@ def latent_tokens(rng: np.random.Generator, *, samples: int, tokens: int, groups
     noise = _check_scale(noise, "noise", positive=False)
     if target not in TARGETS:
         raise InputError(f"unknown target {target!r}; choose {' or '.join(TARGETS)}")
+    if nuisance not in NUISANCES:
+        raise InputError(f"unknown nuisance {nuisance!r}; choose {' or '.join(NUISANCES)}")
+    if nuisance == "decoy" and groups > nuisance_dim:
+        raise InputError(f"decoy nuisance needs groups <= nuisance_dim = {nuisance_dim}, got {groups}")
     d = latent_dim + nuisance_dim
     basis = np.linalg.qr(rng.standard_normal((d, d)))[0]
-    latent, nuisance = basis[:, :latent_dim], basis[:, latent_dim:]
+    latent, nuisance_basis = basis[:, :latent_dim], basis[:, latent_dim:]
     centres = np.linalg.qr(rng.standard_normal((latent_dim, latent_dim)))[0][:groups] / np.sqrt(2)
     labels = rng.integers(0, groups, size=(samples, tokens))
     codes = centres[labels] + noise * rng.standard_normal((samples, tokens, latent_dim))
-    X = codes @ latent.T + nuisance_scale * rng.standard_normal((samples, tokens, nuisance_dim)) @ nuisance.T
+    gaussian = rng.standard_normal((samples, tokens, nuisance_dim))
     direction = rng.standard_normal(nuisance_dim)
-    value = nuisance @ (direction / np.linalg.norm(direction))
     group_values = rng.standard_normal(groups)
+    decoys = rng.integers(0, groups, size=(samples, tokens))
+    decoy_centres = np.linalg.qr(rng.standard_normal((nuisance_dim, nuisance_dim)))[0][:groups] / np.sqrt(2)
+    if nuisance == "gaussian":
+        part = nuisance_scale * gaussian
+    else:  # the latent construction with independent labels, scaled by nuisance_scale, half the relative spread
+        part = nuisance_scale * (decoy_centres[decoys] + DECOY_SPREAD * noise * gaussian)
+    X = codes @ latent.T + part @ nuisance_basis.T
+    value = nuisance_basis @ (direction / np.linalg.norm(direction))
     if target == "token":
         Y = group_values[labels][..., None]
     else:
         Y = np.einsum("itu,iu->it", same_group(labels), X @ value)[..., None]
-    return LatentTokens(X, Y, labels, latent, nuisance, value, target)
+    return LatentTokens(X, Y, labels, latent, nuisance_basis, value, target)
 
 
 def same_group(groups: np.ndarray) -> np.ndarray:
@@ -343,13 +361,16 @@ def _distances(points: np.ndarray) -> np.ndarray:
 def baseline_scores(X: np.ndarray, Y: np.ndarray, groups: np.ndarray, reference: np.ndarray, k: int,
                     seed: int) -> dict[str, float]:
     """The baselines in the read-outs' units: k-means ARI and distance separation on the raw tokens, on their top
-    dim(reference) principal components and on the targets; alignment of that principal subspace, and chance."""
+    dim(reference) principal components, on the whitened tokens (all principal components scaled to unit variance)
+    and on the targets; alignment of that principal subspace, and chance."""
     from sklearn.decomposition import PCA
 
     N, s, d = X.shape
     dim = reference.shape[1]
     pca = PCA(n_components=dim).fit(X.reshape(-1, d))
-    views = {"raw": X, "pca": pca.transform(X.reshape(-1, d)).reshape(N, s, dim), "targets": Y}
+    whitened = PCA(whiten=True).fit_transform(X.reshape(-1, d)).reshape(N, s, -1)
+    views = {"raw": X, "pca": pca.transform(X.reshape(-1, d)).reshape(N, s, dim), "whitened": whitened,
+             "targets": Y}
     scores = {f"{name}_ari": adjusted_rand(kmeans_labels(view.reshape(N * s, -1), k, seed), groups)
               for name, view in views.items()}
     scores.update({f"{name}_separation": separation(_distances(view), groups) for name, view in views.items()})
@@ -360,10 +381,10 @@ def baseline_scores(X: np.ndarray, Y: np.ndarray, groups: np.ndarray, reference:
 
 #: Which baselines each compared read-out must beat: its own kind of score, plus the control's same read-out.
 BASELINES = {
-    "heads": ("raw_ari", "pca_ari", "targets_ari"),
-    "head": ("raw_ari", "pca_ari", "targets_ari"),
-    "logits": ("raw_separation", "pca_separation", "targets_separation"),
-    "masks": ("raw_separation", "pca_separation", "targets_separation"),
+    "heads": ("raw_ari", "pca_ari", "whitened_ari", "targets_ari"),
+    "head": ("raw_ari", "pca_ari", "whitened_ari", "targets_ari"),
+    "logits": ("raw_separation", "pca_separation", "whitened_separation", "targets_separation"),
+    "masks": ("raw_separation", "pca_separation", "whitened_separation", "targets_separation"),
     "query_key": ("pca_alignment", "chance_alignment"),
 }
 
@@ -423,12 +444,15 @@ def bind(name: str, arrays: dict[str, np.ndarray], seed: int, beta: float | None
 
 def evaluate(name: str, X: np.ndarray, Y: np.ndarray, groups: np.ndarray, reference: np.ndarray, seed: int, *,
              beta: float | None = None, beta_fraction: float | None = None, solver: str = "auto",
-             **options: object) -> Evaluation:
+             gates: np.ndarray | None = None, **options: object) -> Evaluation:
     """Solve, read and score ``name`` on (X, Y) and on the shuffled control (same X, same gates, the same fraction
-    of its own beta_max), against the baselines; k-means asks for as many clusters as ``groups`` holds."""
+    of its own beta_max), against the baselines; k-means asks for as many clusters as ``groups`` holds.  ``gates``:
+    the gated theorems' H from a data file (otherwise drawn from the seed)."""
     k, dim = len(np.unique(groups)), reference.shape[1]
-    theorem, fraction = bind(name, {"X": X, "Y": Y}, seed, beta, beta_fraction, **options)
-    control_theorem, _ = bind(name, {"X": X, "Y": shuffled(Y, seed)}, seed, beta_fraction=fraction, **options)
+    fixed = {} if gates is None else {"H": gates}
+    theorem, fraction = bind(name, {"X": X, "Y": Y, **fixed}, seed, beta, beta_fraction, **options)
+    control_theorem, _ = bind(name, {"X": X, "Y": shuffled(Y, seed), **fixed}, seed, beta_fraction=fraction,
+                              **options)
     solution, control_solution = certified_solution(theorem, solver), certified_solution(control_theorem, solver)
     reading = read_solution(solution, k, dim, seed)
     control_reading = read_solution(control_solution, k, dim, seed)
@@ -474,6 +498,9 @@ MARGIN = 0.3
 #: setting of the issue), six tokens per sample, latent noise a tenth of the centre distance.
 MAP_SIZES = {"tokens": 6, "groups": 2, "latent_dim": 2, "nuisance_dim": 2, "noise": 0.1}
 MAP_GRID = {"nuisance_scale": (0.5, 1.0, 3.0), "samples": (8, 16, 32, 64), "beta_fraction": (1e-4, 1e-3, 1e-2, 1e-1)}
+#: (target, nuisance) pairs of the map: the context-dependent target with Gaussian and with decoy nuisance, and the
+#: token-wise target (which the targets' own k-means decides exactly, so no read-out can beat it) as the reference.
+MAP_FAMILIES = (("group-sum", "gaussian"), ("group-sum", "decoy"), ("token", "gaussian"))
 MAP_SEEDS = (0, 1, 2)
 
 
@@ -483,6 +510,7 @@ class Cell:
 
     theorem: str
     target: str
+    nuisance: str
     nuisance_scale: float
     samples: int
     beta_fraction: float
@@ -490,50 +518,50 @@ class Cell:
     result: dict[str, object]
 
 
-def map_cell(name: str, target: str, nuisance_scale: float, samples: int, beta_fraction: float, seed: int,
-             sizes: dict[str, object] = MAP_SIZES, solver: str = "auto") -> Cell:
+def map_cell(name: str, target: str, nuisance: str, nuisance_scale: float, samples: int, beta_fraction: float,
+             seed: int, sizes: dict[str, object] = MAP_SIZES, solver: str = "auto") -> Cell:
     """Draw the data of one cell from numpy.random.default_rng(seed) and evaluate ``name`` on it."""
     data = latent_tokens(np.random.default_rng(seed), samples=samples, nuisance_scale=nuisance_scale, target=target,
-                         **sizes)
+                         nuisance=nuisance, **sizes)
     evaluation = evaluate(name, data.X, data.Y, data.groups, data.latent, seed, beta_fraction=beta_fraction,
                           solver=solver)
-    return Cell(name, target, nuisance_scale, samples, beta_fraction, seed, evaluation.to_json())
+    return Cell(name, target, nuisance, nuisance_scale, samples, beta_fraction, seed, evaluation.to_json())
 
 
-def clustering_map(theorems=THEOREMS, targets=TARGETS, grid=MAP_GRID, seeds=MAP_SEEDS, sizes=MAP_SIZES,
+def clustering_map(theorems=THEOREMS, families=MAP_FAMILIES, grid=MAP_GRID, seeds=MAP_SEEDS, sizes=MAP_SIZES,
                    solver: str = "auto", progress=None) -> list[Cell]:
-    """Every theorem x target x nuisance scale x samples x beta fraction x seed (``progress(cell)`` after each)."""
+    """Every theorem x family x nuisance scale x samples x beta fraction x seed (``progress(cell)`` after each)."""
     cells = []
     for name in theorems:
-        for target in targets:
+        for target, nuisance in families:
             for scale in grid["nuisance_scale"]:
                 for samples in grid["samples"]:
                     for fraction in grid["beta_fraction"]:
                         for seed in seeds:
-                            cells.append(map_cell(name, target, scale, samples, fraction, seed, sizes, solver))
+                            cells.append(map_cell(name, target, nuisance, scale, samples, fraction, seed, sizes,
+                                                  solver))
                             if progress is not None:
                                 progress(cells[-1])
     return cells
 
 
 COMPARED = tuple(BASELINES)
+SETTING = ("theorem", "target", "nuisance", "nuisance_scale", "samples", "beta_fraction")
 
 
 def summarise(cells: list[Cell]) -> list[dict[str, object]]:
-    """Per setting (all but the seed): the seeds, the mean scores, the mean and smallest margin per read-out, and
-    ``wins``: the read-outs whose margin is >= MARGIN in every seed."""
+    """Per setting (all but the seed): the seeds, the mean scores, baselines and control, the mean and smallest
+    margin per read-out, and ``wins``: the read-outs whose margin is >= MARGIN in every seed."""
     settings: dict[tuple, list[Cell]] = {}
     for cell in cells:
-        settings.setdefault((cell.theorem, cell.target, cell.nuisance_scale, cell.samples, cell.beta_fraction),
-                            []).append(cell)
+        settings.setdefault(tuple(getattr(cell, key) for key in SETTING), []).append(cell)
     rows = []
-    for (name, target, scale, samples, fraction), group in settings.items():
+    for setting, group in settings.items():
         def mean(part: str, key: str) -> float:
             return float(np.mean([c.result[part][key] for c in group]))
         smallest = {r: float(np.min([c.result["margins"][r] for c in group])) for r in COMPARED}
         rows.append({
-            "theorem": name, "target": target, "nuisance_scale": scale, "samples": samples, "beta_fraction": fraction,
-            "seeds": [c.seed for c in group],
+            **dict(zip(SETTING, setting)), "seeds": [c.seed for c in group],
             "scores": {r: mean("scores", r) for r in (*COMPARED, "value")},
             "baselines": {b: mean("baselines", b) for b in group[0].result["baselines"]},
             "control": {r: mean("control", r) for r in COMPARED},
@@ -547,22 +575,27 @@ def _number(value: float) -> str:
     return "–" if value is None or not np.isfinite(value) else f"{value:.2f}"
 
 
+def _joined(values) -> str:
+    return r" \| ".join(_number(v) for v in values)
+
+
+VIEWS = ("raw", "pca", "whitened", "targets")
+
+
 def map_table(rows: list[dict[str, object]]) -> list[str]:
-    """The map as a markdown table: per setting the read-outs' mean scores, the best baselines, the control and
-    which read-outs win (margin >= MARGIN in every seed)."""
-    header = ["theorem", "target", "nuisance", "N", "beta/beta_max", "seeds", "heads ARI", "head ARI",
-              "logit sep.", "mask sep.", "q/k align.", "raw|PCA|targets ARI", "raw|PCA|targets sep.",
-              "PCA align.", "control heads|logits|q/k", "wins (margin >= %g in every seed)" % MARGIN]
+    """The map as a markdown table: per setting the read-outs' mean scores, the baselines, the control and which
+    read-outs win (margin >= MARGIN in every seed, with the smallest margin)."""
+    header = ["theorem", "target", "nuisance", "scale", "N", "β/β_max", "seeds", "heads ARI", "head ARI",
+              "logit sep.", "mask sep.", "q/k align.", "raw | PCA | whitened | targets ARI",
+              "raw | PCA | whitened | targets sep.", "PCA align.", "control heads | logits | q/k",
+              f"wins (margin ≥ {MARGIN:g} in every seed)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         s, b, c = row["scores"], row["baselines"], row["control"]
-        cells = [row["theorem"], row["target"], f"{row['nuisance_scale']:g}", str(row["samples"]),
-                 f"{row['beta_fraction']:g}", ",".join(map(str, row["seeds"])),
-                 *(_number(s[r]) for r in COMPARED),
-                 "|".join(_number(b[f"{v}_ari"]) for v in ("raw", "pca", "targets")).replace("|", r"\|"),
-                 "|".join(_number(b[f"{v}_separation"]) for v in ("raw", "pca", "targets")).replace("|", r"\|"),
-                 _number(b["pca_alignment"]),
-                 "|".join(_number(c[r]) for r in ("heads", "logits", "query_key")).replace("|", r"\|"),
+        cells = [row["theorem"], row["target"], row["nuisance"], f"{row['nuisance_scale']:g}", str(row["samples"]),
+                 f"{row['beta_fraction']:g}", ",".join(map(str, row["seeds"])), *(_number(s[r]) for r in COMPARED),
+                 _joined(b[f"{v}_ari"] for v in VIEWS), _joined(b[f"{v}_separation"] for v in VIEWS),
+                 _number(b["pca_alignment"]), _joined(c[r] for r in ("heads", "logits", "query_key")),
                  ", ".join(f"{r} (+{row['smallest_margin'][r]:.2f})" for r in row["wins"]) or "none"]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -570,10 +603,11 @@ def map_table(rows: list[dict[str, object]]) -> list[str]:
 
 # ---- plots -----------------------------------------------------------------------------------------------------
 
-def plot_map(rows: list[dict[str, object]], readout: str, target: str, path: Path) -> Path:
-    """Heat maps of the mean margin of ``readout`` for ``target``: one panel per theorem (rows) and beta fraction
-    (columns), nuisance scale against samples inside; cells where it wins in every seed are starred."""
-    rows = [r for r in rows if r["target"] == target]
+def plot_map(rows: list[dict[str, object]], readout: str, family: tuple[str, str], path: Path) -> Path:
+    """Heat maps of the mean margin of ``readout`` for one (target, nuisance) family: one panel per theorem (rows)
+    and beta fraction (columns), nuisance scale against samples inside; cells where it wins in every seed are
+    starred."""
+    rows = [r for r in rows if (r["target"], r["nuisance"]) == tuple(family)]
     theorems = list(dict.fromkeys(r["theorem"] for r in rows))
     fractions = sorted({r["beta_fraction"] for r in rows})
     scales = sorted({r["nuisance_scale"] for r in rows})
@@ -596,19 +630,185 @@ def plot_map(rows: list[dict[str, object]], readout: str, target: str, path: Pat
             ax.set_title(f"{name}, beta = {fraction:g} beta_max", fontsize=8)
             ax.set(xlabel="samples N" if i == len(theorems) - 1 else "", ylabel="nuisance scale" if j == 0 else "")
         fig.colorbar(image, ax=axes[i][-1], fraction=0.08, label="score - best baseline")
-    fig.suptitle(f"target {target}: margin of the '{readout}' read-out (* = >= {MARGIN:g} in every seed)",
-                 fontsize=9)
+    fig.suptitle(f"target {family[0]}, {family[1]} nuisance: margin of the '{readout}' read-out over the best "
+                 f"baseline (* = >= {MARGIN:g} in every seed)", fontsize=9)
     return _save(fig, path)
 
 
-def plot_attention(evaluation: Evaluation, groups: np.ndarray, sample: int, path: Path) -> Path | None:
-    """The recovered heads' attention logits of one sample (theory.clustering.attention_maps: gated maps masked),
-    tokens sorted by group, with tick labels 'group/found'; None for convex attention or without heads."""
-    theorem = evaluation.solution.theorem
-    if evaluation.theorem == "convex-attention" or evaluation.reading.heads == 0:
+def plot_attention(reading: Reading, order_by: np.ndarray, sample: int, title: str, path: Path) -> Path | None:
+    """The affinities the ``logits`` read-out scores (heads' logits, gated ones masked; convex attention's position
+    map) for the tokens of one sample, sorted by ``order_by`` (N, s) (the groups, or the partition without them),
+    tick labels 'order/found' (proofs_check.plots.plot_attention_maps); None when there is no head."""
+    if not reading.logits:
         return None
-    W1, _, sigma, _ = _attention_heads(evaluation.solution)
-    maps = attention_maps(theorem, W1, sample)[sigma > 0]
-    title = (f"{evaluation.theorem}, beta = {evaluation.beta_fraction:.2g} beta_max, sample {sample}: heads' "
-             f"logits (ARI of the heads' partition {evaluation.scores['heads']:.2f})")
-    return plot_attention_maps(maps, groups[sample], evaluation.reading.partition[sample], title, path)
+    s = reading.partition.shape[1]
+    block = slice(sample * s, (sample + 1) * s)
+    maps = np.stack([affinity[block, block] for _, affinity in reading.logits])
+    return plot_attention_maps(maps, order_by[sample], reading.partition[sample], title, path)
+
+
+# ---- a user's data (proofs-check cluster) ------------------------------------------------------------------------
+
+#: The planted instance `proofs-check cluster` uses without --data, and the report's headline cell.
+HEADLINE = {"target": "group-sum", "nuisance_scale": 3.0, "samples": 32, "beta_fraction": 1e-3}
+
+
+def headline_arrays(seed: int) -> dict[str, np.ndarray]:
+    """The HEADLINE planted data drawn from numpy.random.default_rng(seed): X, Y, groups and latent."""
+    data = latent_tokens(np.random.default_rng(seed), samples=HEADLINE["samples"], target=HEADLINE["target"],
+                         nuisance_scale=HEADLINE["nuisance_scale"], **MAP_SIZES)
+    return {"X": data.X, "Y": data.Y, "groups": data.groups, "latent": data.latent}
+
+
+def check_groups(groups: object, shape: tuple[int, int]) -> np.ndarray:
+    """groups as an integer array of shape (N, s) with at least two distinct groups, or an InputError."""
+    array = np.asarray(groups)
+    if array.shape != shape:
+        raise InputError(f"groups must have shape (N, s) = {shape}, got {array.shape}")
+    if not np.issubdtype(array.dtype, np.number) or not np.all(np.isfinite(array)) or np.any(array != np.round(array)):
+        raise InputError("groups must hold finite integer labels")
+    if len(np.unique(array)) < 2:
+        raise InputError(f"groups must contain at least two groups, found {len(np.unique(array))}")
+    return array.astype(int)
+
+
+def check_latent(latent: object, d: int) -> np.ndarray:
+    """An orthonormal basis (d, r) of the span of ``latent`` (d, r), 1 <= r < d, full column rank; InputError
+    otherwise."""
+    array = np.asarray(latent, dtype=float)
+    if array.ndim != 2 or array.shape[0] != d or not 1 <= array.shape[1] < d:
+        raise InputError(f"latent must have shape (d, r) with d = {d} and 1 <= r < d, got {array.shape}")
+    if not np.all(np.isfinite(array)) or np.linalg.matrix_rank(array) < array.shape[1]:
+        raise InputError("latent must be finite with linearly independent columns")
+    return np.linalg.qr(array)[0]
+
+
+def reference_subspace(X: np.ndarray, groups: np.ndarray | None, latent: np.ndarray | None,
+                       k: int) -> tuple[np.ndarray, str]:
+    """The subspace the alignment is measured against, and its name: ``latent`` when given; else the span of the
+    centred group means (the directions that separate the groups, k - 1 of them); else the top k - 1 principal
+    directions of the tokens (alignment 1 then means the heads read the directions of largest variance)."""
+    tokens = X.reshape(-1, X.shape[2])
+    if latent is not None:
+        return check_latent(latent, X.shape[2]), "given latent subspace"
+    if groups is not None:
+        flat = groups.reshape(-1)
+        means = np.array([tokens[flat == g].mean(axis=0) for g in np.unique(flat)])
+        return principal_basis((means - means.mean(axis=0)).T, k - 1), "span of the centred group means"
+    centred = tokens - tokens.mean(axis=0)
+    return principal_basis(centred.T, k - 1), f"top {k - 1} principal direction(s) of the tokens"
+
+
+@dataclass(frozen=True)
+class ClusterRun:
+    """`proofs-check cluster` on one data set: the evaluation (with groups) or the reading alone (without)."""
+
+    theorem: str
+    seed: int
+    k: int
+    reference: str
+    reading: Reading
+    solution: Solution
+    beta: float
+    beta_fraction: float
+    evaluation: Evaluation | None
+    alignment: dict[str, float]
+    nulls: dict[str, float] | None
+
+
+def cluster_arrays(arrays: dict[str, np.ndarray], name: str, seed: int, *, beta: float | None = None,
+                   beta_fraction: float | None = None, clusters: int | None = None, solver: str = "auto",
+                   **options: object) -> ClusterRun:
+    """Read the clustering off ``name``'s certified solution on the arrays (X, Y; optional groups, latent, H).
+
+    With ``groups``: every read-out, baseline and the shuffled control, as in the map, plus the control's
+    permutation-null quantiles.  Without: the heads' partition into ``clusters`` (default 2) and the alignment of
+    the query/key and value subspaces with the reference subspace (:func:`reference_subspace`).
+    """
+    import theory
+
+    theory.get(name)  # an unknown theorem is an InputError before anything is solved
+    if name not in THEOREMS:
+        raise InputError(f"token clustering reads {', '.join(THEOREMS)}; not {name}")
+    X = np.asarray(arrays["X"])
+    if X.ndim != 3:
+        raise InputError(f"X must have 3 axes (N, s, d), got shape {X.shape}")
+    groups = check_groups(arrays["groups"], X.shape[:2]) if "groups" in arrays else None
+    if clusters is not None and clusters < 2:
+        raise InputError(f"clusters must be >= 2, got {clusters}")
+    k = len(np.unique(groups)) if groups is not None else clusters or 2
+    reference, label = reference_subspace(X, groups, arrays.get("latent"), k)
+    if beta is None and beta_fraction is None:
+        beta_fraction = HEADLINE["beta_fraction"]
+    extra = {key: arrays[key] for key in ("H",) if key in arrays}
+    if groups is not None:
+        evaluation = evaluate(name, X, arrays["Y"], groups, reference, seed, beta=beta, beta_fraction=beta_fraction,
+                              solver=solver, gates=arrays.get("H"), **options)
+        return ClusterRun(name, seed, k, label, evaluation.reading, evaluation.solution, evaluation.beta,
+                          evaluation.beta_fraction, evaluation, {},
+                          null_quantiles(evaluation.control_reading, groups, seed))
+    theorem, fraction = bind(name, {"X": X, "Y": arrays["Y"], **extra}, seed, beta, beta_fraction, **options)
+    solution = certified_solution(theorem, solver)
+    reading = read_solution(solution, k, reference.shape[1], seed)
+    return ClusterRun(name, seed, k, label, reading, solution, theorem.beta, fraction, None,
+                      {"query_key": alignment(reading.query_key, reference),
+                       "value": alignment(reading.value, reference)}, None)
+
+
+READOUT_NAMES = {"heads": "heads' projections, k-means (ARI)", "head": "each head's projections (ARI, weighted)",
+                 "logits": "attention logits, same vs other group (separation)",
+                 "masks": "active gates' masks (separation)", "query_key": "query/key subspace (alignment)",
+                 "value": "value subspace (alignment, not compared)"}
+
+
+def cluster_lines(run: ClusterRun) -> list[str]:
+    """The text `proofs-check cluster` prints."""
+    lines = [f"{run.theorem}: seed {run.seed}, beta {run.beta:.4g} = {run.beta_fraction:.3g} beta_max, solver "
+             f"{run.solution.solver} (certified gap {run.solution.gap:.1e}), {run.reading.heads} heads, "
+             f"{run.k} clusters; alignment against the {run.reference}"]
+    if run.evaluation is None:
+        sizes = np.bincount(run.reading.partition.reshape(-1), minlength=run.k)
+        lines.append(f"  partition by the heads' projections: cluster sizes {sizes.tolist()} (labels in --json)")
+        lines += [f"  {READOUT_NAMES[r]:<52} {_number(v)}" for r, v in run.alignment.items()]
+        return lines
+    ev = run.evaluation
+    lines.append(f"  {'read-out':<52} {'score':>6} {'control':>8} {'best baseline':>14} {'margin':>7}")
+    for r, text in READOUT_NAMES.items():
+        best = ev.scores[r] - ev.margins[r] if r in ev.margins else float("nan")
+        margin = ev.margins.get(r, float("nan"))
+        lines.append(f"  {text:<52} {_number(ev.scores[r]):>6} {_number(ev.control[r]):>8} {_number(best):>14} "
+                     f"{_number(margin):>7}")
+    lines.append("  baselines: " + ", ".join(f"{b} {_number(v)}" for b, v in ev.baselines.items()))
+    lines.append(f"  shuffled control at chance (below the {NULL_QUANTILE} permutation quantile): heads ARI "
+                 f"{_number(ev.control['heads'])} vs {_number(run.nulls['heads'])}, logit separation "
+                 f"{_number(ev.control['logits'])} vs {_number(run.nulls['logits'])}")
+    return lines
+
+
+def cluster_json(run: ClusterRun) -> dict[str, object]:
+    """The fields `proofs-check cluster --json` writes."""
+    fields = {"theorem": run.theorem, "seed": run.seed, "beta": run.beta, "beta_fraction": run.beta_fraction,
+              "clusters": run.k, "reference": run.reference, "solver": run.solution.solver,
+              "certified_gap": run.solution.gap, "heads": run.reading.heads,
+              "active_blocks": run.reading.active_blocks, "partition": run.reading.partition.tolist()}
+    if run.evaluation is None:
+        return {**fields, "alignment": run.alignment}
+    return {**fields, **{key: value for key, value in run.evaluation.to_json().items() if key not in fields},
+            "null_quantiles": run.nulls}
+
+
+# ---- the map and the headline in the report ------------------------------------------------------------------
+
+#: The file benchmarks/clustering_map.py --report DIR writes and :func:`latent_clustering_report` reads.
+MAP_JSON = "clustering_map.json"
+
+
+def map_plots(rows: list[dict[str, object]], directory: Path) -> dict[str, str]:
+    """One heat map per (target, nuisance) family and compared read-out that exists for some theorem in ``rows``."""
+    files = {}
+    for family in dict.fromkeys((r["target"], r["nuisance"]) for r in rows):
+        for readout in COMPARED:
+            if any((r["target"], r["nuisance"]) == family and np.isfinite(r["scores"][readout]) for r in rows):
+                path = directory / f"clustering_map_{family[0]}_{family[1]}_{readout}.png"
+                files[f"{family[0]}/{family[1]}:{readout}"] = plot_map(rows, readout, family, path).name
+    return files
