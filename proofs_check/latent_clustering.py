@@ -11,9 +11,12 @@ Data (:func:`latent_tokens`).  d = latent_dim + nuisance_dim; a seeded rotation 
 subspace L and the nuisance subspace.  The k centres are k orthonormal directions of L scaled by 1/sqrt(2), so
 every two are at distance 1 (k <= latent_dim): then K = 2 P_L gives mu_g^T K mu_h = 1[g = h] exactly, so the
 family is one that linear attention can represent, and a failure cannot be blamed on the family.  Token
-x = L (mu_g + noise e) + nuisance_scale * (nuisance part, standard normal): the nuisance is independent of the
-group and has per-direction standard deviation ``nuisance_scale`` against the centres' 1/2 along their
-difference.  Targets (c = 1):
+x = L (mu_g + noise e) + (nuisance part), independent of the group, of one of two kinds:
+- ``gaussian``: nuisance_scale times standard normal coordinates (per-direction standard deviation
+  ``nuisance_scale``, against 1/2 for the centres along their difference);
+- ``decoy``: a second, independent grouping built like the latent one in the nuisance subspace, scaled by
+  ``nuisance_scale`` and DECOY_SPREAD times tighter, so raw, principal and whitened similarity all prefer it.
+Targets (c = 1):
 - ``token``:     y_t = a_{g(t)}, a_g standard normal (token-wise);
 - ``group-sum``: y_t = sum_{u : g(u) = g(t)} v^T x_u, v a unit direction of the nuisance subspace (context-
   dependent: which tokens are summed is the group, what is summed is group-independent, so the targets of one
@@ -24,9 +27,10 @@ Read-outs of the certified solution (:func:`read_solution`; heads recovered by t
 weights_from_factors from the rank-reduced optimum), each scored against the planted groups (:func:`score`):
 - ``heads``: k-means on all heads' query and key projections [W1_j^T x, W1_j x]_j (theory.clustering);
 - ``head``: the same per head, ARI averaged with the head's singular value as weight;
-- ``logits``: the recovered attention logits x_t^T W1_j x_u (gated: times the head's mask), within- against
-  cross-group pairs of the same sample, as |2 AUC - 1| (0: no separation, 1: a threshold separates them; sign-free
-  because (W1, W2) -> (-W1, -W2) is the same network), averaged with the singular values as weights;
+- ``logits``: the recovered attention logits x_t^T W1_j x_u (gated: times the head's mask 1[x_t^T H_p x_u >= 0])
+  over all pairs of tokens of the data set, same- against different-group pairs, as |2 AUC - 1| (0: no
+  separation, 1: a threshold separates them; sign-free because (W1, W2) -> (-W1, -W2) is the same network),
+  averaged with the singular values as weights;
 - ``masks`` (gated only): the same separation for the masks D_p of the active gates, weighted by |Z_p|_*;
 - ``query_key``: alignment of the heads' query/key subspace (top left singular vectors of [W1_j, W1_j^T]_j) with
   the latent subspace: the mean cos^2 of the principal angles (1: inside L; a random subspace scores dim L / d);
@@ -34,15 +38,16 @@ weights_from_factors from the rank-reduced optimum), each scored against the pla
 Convex attention ([E22]) has no token-dependent logits: its heads are value maps v_tk of rows fixed by position,
 so ``heads``/``head`` use x^T v_tk, ``logits`` the position map |Z_tu|_*, and ``query_key``/``masks`` do not exist.
 
-Baselines (:func:`baseline_scores`), in the same units: k-means / distance separation on the raw tokens, on their
-top principal components (as many as the latent dimension), on the targets; the principal subspace and the chance
-value dim L / d for the alignment; and the shuffled control: the same read-outs of the solution on the same tokens
-with the targets moved to other samples (a derangement), which no longer depend on the tokens' groups.
+Baselines (:func:`baseline_scores`), in the same units: k-means ARI / distance separation on the raw tokens, on
+their top principal components (as many as the latent dimension), on the whitened tokens and on the targets; the
+principal subspace and the chance value dim L / d for the alignment; and the shuffled control: the same read-outs
+of the solution on the same tokens with the targets moved to other samples (a derangement), which no longer
+depend on the tokens' groups.  A read-out wins a map cell when it beats all of them by MARGIN in every seed.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -392,7 +397,10 @@ BASELINES = {
 def margins(scores: dict[str, float], baselines: dict[str, float], control: dict[str, float]) -> dict[str, float]:
     """Per compared read-out: its score minus the best of its baselines and of the control's same read-out
     (NaN when the read-out does not exist for the theorem)."""
-    return {name: scores[name] - float(np.nanmax([baselines[b] for b in names] + [control[name]]))
+    def best(values: list[float]) -> float:
+        finite = [v for v in values if np.isfinite(v)]
+        return max(finite) if finite else float("nan")
+    return {name: scores[name] - best([baselines[b] for b in names] + [control[name]])
             for name, names in BASELINES.items()}
 
 
@@ -650,13 +658,16 @@ def plot_attention(reading: Reading, order_by: np.ndarray, sample: int, title: s
 # ---- a user's data (proofs-check cluster) ------------------------------------------------------------------------
 
 #: The planted instance `proofs-check cluster` uses without --data, and the report's headline cell.
-HEADLINE = {"target": "group-sum", "nuisance_scale": 3.0, "samples": 32, "beta_fraction": 1e-3}
+HEADLINE = {"target": "group-sum", "nuisance": "gaussian", "nuisance_scale": 3.0, "samples": 32,
+            "beta_fraction": 1e-3}
 
 
-def headline_arrays(seed: int) -> dict[str, np.ndarray]:
-    """The HEADLINE planted data drawn from numpy.random.default_rng(seed): X, Y, groups and latent."""
-    data = latent_tokens(np.random.default_rng(seed), samples=HEADLINE["samples"], target=HEADLINE["target"],
-                         nuisance_scale=HEADLINE["nuisance_scale"], **MAP_SIZES)
+def headline_arrays(seed: int, **changes: object) -> dict[str, np.ndarray]:
+    """The HEADLINE planted data (with ``changes``) drawn from numpy.random.default_rng(seed): X, Y, groups and
+    latent."""
+    setting = {**HEADLINE, **changes}
+    data = latent_tokens(np.random.default_rng(seed), samples=setting["samples"], target=setting["target"],
+                         nuisance=setting["nuisance"], nuisance_scale=setting["nuisance_scale"], **MAP_SIZES)
     return {"X": data.X, "Y": data.Y, "groups": data.groups, "latent": data.latent}
 
 
@@ -812,3 +823,41 @@ def map_plots(rows: list[dict[str, object]], directory: Path) -> dict[str, str]:
                 path = directory / f"clustering_map_{family[0]}_{family[1]}_{readout}.png"
                 files[f"{family[0]}/{family[1]}:{readout}"] = plot_map(rows, readout, family, path).name
     return files
+
+
+def latent_clustering_report(directory: Path, seed: int) -> tuple[list[str], dict[str, object], dict[str, str]]:
+    """The report section: the HEADLINE cell for every theorem of THEOREMS (read-outs, baselines, control and its
+    permutation nulls), the attention maps of one sample, and the map stored in DIR/MAP_JSON by
+    benchmarks/clustering_map.py (its table and heat maps; a note on how to produce it when missing).  Returns the
+    markdown lines, the JSON fields and the plot files (role -> file name in ``directory``)."""
+    import json
+
+    arrays = headline_arrays(seed)
+    runs = [cluster_arrays(arrays, name, seed) for name in THEOREMS]
+    files = {}
+    for run in runs:
+        title = f"{run.theorem}, headline cell, seed {seed}: affinities of sample 0, tokens sorted by group"
+        written = plot_attention(run.reading, arrays["groups"], 0, title,
+                                 directory / f"clustering_{run.theorem}_attention.png")
+        if written is not None:
+            files[f"{run.theorem}:attention"] = written.name
+    lines = ["## Token clustering by latent similarity (docs/theory.md §12)", "",
+             f"Headline cell: {HEADLINE}, sizes {MAP_SIZES}, seed {seed}; the shuffled control moves the targets to "
+             f"other samples; a read-out wins when it beats every baseline and the control by {MARGIN:g}.", ""]
+    for run in runs:
+        lines += ["```", *cluster_lines(run), "```", ""]
+    lines += [f"![{role}]({file})" for role, file in files.items()] + [""]
+    fields = {"headline": HEADLINE, "sizes": MAP_SIZES, "seed": seed, "margin": MARGIN,
+              "runs": [cluster_json(run) for run in runs], "map": None}
+    stored = directory / MAP_JSON
+    if not stored.is_file():
+        return lines + [f"Map not run: `python -m benchmarks.clustering_map --report {directory}` writes {MAP_JSON} "
+                        "and the heat maps.", ""], fields, files
+    saved = json.loads(stored.read_text())
+    rows = saved["summary"]
+    maps = map_plots(rows, directory)
+    lines += [f"### The map (seeds {saved['seeds']}, solver {saved['solver']}, grid {saved['grid']})", "",
+              *map_table(rows), "", *(f"![{role}]({file})" for role, file in maps.items()), ""]
+    files.update({f"map:{role}": file for role, file in maps.items()})
+    fields["map"] = {key: saved[key] for key in ("sizes", "grid", "families", "seeds", "margin", "solver", "summary")}
+    return lines, fields, files
