@@ -19,9 +19,11 @@ from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
 from proofs_check.cli import main
-from proofs_check.latent_clustering import (HEADLINE, MARGIN, alignment, evaluate, headline_arrays, latent_tokens,
-                                            margins, null_quantiles, separation, shuffled)
+from proofs_check.latent_clustering import (HEADLINE, MARGIN, Solution, alignment, baseline_scores, evaluate,
+                                            headline_arrays, latent_tokens, margins, null_quantiles, read_solution,
+                                            score, separation, shuffled)
 from theory.errors import InputError
+from theory.lifted import block_factors
 from theory.linear_attention import LinearAttention
 
 SIZES = {"samples": 5, "tokens": 6, "groups": 2, "latent_dim": 3, "nuisance_dim": 2, "nuisance_scale": 3.0}
@@ -104,15 +106,34 @@ def test_alignment_known_answers():
 
 
 def test_margin_is_over_the_best_baseline_and_the_control():
+    """Each compared read-out's margin is taken over its own baselines and the control's same read-out; the one
+    that decides is a different one for each read-out here."""
     scores = {"heads": 0.9, "head": 0.8, "logits": 0.7, "masks": float("nan"), "query_key": 0.6}
-    baselines = {"raw_ari": 0.1, "pca_ari": 0.2, "whitened_ari": 0.3, "targets_ari": 0.0, "raw_separation": 0.5,
+    baselines = {"raw_ari": 0.1, "pca_ari": 0.2, "whitened_ari": 0.6, "targets_ari": 0.0, "raw_separation": 0.5,
                  "pca_separation": 0.0, "whitened_separation": 0.0, "targets_separation": 0.1,
                  "pca_alignment": 0.1, "chance_alignment": 0.5}
-    control = {"heads": 0.4, "head": 0.0, "logits": float("nan"), "masks": float("nan"), "query_key": 0.2}
+    control = {"heads": 0.4, "head": 0.7, "logits": float("nan"), "masks": float("nan"), "query_key": 0.2}
     result = margins(scores, baselines, control)
-    assert result["heads"] == pytest.approx(0.5) and result["head"] == pytest.approx(0.5)  # control, whitened
-    assert result["logits"] == pytest.approx(0.2) and result["query_key"] == pytest.approx(0.1)  # NaN control
+    assert result["heads"] == pytest.approx(0.3) and result["head"] == pytest.approx(0.1)  # whitened, control
+    assert result["logits"] == pytest.approx(0.2) and result["query_key"] == pytest.approx(0.1)  # raw, chance
     assert np.isnan(result["masks"])
+
+
+def test_read_outs_of_the_planted_network_are_known():
+    """Known answer, no solver: the planted heads W1 = 2 P_L, W2 = v on decoy data (where k-means on the raw
+    tokens finds the decoy) read the groups exactly: partition ARI 1, logits separation 1 (at noise 0 the logits
+    are 1[g(t) = g(u)]), query/key subspace = L (alignment 1), value v orthogonal to L (alignment 0)."""
+    data = _draw(6, noise=0.0, nuisance="decoy", latent_dim=2, samples=8)
+    W1, W2 = 2 * data.latent @ data.latent.T, data.value[:, None]
+    theorem = LinearAttention(data.X, data.Y, 1.0)
+    blocks = theorem.lift_weights([W1[None], W2[None]])
+    factors = block_factors(theorem.program, blocks)
+    solution = Solution(theorem, blocks, factors, theorem.weights_from_factors(factors, 1), "planted", 0.0)
+    scores = score(read_solution(solution, 2, 2, 0), data.groups, data.latent)
+    assert scores["heads"] == 1.0 and scores["head"] == 1.0 and scores["logits"] == pytest.approx(1.0)
+    assert scores["query_key"] == pytest.approx(1.0) and scores["value"] == pytest.approx(0.0, abs=1e-12)
+    raw = baseline_scores(data.X, data.Y, data.groups, data.latent, 2, 0)["raw_ari"]
+    assert raw < 0.5  # the decoy, not the groups, is what the raw tokens cluster by
 
 
 #: The decoy regime of the map where linear attention's heads' partition wins: HEADLINE with decoy nuisance.
