@@ -478,18 +478,26 @@ NULL_QUANTILE = 0.999
 SEPARATION_PERMUTATIONS = 400
 
 
-def null_quantiles(reading: Reading, groups: np.ndarray, seed: int) -> dict[str, float]:
-    """NULL_QUANTILE quantiles of the ``heads`` ARI and the ``logits`` separation of ``reading`` when the groups
-    are permuted over all tokens (ARI: theory.clustering.null_ari_quantile)."""
+def separation_null_quantile(reading: Reading, groups: np.ndarray, seed: int) -> float:
+    """The NULL_QUANTILE quantile of the ``logits`` separation of ``reading`` when the groups are permuted over all
+    tokens (SEPARATION_PERMUTATIONS draws; the ranks of the affinities are computed once)."""
+    if not reading.logits:
+        return float("nan")
     rng = np.random.default_rng([seed, CONTROL_STREAM, 1])
     weights = np.array([w for w, _ in reading.logits])
     ranks = [rankdata(_off_diagonal(affinity)) for _, affinity in reading.logits]
     null = []
-    for _ in range(SEPARATION_PERMUTATIONS if ranks else 0):
+    for _ in range(SEPARATION_PERMUTATIONS):
         same = _same_pairs(rng.permutation(groups.reshape(-1)))
         null.append(np.dot(weights, [_rank_separation(r, same) for r in ranks]) / weights.sum())
+    return float(np.quantile(null, NULL_QUANTILE))
+
+
+def null_quantiles(reading: Reading, groups: np.ndarray, seed: int) -> dict[str, float]:
+    """NULL_QUANTILE quantiles of the ``heads`` ARI (theory.clustering.null_ari_quantile) and of the ``logits``
+    separation (:func:`separation_null_quantile`) of ``reading`` when the groups are permuted over all tokens."""
     return {"heads": null_ari_quantile(reading.partition, groups, seed, quantile=NULL_QUANTILE),
-            "logits": float(np.quantile(null, NULL_QUANTILE)) if null else float("nan")}
+            "logits": separation_null_quantile(reading, groups, seed)}
 
 
 # ---- the map ---------------------------------------------------------------------------------------------------
@@ -826,38 +834,48 @@ def map_plots(rows: list[dict[str, object]], directory: Path) -> dict[str, str]:
 
 
 def latent_clustering_report(directory: Path, seed: int) -> tuple[list[str], dict[str, object], dict[str, str]]:
-    """The report section: the HEADLINE cell for every theorem of THEOREMS (read-outs, baselines, control and its
-    permutation nulls), the attention maps of one sample, and the map stored in DIR/MAP_JSON by
+    """The report section: the HEADLINE cell, with Gaussian and with decoy nuisance, for every theorem of THEOREMS
+    (read-outs, baselines, control and its permutation nulls), the attention maps of one sample, and the map stored in DIR/MAP_JSON by
     benchmarks/clustering_map.py (its table and heat maps; a note on how to produce it when missing).  Returns the
     markdown lines, the JSON fields and the plot files (role -> file name in ``directory``)."""
     import json
 
-    arrays = headline_arrays(seed)
-    runs = [cluster_arrays(arrays, name, seed) for name in THEOREMS]
+    cells = [(nuisance, name) for nuisance in NUISANCES for name in THEOREMS]
+    arrays = {nuisance: headline_arrays(seed, nuisance=nuisance) for nuisance in NUISANCES}
+    runs = [cluster_arrays(arrays[nuisance], name, seed) for nuisance, name in cells]
     files = {}
-    for run in runs:
-        title = f"{run.theorem}, headline cell, seed {seed}: affinities of sample 0, tokens sorted by group"
-        written = plot_attention(run.reading, arrays["groups"], 0, title,
-                                 directory / f"clustering_{run.theorem}_attention.png")
+    for (nuisance, name), run in zip(cells, runs):
+        title = f"{name}, {nuisance} nuisance, seed {seed}: affinities of sample 0, tokens sorted by group"
+        written = plot_attention(run.reading, arrays[nuisance]["groups"], 0, title,
+                                 directory / f"clustering_{nuisance}_{name}_attention.png")
         if written is not None:
-            files[f"{run.theorem}:attention"] = written.name
+            files[f"{nuisance}:{name}:attention"] = written.name
     lines = ["## Token clustering by latent similarity (docs/theory.md §12)", "",
-             f"Headline cell: {HEADLINE}, sizes {MAP_SIZES}, seed {seed}; the shuffled control moves the targets to "
-             f"other samples; a read-out wins when it beats every baseline and the control by {MARGIN:g}.", ""]
-    for run in runs:
-        lines += ["```", *cluster_lines(run), "```", ""]
+             f"Headline cell: {HEADLINE} and the same with decoy nuisance, sizes {MAP_SIZES}, seed {seed}; the "
+             f"shuffled control moves the targets to other samples; a read-out wins when it beats every baseline "
+             f"and the control by {MARGIN:g}.", ""]
+    for (nuisance, _), run in zip(cells, runs):
+        lines += [f"{nuisance} nuisance:", "", "```", *cluster_lines(run), "```", ""]
     lines += [f"![{role}]({file})" for role, file in files.items()] + [""]
     fields = {"headline": HEADLINE, "sizes": MAP_SIZES, "seed": seed, "margin": MARGIN,
-              "runs": [cluster_json(run) for run in runs], "map": None}
+              "runs": [{"nuisance": nuisance, **cluster_json(run)} for (nuisance, _), run in zip(cells, runs)]}
+    map_lines, fields["map"], map_files = map_section(directory)
+    return lines + map_lines, fields, {**files, **map_files}
+
+
+def map_section(directory: Path) -> tuple[list[str], dict[str, object] | None, dict[str, str]]:
+    """The map stored in DIR/MAP_JSON by benchmarks/clustering_map.py: its table and heat maps (markdown lines,
+    JSON fields, plot files), or a note on how to produce it."""
+    import json
+
     stored = directory / MAP_JSON
     if not stored.is_file():
-        return lines + [f"Map not run: `python -m benchmarks.clustering_map --report {directory}` writes {MAP_JSON} "
-                        "and the heat maps.", ""], fields, files
+        return [f"Map not run: `python -m benchmarks.clustering_map --report {directory}` writes {MAP_JSON} and the "
+                "heat maps.", ""], None, {}
     saved = json.loads(stored.read_text())
     rows = saved["summary"]
-    maps = map_plots(rows, directory)
-    lines += [f"### The map (seeds {saved['seeds']}, solver {saved['solver']}, grid {saved['grid']})", "",
-              *map_table(rows), "", *(f"![{role}]({file})" for role, file in maps.items()), ""]
-    files.update({f"map:{role}": file for role, file in maps.items()})
-    fields["map"] = {key: saved[key] for key in ("sizes", "grid", "families", "seeds", "margin", "solver", "summary")}
-    return lines, fields, files
+    maps = {f"map:{role}": file for role, file in map_plots(rows, directory).items()}
+    lines = [f"### The map (seeds {saved['seeds']}, solver {saved['solver']}, grid {saved['grid']})", "",
+             *map_table(rows), "", *(f"![{role}]({file})" for role, file in maps.items()), ""]
+    fields = {key: saved[key] for key in ("sizes", "grid", "families", "seeds", "margin", "solver", "summary")}
+    return lines, fields, maps
