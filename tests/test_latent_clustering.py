@@ -20,10 +20,11 @@ from sklearn.metrics import roc_auc_score
 
 from proofs_check.cli import main
 from proofs_check.latent_clustering import (HEADLINE, MAP_JSON, MARGIN, Solution, alignment, baseline_scores,
-                                            evaluate, headline_arrays, latent_clustering_report, latent_tokens,
+                                            bind, certified_solution, evaluate, headline_arrays, latent_clustering_report, latent_tokens,
                                             map_cell, map_section, margins, read_solution, score, separation,
                                             separation_null_quantile, shuffled, summarise)
-from theory.errors import InputError
+from theory.clustering import attention_maps
+from theory.errors import InputError, SolverFailure
 from theory.lifted import block_factors
 from theory.linear_attention import LinearAttention
 
@@ -135,6 +136,50 @@ def test_read_outs_of_the_planted_network_are_known():
     assert scores["query_key"] == pytest.approx(1.0) and scores["value"] == pytest.approx(0.0, abs=1e-12)
     raw = baseline_scores(data.X, data.Y, data.groups, data.latent, 2, 0)["raw_ari"]
     assert raw < 0.5  # the decoy, not the groups, is what the raw tokens cluster by
+
+
+def test_affinities_agree_with_the_theorems_own_maps():
+    """The pooled affinities restricted to one sample are the network's own: gated heads' masked logits equal
+    theory.clustering.attention_maps, the active gates' masks equal the theorem's D_p, and convex attention's
+    position map is sum_k a_tk[u] |v_tk| |w_tk| of its recovered heads, the same in every sample."""
+    data = _draw(9, samples=4, latent_dim=2)
+    s = data.X.shape[1]
+    gated, _ = bind("gated-relu-attention", {"X": data.X, "Y": data.Y}, 9, beta_fraction=0.01)
+    solution = certified_solution(gated, "prox")
+    reading = read_solution(solution, 2, 2, 9)
+    W1 = solution.weights[0].reshape((-1,) + solution.weights[0].shape[-2:])
+    live = np.flatnonzero(np.linalg.norm(W1, axis=(1, 2)) > 0)
+    active = [p for p, pairs in enumerate(solution.factors) if pairs]
+    for i in range(4):
+        block = slice(i * s, (i + 1) * s)
+        maps = attention_maps(gated, W1, i)[live]
+        assert np.allclose([affinity[block, block] for _, affinity in reading.logits], maps, atol=1e-12)
+        assert np.array_equal([mask[block, block] for _, mask in reading.masks], gated.masks[active, i])
+    convex, _ = bind("convex-attention", {"X": data.X, "Y": data.Y}, 9, beta_fraction=0.01)
+    solution = certified_solution(convex)
+    B, V, W = solution.weights
+    expected = np.einsum("tku,tk->tu", convex.attention_rows(B),
+                         np.linalg.norm(V, axis=2) * np.linalg.norm(W, axis=2))
+    (_, position_map), = read_solution(solution, 2, 2, 9).logits
+    for i in range(4):
+        assert np.allclose(position_map[i * s:(i + 1) * s, i * s:(i + 1) * s], expected, atol=1e-12)
+
+
+def test_a_solver_failure_hands_over_to_the_other_solver(monkeypatch):
+    import proofs_check.latent_clustering as module
+
+    calls, solve = [], module.solve_program
+
+    def failing_once(program, solver):
+        calls.append(solver)
+        if len(calls) == 1:
+            raise SolverFailure("solver CLARABEL returned status 'optimal_inaccurate', not optimal")
+        return solve(program, solver)
+    monkeypatch.setattr(module, "solve_program", failing_once)
+    data = _draw(3, samples=3)
+    theorem, _ = bind("linear-attention", {"X": data.X, "Y": data.Y}, 3, beta_fraction=0.1)
+    solution = certified_solution(theorem, "auto")
+    assert calls == ["auto", "prox"] and solution.solver.startswith("PROX") and solution.gap <= 1e-8
 
 
 #: The decoy regime of the map where linear attention's heads' partition wins: HEADLINE with decoy nuisance.
