@@ -798,9 +798,10 @@ def cluster_lines(run: ClusterRun) -> list[str]:
         lines.append(f"  {text:<52} {_number(ev.scores[r]):>6} {_number(ev.control[r]):>8} {_number(best):>14} "
                      f"{_number(margin):>7}")
     lines.append("  baselines: " + ", ".join(f"{b} {_number(v)}" for b, v in ev.baselines.items()))
-    lines.append(f"  shuffled control at chance (below the {NULL_QUANTILE} permutation quantile): heads ARI "
-                 f"{_number(ev.control['heads'])} vs {_number(run.nulls['heads'])}, logit separation "
-                 f"{_number(ev.control['logits'])} vs {_number(run.nulls['logits'])}")
+    verdicts = [f"{text} {_number(ev.control[r])} ({'at' if ev.control[r] <= run.nulls[r] else 'above'} chance: "
+                f"{NULL_QUANTILE} permutation quantile {_number(run.nulls[r])})"
+                for r, text in (("heads", "heads ARI"), ("logits", "logit separation")) if np.isfinite(ev.control[r])]
+    lines.append("  shuffled control: " + ", ".join(verdicts))
     return lines
 
 
