@@ -836,11 +836,9 @@ def map_plots(rows: list[dict[str, object]], directory: Path) -> dict[str, str]:
 
 def latent_clustering_report(directory: Path, seed: int) -> tuple[list[str], dict[str, object], dict[str, str]]:
     """The report section: the HEADLINE cell, with Gaussian and with decoy nuisance, for every theorem of THEOREMS
-    (read-outs, baselines, control and its permutation nulls), the attention maps of one sample, and the map stored in DIR/MAP_JSON by
-    benchmarks/clustering_map.py (its table and heat maps; a note on how to produce it when missing).  Returns the
-    markdown lines, the JSON fields and the plot files (role -> file name in ``directory``)."""
-    import json
-
+    (read-outs, baselines, control and its permutation nulls), the attention maps of one sample, and
+    :func:`map_section`.  Returns the markdown lines, the JSON fields and the plot files (role -> file name in
+    ``directory``)."""
     cells = [(nuisance, name) for nuisance in NUISANCES for name in THEOREMS]
     arrays = {nuisance: headline_arrays(seed, nuisance=nuisance) for nuisance in NUISANCES}
     runs = [cluster_arrays(arrays[nuisance], name, seed) for nuisance, name in cells]

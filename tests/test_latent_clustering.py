@@ -20,9 +20,10 @@ from sklearn.metrics import roc_auc_score
 
 from proofs_check.cli import main
 from proofs_check.latent_clustering import (HEADLINE, MAP_JSON, MARGIN, Solution, alignment, baseline_scores,
-                                            bind, certified_solution, evaluate, headline_arrays, latent_clustering_report, latent_tokens,
-                                            map_cell, map_section, margins, read_solution, score, separation,
-                                            separation_null_quantile, shuffled, summarise)
+                                            bind, certified_solution, evaluate, headline_arrays,
+                                            latent_clustering_report, latent_tokens, map_cell, map_section, margins,
+                                            read_solution, score, separation, separation_null_quantile, shuffled,
+                                            summarise)
 from theory.clustering import attention_maps
 from theory.errors import InputError, SolverFailure
 from theory.lifted import block_factors
