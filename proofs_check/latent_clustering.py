@@ -181,13 +181,17 @@ class Solution:
     factors: list[list[tuple[np.ndarray, np.ndarray]]]
     weights: list[np.ndarray]
     solver: str
-    gap: float  # certified relative gap (C(Z) - LB) / C(Z) of the reduced blocks
+    gap: float  # certified relative gap (C(Z) - LB) / C(Z) of the solver's solution, before the reduction
 
 
 def certified_solution(theorem: Theorem, solver: str = "auto") -> Solution:
     """Solve (C) with ``solver`` (theory.prox.solve_program; on SolverFailure with FALLBACK's other choice), move the
     optimum to an extreme point (theory.rank_reduction) and recover the heads with the theorem's
-    weights_from_factors (m* of them)."""
+    weights_from_factors (m* of them).
+
+    The gap is certified on the solver's solution, as in proofs_check.harness: the reduction keeps the objective to
+    1e-8 (theory.lifted.TRUNCATION_TOL), but the residual certificate of the reduced point can be far weaker
+    (measured: 2e-10 before, 1.5e-3 after, gated attention at beta = 1e-4 beta_max, N = 8)."""
     program = theorem.program
     try:
         solution = solve_program(program, solver)
@@ -196,7 +200,7 @@ def certified_solution(theorem: Theorem, solver: str = "auto") -> Solution:
     blocks = reduce_rank(program, solution.blocks)
     factors = block_factors(program, blocks)
     weights = theorem.weights_from_factors(factors, theorem.heads_needed(factors))
-    return Solution(theorem, blocks, factors, weights, solution.solver, certified_gap(program, blocks)[1])
+    return Solution(theorem, blocks, factors, weights, solution.solver, certified_gap(program, solution.blocks)[1])
 
 
 @dataclass(frozen=True)
