@@ -17,6 +17,10 @@
                                             the regularisation path (proofs_check.path; default convex-attention)
     proofs-check compare [--data FILE.npz] [--beta B] [--seed S] [--solver NAME] [--json OUT]
                                             attention, MLP-Mixer and FNO optima on one data set (proofs_check.compare)
+    proofs-check cluster [--data FILE.npz] [--theorem NAME] [--beta B | --beta-fraction F] [--clusters K]
+                         [--seed S] [--solver NAME] [--gates P] [--json OUT] [--plot PNG]
+                                            token clusters read off the certified solution, against baselines
+                                            (proofs_check.latent_clustering)
 
 Exit codes: 0 every witness passed, 1 a witness failed, 2 bad input (one line on stderr, no traceback).
 """
@@ -103,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
     _experiment_parser(commands)
     _path_parser(commands)
+    _cluster_parser(commands)
     sub = commands.add_parser("compare", help="attention, MLP-Mixer and FNO convex optima side by side on one data set")
     sub.add_argument("--data", type=Path, default=None, help=".npz with X and Y (default: linear-attention's default)")
     sub.add_argument("--beta", type=float, default=None, help="weight decay (default: that of the default instance)")
@@ -164,6 +169,47 @@ def _command_path(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cluster_parser(commands) -> None:
+    """`proofs-check cluster`: token clustering by latent similarity (proofs_check.latent_clustering)."""
+    from proofs_check.latent_clustering import HEADLINE, THEOREMS
+
+    sub = commands.add_parser("cluster", help="token clusters read off the certified solution, against baselines")
+    sub.add_argument("--data", type=Path, default=None,
+                     help=".npz with X (N, s, d), Y (N, s, c) and optionally groups (N, s), latent (d, r), H "
+                          "(default: planted data drawn from the seed)")
+    sub.add_argument("--theorem", default=THEOREMS[0], help=f"one of {', '.join(THEOREMS)} (default {THEOREMS[0]})")
+    beta = sub.add_mutually_exclusive_group()
+    beta.add_argument("--beta", type=float, default=None, help="weight decay")
+    beta.add_argument("--beta-fraction", type=float, default=None,
+                      help=f"weight decay as a fraction of beta_max (default {HEADLINE['beta_fraction']:g})")
+    sub.add_argument("--clusters", type=_count("clusters"), default=None,
+                     help="k-means clusters when the data hold no groups (default 2)")
+    sub.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the planted data, gates and k-means")
+    _solver_argument(sub)
+    sub.add_argument("--gates", type=_count("gates"), default=None, help="gated theorems: number of gates")
+    sub.add_argument("--json", type=Path, default=None, help="write the scores (or the partition) as JSON here")
+    sub.add_argument("--plot", type=Path, default=None, help="write the attention maps of sample 0 (PNG) here")
+
+
+def _command_cluster(args: argparse.Namespace) -> int:
+    from proofs_check.latent_clustering import cluster_arrays, cluster_json, cluster_lines, headline_arrays, \
+        plot_attention
+
+    arrays = headline_arrays(args.seed) if args.data is None else load_npz(args.data)
+    run = cluster_arrays(arrays, args.theorem, args.seed, beta=args.beta, beta_fraction=args.beta_fraction,
+                         clusters=args.clusters, solver=args.solver, **_options(args))
+    print("\n".join(cluster_lines(run)))
+    if args.json is not None:
+        args.json.write_text(json.dumps(cluster_json(run), indent=2, allow_nan=True) + "\n")
+    if args.plot is not None:
+        order = np.asarray(arrays["groups"]) if "groups" in arrays else run.reading.partition
+        title = f"{run.theorem}, beta = {run.beta_fraction:.3g} beta_max: attention of sample 0, sorted by " + \
+            ("group" if "groups" in arrays else "found cluster")
+        written = plot_attention(run.reading, order, 0, title, args.plot)
+        print(f"plot written: {written}" if written else "no plot: the solution has no heads")
+    return 0
+
+
 #: The experiments, and the options each takes besides --seed, --report and --json (attribute names).
 EXPERIMENT_OPTIONS = {"digits": ("n_train", "n_test", "features", "beta", "losses", "solver"),
                       "grokking": ("modulus", "train_fraction", "steps"),
@@ -222,9 +268,10 @@ def _verify_and_show(theorem: theory.Theorem, args: argparse.Namespace, heads: i
 
 
 def _options(args: argparse.Namespace) -> dict[str, object]:
-    """The loss, and the theorem options given on the command line (a theorem that takes none rejects them with
-    exit 2)."""
-    return {"loss": get_loss(args.loss), **({} if args.gates is None else {"gates": args.gates})}
+    """The loss (where the subcommand takes one), and the theorem options given on the command line (a theorem that
+    takes none rejects them with exit 2)."""
+    options = {} if args.gates is None else {"gates": args.gates}
+    return {**options, "loss": get_loss(args.loss)} if "loss" in args else options
 
 
 def _command_run(args: argparse.Namespace) -> list[Verification]:
@@ -322,6 +369,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _command_path(args)
         if args.command == "compare":
             return _command_compare(args)
+        if args.command == "cluster":
+            return _command_cluster(args)
         results = _command_run(args) if args.command == "run" else _command_verify(args)
         if args.command == "run" and args.report is not None:
             written = write_report(results, args.report, args.seed)

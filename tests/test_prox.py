@@ -161,3 +161,19 @@ def test_batched_restarts_reach_the_serial_best() -> None:
     batched = run_restarts(objective, 6, 0, (m,), batched=True, polish=2)
     assert abs(batched.best - serial.best) <= 1e-9 * serial.best
     assert theorem.objective(batched.best_theta, m) == pytest.approx(batched.best, rel=ROUND_OFF)
+
+
+def test_auto_falls_back_to_the_other_solver_family(monkeypatch):
+    """A cvxpy failure under ``auto`` hands the program to the prox solver, and the solution says so; a solver named
+    explicitly has no fallback."""
+    import theory.solvers as solvers
+
+    def failing(program, name, eps):
+        raise SolverFailure(f"solver {name} returned status 'optimal_inaccurate', not optimal")
+    monkeypatch.setattr(solvers, "solve_cvxpy", failing)
+    program = theory.get("linear-attention").default_instance(0).program
+    solution = solve(program)
+    assert solution.solver.startswith("PROX") and solution.certified_gap <= 1e-8
+    assert "optimal_inaccurate" in solution.options["fallback after"]
+    with pytest.raises(SolverFailure, match="optimal_inaccurate"):
+        solve(program, "clarabel")
