@@ -1,5 +1,5 @@
 """The token-clustering map (not a test): read-outs of the certified solution against the baselines over nuisance
-scale x samples x beta, for linear, gated-ReLU and convex attention (proofs_check.latent_clustering,
+scale x samples x beta, for linear, gated-ReLU and convex attention (proofs_check.clustering,
 docs/theory.md §12).
 
     python -m benchmarks.clustering_map [--theorems NAME ...] [--families TARGET/NUISANCE ...] [--seeds S ...]
@@ -28,7 +28,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from proofs_check.latent_clustering import (MAP_FAMILIES, MAP_GRID, MAP_JSON, MAP_SEEDS, MAP_SIZES, MARGIN, THEOREMS,
+from proofs_check.clustering import (MAP_FAMILIES, MAP_GRID, MAP_JSON, MAP_SEEDS, MAP_SIZES, MARGIN, THEOREMS,
                                             Cell, clustering_map, map_plots, map_table, summarise)
 
 

@@ -20,7 +20,7 @@
     proofs-check cluster [--data FILE.npz] [--theorem NAME] [--beta B | --beta-fraction F] [--clusters K]
                          [--seed S] [--solver NAME] [--gates P] [--json OUT] [--plot PNG]
                                             token clusters read off the certified solution, against baselines
-                                            (proofs_check.latent_clustering)
+                                            (proofs_check.clustering)
 
 Exit codes: 0 every witness passed, 1 a witness failed, 2 bad input (one line on stderr, no traceback).
 """
@@ -170,8 +170,8 @@ def _command_path(args: argparse.Namespace) -> int:
 
 
 def _cluster_parser(commands) -> None:
-    """`proofs-check cluster`: token clustering by latent similarity (proofs_check.latent_clustering)."""
-    from proofs_check.latent_clustering import HEADLINE, THEOREMS
+    """`proofs-check cluster`: token clustering by latent similarity (proofs_check.clustering)."""
+    from proofs_check.clustering import HEADLINE, THEOREMS
 
     sub = commands.add_parser("cluster", help="token clusters read off the certified solution, against baselines")
     sub.add_argument("--data", type=Path, default=None,
@@ -192,7 +192,7 @@ def _cluster_parser(commands) -> None:
 
 
 def _command_cluster(args: argparse.Namespace) -> int:
-    from proofs_check.latent_clustering import cluster_arrays, cluster_json, cluster_lines, headline_arrays, \
+    from proofs_check.clustering import cluster_arrays, cluster_json, cluster_lines, headline_arrays, \
         plot_attention
 
     arrays = headline_arrays(args.seed) if args.data is None else load_npz(args.data)

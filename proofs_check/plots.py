@@ -75,18 +75,6 @@ def plot_attention_maps(maps: np.ndarray, groups: np.ndarray, partition: np.ndar
     return _save(fig, path)
 
 
-def plot_ari_curve(noises: list[float], curves: dict[str, list[float]], path: Path) -> Path:
-    """Adjusted Rand index against the planted noise level, one line per partition method / control."""
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for label, values in curves.items():
-        ax.plot(noises, values, "o-", label=label)
-    ax.axhline(0, color="k", linewidth=0.5)
-    ax.set(xscale="log", xlabel="token noise (units of the smallest centre distance)", ylabel="adjusted Rand index",
-           title="token partition vs planted groups", ylim=(-0.2, 1.05))
-    ax.legend(fontsize=8)
-    return _save(fig, path)
-
-
 def plot_accuracies(heads: list[str], train: list[float], test: list[float], title: str, path: Path) -> Path:
     """Grouped bars of train and test accuracy per head."""
     fig, ax = plt.subplots(figsize=(7, 4))

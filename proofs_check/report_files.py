@@ -4,10 +4,10 @@ Default directory: ``reports/`` (relative to the working directory; created if m
 
 Contents, per verified theorem: the final objective of every restart per width against the convex optimum C*
 (``<theorem>_restarts.png``) and the singular values of the rank-reduced solution blocks
-(``<theorem>_singular_values.png``).  Then the token-clustering witness (proofs_check.clustering) on planted data for the
-attention theorem it reads (gated-ReLU attention when registered, else linear attention): ARI against the noise
-level with the control (``clustering_ari.png``) and the recovered attention maps of one sample with planted and
-found groups (``clustering_attention_maps.png``).  The regularisation path of convex-attention on its default
+(``<theorem>_singular_values.png``).  Then token clustering by latent similarity (proofs_check.clustering): the
+headline cell of the map for linear, gated-ReLU and convex attention, with Gaussian and with decoy nuisance, each
+read-out against its baselines and the shuffled control, the attention maps of one sample, and the measured map
+(table and heat maps).  The regularisation path of convex-attention on its default
 instance (``convex-attention_path.png``, proofs_check.path).  Last, the experiments, each read from the JSON that
 ``proofs-check experiment NAME --report DIR`` left in DIR (they take minutes, so ``run`` does not re-run them; a
 section says how to produce its file when it is missing): the transfer experiment's accuracies
@@ -21,11 +21,10 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 
 import theory
 from proofs_check import plots
-from proofs_check.clustering import ARI_CLOSE, attention_maps, noise_sweep
+from proofs_check.clustering import clustering_report
 from proofs_check.experiment import ExperimentResult, format_experiment
 from proofs_check.grokking import GrokkingResult, format_grokking
 from proofs_check.student_teacher import StudentTeacherResult, format_student_teacher
@@ -39,16 +38,6 @@ EXPERIMENT_JSON = "experiment.json"
 GROKKING_JSON = "grokking.json"
 STUDENT_TEACHER_JSON = "student_teacher.json"
 
-#: The planted instance of the clustering witness in the report: small enough for a few seconds per noise level.
-CLUSTER_SIZES = {"samples": 10, "tokens": 5, "dim": 3, "groups": 3, "beta_fraction": 0.1}
-NOISES = [0.02, 0.05, 0.1, 0.2, 0.5, 1.0]
-
-
-def clustering_theorem() -> str:
-    """The attention theorem whose heads the clustering witness reads."""
-    return "gated-relu-attention" if "gated-relu-attention" in theory.REGISTRY else "linear-attention"
-
-
 def _theorem_section(result: Verification, directory: Path) -> tuple[list[str], dict[str, str]]:
     name = result.theorem
     sv = result.structure["singular_values"]
@@ -60,45 +49,6 @@ def _theorem_section(result: Verification, directory: Path) -> tuple[list[str], 
     lines = [f"## {name}", "", "```", verification_lines(result), "```", ""]
     lines += [f"![{key} of {name}]({file})" for key, file in files.items()] + [""]
     return lines, files
-
-
-def clustering_report(directory: Path, seed: int) -> tuple[list[str], dict[str, object], dict[str, str]]:
-    """Run the noise sweep, plot it and one sample's attention maps; markdown lines, JSON fields, plot files."""
-    name = clustering_theorem()
-    rows, null_quantile, first = noise_sweep(name, NOISES, seed=seed, **CLUSTER_SIZES)
-    planted = [r for r in rows if r.planted]
-    control = rows[-1]
-    checks = {
-        "planted_low_noise": {"value": planted[0].ari, "relation": ">=", "tolerance": ARI_CLOSE,
-                              "passed": planted[0].ari >= ARI_CLOSE},
-        "control_at_chance": {"value": control.ari, "relation": "<=", "tolerance": null_quantile,
-                              "passed": control.ari <= null_quantile},
-        "degrades_with_noise": {"value": planted[-1].ari, "relation": "<", "tolerance": planted[0].ari,
-                                "passed": planted[-1].ari < planted[0].ari},
-    }
-    curves = {"heads' partition (planted)": [r.ari for r in planted],
-              "k-means on raw tokens (reference)": [r.raw_ari for r in planted],
-              "heads' partition (control, no planted groups)": [control.ari] * len(planted)}
-    maps = attention_maps(first.theorem, first.query_keys, 0)
-    maps = maps[np.abs(maps).reshape(len(maps), -1).max(axis=1, initial=0.0) > 0]  # gates without heads: zero maps
-    files = {"ari": plots.plot_ari_curve(NOISES, curves, directory / "clustering_ari.png").name}
-    if len(maps):
-        title = (f"{name}: recovered attention maps, sample 0, noise {planted[0].noise:g}, "
-                 f"ARI {planted[0].ari:.3f}")
-        files["attention_maps"] = plots.plot_attention_maps(
-            maps, first.groups[0], first.partition[0], title, directory / "clustering_attention_maps.png").name
-    lines = [f"## Token clustering ({name}, docs/theory.md §4)", "",
-             f"Planted data: seed {seed}, {CLUSTER_SIZES}; partition = k-means on the recovered heads' query/key "
-             "projections (proofs_check.clustering); score = adjusted Rand index (scikit-learn).", "",
-             "| noise | planted | ARI heads | ARI raw k-means | heads m* | active blocks |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r.noise:g} | {r.planted} | {r.ari:.3f} | {r.raw_ari:.3f} | {r.heads} | {r.active_blocks} |"
-              for r in rows]
-    lines += ["", *(f"- {'PASS' if c['passed'] else 'FAIL'} {k}: {c['value']:.3f} {c['relation']} {c['tolerance']:.3f}"
-                    for k, c in checks.items()), ""]
-    lines += [f"![{key}]({file})" for key, file in files.items()] + [""]
-    fields = {"theorem": name, "seed": seed, "sizes": CLUSTER_SIZES, "rows": [asdict(r) for r in rows],
-              "null_quantile": null_quantile, "checks": checks}
-    return lines, fields, files
 
 
 def path_report(directory: Path, seed: int, name: str = "convex-attention") -> tuple[list[str], dict | None, dict[str, str]]:

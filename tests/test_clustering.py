@@ -1,97 +1,301 @@
-"""The token-clustering witness (proofs_check.clustering, docs/theory.md §4): planted groups are recovered from the convex
-solution's heads at low noise, the score falls at high noise, and a control without planted groups is at chance.
+"""Token clustering by latent similarity (proofs_check.clustering, docs/theory.md §12).
 
-Tolerances: ARI_CLOSE (0.9) and the permutation-null quantile NULL_QUANTILE (level 1e-3) are documented in
-proofs_check.clustering.  The high-noise case uses noise 3 (three times the smallest centre distance), where the groups
-overlap almost completely, so its ARI must lie below the low-noise one.
+Known answers first (the generator, the separation, alignment and margin scores), then what the map measured
+(benchmarks/clustering_map.py, seeds 0-2, and 20 further seeds 200-219 at the cells tested here), asserted on
+seeds drawn by hypothesis: where the effect holds in every seed measured, the read-out beats every baseline and
+the shuffled control by MARGIN (chosen before the map, see its comment); the control at chance where it was; the
+absences the map found.  Where the effect holds only in some seeds (the decoy regime's partition: 13 of 20) the
+rate is reported (docs/theory.md §12), not asserted per seed.
 """
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sklearn.metrics import roc_auc_score
 
-import theory
-from proofs_check.clustering import (ARI_CLOSE, adjusted_rand, clustering_on, head_projections, mask_block_constancy,
-                               null_ari_quantile, planted_tokens)
+from proofs_check.cli import main
+from proofs_check.clustering import (HEADLINE, MAP_JSON, MARGIN, STORED_MAP, Solution, alignment, attention_maps,
+                                     baseline_scores, bind, certified_solution, clustering_report, evaluate,
+                                     headline_arrays, latent_tokens, map_cell, map_section, margins, read_solution,
+                                     score, separation, separation_null_quantile, shuffled, summarise)
 from theory.errors import InputError
+from theory.lifted import block_factors
+from theory.linear_attention import LinearAttention
 
-ATTENTION = [name for name in ("linear-attention", "gated-relu-attention") if name in theory.REGISTRY]
-LOW, HIGH = 0.02, 3.0
-
-
-@st.composite
-def planted_sizes(draw):
-    """k groups, N samples, s tokens, d features and a seed; at least 12 tokens so that groups repeat."""
-    return {"groups": draw(st.integers(2, 4)), "samples": draw(st.integers(3, 6)), "tokens": draw(st.integers(4, 6)),
-            "dim": draw(st.integers(2, 3)), "seed": draw(st.integers(0, 2**32 - 1))}
+SIZES = {"samples": 5, "tokens": 6, "groups": 2, "latent_dim": 3, "nuisance_dim": 2, "nuisance_scale": 3.0}
 
 
-def _witness(name: str, sizes: dict, noise: float, planted: bool = True):
-    seed = sizes["seed"]
-    data = planted_tokens(np.random.default_rng(seed), noise=noise, planted=planted,
-                          **{k: v for k, v in sizes.items() if k != "seed"})
-    return clustering_on(name, data, 0.1, seed)
+def _draw(seed: int, **changes) -> object:
+    return latent_tokens(np.random.default_rng(seed), **{**SIZES, "noise": 0.1, **changes})
 
 
-@pytest.mark.parametrize("name", ATTENTION)
-@given(sizes=planted_sizes())
-def test_low_noise_partition_recovers_planted_groups_and_degrades_with_noise(name, sizes):
-    low = _witness(name, sizes, LOW)
-    high = _witness(name, sizes, HIGH)
-    assert low.heads >= 1
-    assert low.ari >= ARI_CLOSE, (low.ari, low.heads)
-    assert high.ari < low.ari
+def test_generator_is_seeded_and_shaped():
+    a, b = _draw(4), _draw(4)
+    assert np.array_equal(a.X, b.X) and np.array_equal(a.Y, b.Y) and np.array_equal(a.groups, b.groups)
+    assert a.X.shape == (5, 6, 5) and a.Y.shape == (5, 6, 1) and a.groups.shape == (5, 6)
+    assert a.latent.shape == (5, 3) and a.nuisance.shape == (5, 2)
+    token = _draw(4, target="token")
+    assert np.array_equal(token.X, a.X) and np.array_equal(token.groups, a.groups)  # one seed, one X, two targets
 
 
-@pytest.mark.parametrize("name", ATTENTION)
-@given(sizes=planted_sizes())
-def test_control_without_planted_groups_is_at_chance(name, sizes):
-    control = _witness(name, sizes, LOW, planted=False)
-    assert control.ari <= null_ari_quantile(control.partition, control.groups, sizes["seed"])
+def test_subspaces_are_orthogonal_and_centres_unit_separated():
+    data = _draw(1, noise=0.0, groups=3)
+    assert np.allclose(data.latent.T @ data.nuisance, 0, atol=1e-12)
+    assert np.allclose(data.nuisance @ data.nuisance.T @ data.value, data.value, atol=1e-12)
+    assert np.linalg.norm(data.value) == pytest.approx(1.0, rel=1e-12)
+    codes = data.X @ data.latent  # at noise 0 the latent coordinates are the centres
+    centres = np.array([codes[data.groups == g][0] for g in range(3)])
+    assert np.allclose(codes, centres[data.groups], atol=1e-12)
+    distances = np.linalg.norm(centres[:, None] - centres[None], axis=2)[np.triu_indices(3, 1)]
+    assert np.allclose(distances, 1.0, rtol=1e-12)
 
 
-def test_generator_is_seeded_and_centres_are_unit_separated():
-    a = planted_tokens(np.random.default_rng(5), samples=3, tokens=4, dim=2, groups=3, noise=0.1)
-    b = planted_tokens(np.random.default_rng(5), samples=3, tokens=4, dim=2, groups=3, noise=0.1)
-    assert np.array_equal(a.X, b.X) and np.array_equal(a.groups, b.groups)
-    gaps = np.linalg.norm(a.centres[:, None] - a.centres[None], axis=2)[np.triu_indices(3, 1)]
-    assert gaps.min() == pytest.approx(1.0, rel=1e-12)
-    assert a.X.shape == (3, 4, 2) and a.Y.shape == (3, 4, 1) and a.groups.shape == (3, 4)
+def test_planted_heads_fit_the_group_sum_target_exactly_at_noise_zero():
+    """Known answer: W1 = 2 P_L gives x_t^T W1 x_u = 1[g(t) = g(u)] (centres orthonormal / sqrt 2), W2 = v reads
+    the value, so linear attention reproduces y_t = sum_{u in group(t)} v^T x_u to float64 round-off."""
+    data = _draw(2, noise=0.0)
+    W1 = 2 * data.latent @ data.latent.T
+    output = LinearAttention(data.X, data.Y, 1.0).forward([W1[None], data.value[None, :, None]])
+    assert np.abs(output - data.Y).max() <= 1e-12 * np.abs(data.Y).max() * data.X.shape[1]
 
 
-def test_zero_noise_tokens_sit_on_their_centres():
-    data = planted_tokens(np.random.default_rng(2), samples=2, tokens=5, dim=3, groups=2, noise=0.0)
-    assert np.array_equal(data.X, data.centres[data.groups])
+def test_token_target_is_one_value_per_group():
+    data = _draw(3, target="token")
+    values = [np.unique(data.Y[data.groups == g]) for g in range(2)]
+    assert all(v.size == 1 for v in values) and values[0][0] != values[1][0]
 
 
-@pytest.mark.parametrize("bad", [{"groups": 1}, {"noise": -0.1}, {"noise": float("nan")}, {"samples": 0}])
+def test_shuffled_targets_are_a_seeded_derangement_of_the_samples():
+    Y = np.arange(7.0)[:, None, None] * np.ones((7, 3, 1))
+    moved = shuffled(Y, 5)
+    assert np.array_equal(moved, shuffled(Y, 5))
+    assert sorted(moved[:, 0, 0]) == list(range(7)) and np.all(moved[:, 0, 0] != np.arange(7))
+
+
+@pytest.mark.parametrize("bad", [{"groups": 1}, {"groups": 4}, {"nuisance_scale": 0.0}, {"noise": -1.0},
+                                 {"noise": float("nan")}, {"target": "mean"}, {"samples": 0}])
 def test_bad_generator_input_is_an_input_error(bad):
-    args = {"samples": 2, "tokens": 3, "dim": 2, "groups": 2, "noise": 0.1, **bad}
     with pytest.raises(InputError):
-        planted_tokens(np.random.default_rng(0), **args)
+        _draw(0, **bad)
 
 
-def test_bad_beta_fraction_is_an_input_error():
-    data = planted_tokens(np.random.default_rng(0), samples=2, tokens=3, dim=2, groups=2, noise=0.1)
-    with pytest.raises(InputError):
-        clustering_on("linear-attention", data, 1.5, 0)
+def test_separation_known_answers_and_agreement_with_scikit_learn():
+    groups = np.array([[0, 0, 1, 1, 2]])
+    same = (groups.reshape(-1)[:, None] == groups.reshape(-1)[None]).astype(float)
+    assert separation(same, groups) == 1.0 and separation(-same, groups) == 1.0  # sign-free
+    assert separation(np.ones((5, 5)), groups) == 0.0  # all ties: AUC 1/2
+    rng = np.random.default_rng(0)
+    groups, affinity = rng.integers(0, 3, (4, 6)), rng.standard_normal((24, 24))
+    off = ~np.eye(24, dtype=bool)
+    flat = groups.reshape(-1)
+    auc = roc_auc_score((flat[:, None] == flat[None])[off], affinity[off])
+    assert separation(affinity, groups) == pytest.approx(abs(2 * auc - 1), abs=1e-12)
 
 
-def test_head_projections_are_the_query_and_key_vectors():
-    rng = np.random.default_rng(1)
-    W, X = rng.standard_normal((2, 3, 3)), rng.standard_normal((1, 4, 3))
-    phi = head_projections(W, X)
-    assert phi.shape == (4, 12)
-    assert np.allclose(phi[1, :3], W[0].T @ X[0, 1]) and np.allclose(phi[1, 9:], W[1] @ X[0, 1])
+def test_alignment_known_answers():
+    e = np.eye(4)
+    assert alignment(e[:, :2], e[:, :2]) == pytest.approx(1.0)
+    assert alignment(e[:, 2:], e[:, :2]) == pytest.approx(0.0, abs=1e-12)
+    tilted = (e[:, [0]] + e[:, [2]]) / np.sqrt(2)  # 45 degrees from the plane e0, e1: cos^2 = 1/2
+    assert alignment(tilted, e[:, :2]) == pytest.approx(0.5)
+    assert np.isnan(alignment(None, e[:, :2]))
 
 
-def test_ari_is_one_for_a_relabelled_partition_and_block_constancy_of_a_block_mask():
-    groups = np.array([0, 0, 1, 1, 2])
-    assert adjusted_rand(np.array([2, 2, 0, 0, 1]), groups) == 1.0
-    mask = (groups[:, None] == groups[None]).astype(int)
-    assert mask_block_constancy(mask, groups) == 1.0
-    mask[0, 0] = 0  # one entry of the (0, 0) block of size 4 flips: 24/25 agree with their block's majority
-    assert mask_block_constancy(mask, groups) == pytest.approx(24 / 25)
+def test_margin_is_over_the_best_baseline_and_the_control():
+    """Each compared read-out's margin is taken over its own baselines and the control's same read-out; the one
+    that decides is a different one for each read-out here."""
+    scores = {"heads": 0.9, "head": 0.8, "logits": 0.7, "masks": float("nan"), "query_key": 0.6}
+    baselines = {"raw_ari": 0.1, "pca_ari": 0.2, "whitened_ari": 0.6, "targets_ari": 0.0, "raw_separation": 0.5,
+                 "pca_separation": 0.0, "whitened_separation": 0.0, "targets_separation": 0.1,
+                 "pca_alignment": 0.1, "chance_alignment": 0.5}
+    control = {"heads": 0.4, "head": 0.7, "logits": float("nan"), "masks": float("nan"), "query_key": 0.2}
+    result = margins(scores, baselines, control)
+    assert result["heads"] == pytest.approx(0.3) and result["head"] == pytest.approx(0.1)  # whitened, control
+    assert result["logits"] == pytest.approx(0.2) and result["query_key"] == pytest.approx(0.1)  # raw, chance
+    assert np.isnan(result["masks"])
+
+
+def test_read_outs_of_the_planted_network_are_known():
+    """Known answer, no solver: the planted heads W1 = 2 P_L, W2 = v on decoy data (where k-means on the raw
+    tokens finds the decoy) read the groups exactly: partition ARI 1, logits separation 1 (at noise 0 the logits
+    are 1[g(t) = g(u)]), query/key subspace = L (alignment 1), value v orthogonal to L (alignment 0)."""
+    data = _draw(6, noise=0.0, nuisance="decoy", latent_dim=2, samples=8)
+    W1, W2 = 2 * data.latent @ data.latent.T, data.value[:, None]
+    theorem = LinearAttention(data.X, data.Y, 1.0)
+    blocks = theorem.lift_weights([W1[None], W2[None]])
+    factors = block_factors(theorem.program, blocks)
+    solution = Solution(theorem, blocks, factors, theorem.weights_from_factors(factors, 1), "planted", 0.0)
+    scores = score(read_solution(solution, 2, 2, 0), data.groups, data.latent)
+    assert scores["heads"] == 1.0 and scores["head"] == 1.0 and scores["logits"] == pytest.approx(1.0)
+    assert scores["query_key"] == pytest.approx(1.0) and scores["value"] == pytest.approx(0.0, abs=1e-12)
+    raw = baseline_scores(data.X, data.Y, data.groups, data.latent, 2, 0)["raw_ari"]
+    assert raw < 0.5  # the decoy, not the groups, is what the raw tokens cluster by
+
+
+def test_affinities_agree_with_the_theorems_own_maps():
+    """The pooled affinities restricted to one sample are the network's own: gated heads' masked logits equal
+    proofs_check.clustering.attention_maps, the active gates' masks equal the theorem's D_p, and convex attention's
+    position map is sum_k a_tk[u] |v_tk| |w_tk| of its recovered heads, the same in every sample."""
+    data = _draw(9, samples=4, latent_dim=2)
+    s = data.X.shape[1]
+    gated, _ = bind("gated-relu-attention", {"X": data.X, "Y": data.Y}, 9, beta_fraction=0.01)
+    solution = certified_solution(gated, "prox")
+    reading = read_solution(solution, 2, 2, 9)
+    W1 = solution.weights[0].reshape((-1,) + solution.weights[0].shape[-2:])
+    live = np.flatnonzero(np.linalg.norm(W1, axis=(1, 2)) > 0)
+    active = [p for p, pairs in enumerate(solution.factors) if pairs]
+    for i in range(4):
+        block = slice(i * s, (i + 1) * s)
+        maps = attention_maps(gated, W1, i)[live]
+        assert np.allclose([affinity[block, block] for _, affinity in reading.logits], maps, atol=1e-12)
+        assert np.array_equal([mask[block, block] for _, mask in reading.masks], gated.masks[active, i])
+    convex, _ = bind("convex-attention", {"X": data.X, "Y": data.Y}, 9, beta_fraction=0.01)
+    solution = certified_solution(convex)
+    B, V, W = solution.weights
+    expected = np.einsum("tku,tk->tu", convex.attention_rows(B),
+                         np.linalg.norm(V, axis=2) * np.linalg.norm(W, axis=2))
+    (_, position_map), = read_solution(solution, 2, 2, 9).logits
+    for i in range(4):
+        assert np.allclose(position_map[i * s:(i + 1) * s, i * s:(i + 1) * s], expected, atol=1e-12)
+
+
+#: The decoy regime of the map where linear attention's heads' partition wins: HEADLINE with decoy nuisance.
+DECOY = {"nuisance": "decoy"}
+
+
+def _evaluate(name: str, seed: int, solver: str = "prox", **changes):
+    """``name`` on the HEADLINE cell (with ``changes``) drawn from the seed; the prox solver (SSNAL) for speed,
+    except where Clarabel is the faster one (convex attention's 36 small blocks)."""
+    setting = {**HEADLINE, **changes}
+    arrays = headline_arrays(seed, **changes)
+    evaluation = evaluate(name, arrays["X"], arrays["Y"], arrays["groups"], arrays["latent"], seed,
+                          beta_fraction=setting["beta_fraction"], solver=solver)
+    return arrays["groups"], evaluation
+
+
+@given(seed=st.integers(0, 2**32 - 1))
+def test_linear_attention_logits_separate_the_groups_where_the_map_found_it(seed):
+    """Gaussian nuisance 3, N = 32, beta = 1e-3 beta_max: the logits rank same-group pairs above different-group
+    pairs better than raw, principal, whitened and target distances and the shuffled control, by MARGIN (measured:
+    smallest margin 0.47 in map seeds 0-2, 0.43 in seeds 200-219)."""
+    _, evaluation = _evaluate("linear-attention", seed)
+    assert evaluation.margins["logits"] >= MARGIN, evaluation.margins
+
+
+#: At chance for the ARI of a two-way partition of the headline cell's 192 tokens: the smallest 0.999 quantile of
+#: its permutation null (proofs_check.clustering.null_ari_quantile) measured on the control's partitions of seeds 200-219
+#: (range 0.030-0.058); a fixed value because 1000 permutations cost 1.4 s per example.
+CHANCE_ARI = 0.03
+
+
+@given(seed=st.integers(0, 2**32 - 1))
+def test_decoy_regime_control_at_chance_and_no_mask_structure(seed):
+    """Decoy nuisance, same cell: the shuffled control's partition is at chance for linear attention (control ARI
+    at most 0.004 in seeds 200-219 and 0-2), and the gated masks never win (random gates read the nuisance; masks
+    margin <= -0.33 in seeds 200-219)."""
+    _, linear = _evaluate("linear-attention", seed, **DECOY)
+    assert linear.control["heads"] <= CHANCE_ARI, linear.control
+    _, gated = _evaluate("gated-relu-attention", seed, **DECOY)
+    assert gated.margins["masks"] < MARGIN, gated.margins
+
+
+@given(seed=st.integers(0, 2**32 - 1))
+def test_measured_absence_strong_decay_and_input_independent_attention(seed):
+    """At beta = 0.1 beta_max linear attention reads the nuisance: no read-out wins (margins <= -0.24 in seeds
+    200-219; hypothesis found seed 4452 with the query/key alignment 0.04 above chance, still no win).  Convex
+    attention's attention rows do not depend on the tokens, so its position map separates nothing: at chance
+    (below its permutation quantile)."""
+    _, strong = _evaluate("linear-attention", seed, beta_fraction=0.1)
+    assert all(strong.margins[r] < MARGIN for r in ("heads", "head", "logits", "query_key")), strong.margins
+    groups, convex = _evaluate("convex-attention", seed, solver="auto", samples=8)
+    assert convex.scores["logits"] <= separation_null_quantile(convex.reading, groups, seed)
+
+
+# ---- proofs-check cluster ----------------------------------------------------------------------------------------
+
+def _external(path, labelled=True, **extra):
+    """A data set not drawn by our generator: Gaussian tokens shifted by a hidden label, targets their sample sums;
+    ``extra`` replaces arrays (None drops one)."""
+    rng = np.random.default_rng(11)
+    labels = rng.integers(0, 2, (6, 4))
+    X = rng.standard_normal((6, 4, 3)) + labels[..., None]
+    arrays = {"X": X, "Y": X.sum(axis=1, keepdims=True).repeat(4, axis=1)[..., :2],
+              **({"groups": labels} if labelled else {}), **extra}
+    np.savez(path, **{key: value for key, value in arrays.items() if value is not None})
+    return str(path)
+
+
+def test_cluster_on_external_data_with_groups_writes_scores_json_and_plot(tmp_path):
+    out, png = tmp_path / "out.json", tmp_path / "maps.png"
+    argv = ["cluster", "--data", _external(tmp_path / "d.npz"), "--theorem", "gated-relu-attention",
+            "--beta-fraction", "0.01", "--json", str(out), "--plot", str(png)]
+    assert main(argv) == 0
+    report = json.loads(out.read_text())
+    assert {"scores", "baselines", "control", "margins", "null_quantiles", "partition", "certified_gap"} <= set(report)
+    assert set(report["scores"]) == {"heads", "head", "logits", "masks", "query_key", "value"}
+    assert report["theorem"] == "gated-relu-attention" and report["beta_fraction"] == pytest.approx(0.01)
+    assert report["reference"] == "span of the centred group means" and report["clusters"] == 2
+    assert np.array(report["partition"]).shape == (6, 4)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cluster_without_groups_reports_the_partition_and_the_alignment_only(tmp_path, capsys):
+    out = tmp_path / "out.json"
+    assert main(["cluster", "--data", _external(tmp_path / "d.npz", labelled=False), "--clusters", "3",
+                 "--beta", "0.5", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert "scores" not in report and set(report["alignment"]) == {"query_key", "value"}
+    assert report["reference"].startswith("top 2 principal") and report["clusters"] == 3
+    assert report["beta"] == 0.5 and set(np.unique(report["partition"])) <= {0, 1, 2}
+    assert "cluster sizes" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("extra, options, needle", [
+    ({"Y": None}, [], "no array Y"),
+    ({"groups": np.zeros((6, 3))}, [], "groups must have shape (N, s) = (6, 4)"),
+    ({"groups": np.zeros((6, 4))}, [], "at least two groups"),
+    ({"groups": np.full((6, 4), 0.5)}, [], "integer labels"),
+    ({"latent": np.ones((2, 1))}, [], "latent must have shape"),
+    ({}, ["--beta", "1", "--beta-fraction", "0.1"], "not allowed with"),
+    ({}, ["--beta-fraction", "1.5"], "beta_fraction"),
+    ({}, ["--beta", "1e9"], "beta_max"),
+    ({}, ["--theorem", "linear-mlp"], "token clustering reads"),
+    ({}, ["--theorem", "no-such"], "unknown theorem"),
+    ({}, ["--clusters", "1"], "clusters must be"),
+])
+def test_cluster_bad_input_is_one_line_and_exit_2(tmp_path, capsys, extra, options, needle):
+    path = _external(tmp_path / "d.npz", **extra)
+    assert main(["cluster", "--data", path, *options]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("proofs-check: error: ") and needle in err[0], err
+
+
+def test_report_section_runs_every_theorem_on_both_nuisances(tmp_path, monkeypatch):
+    """clustering_report: the headline runs for every theorem and nuisance, and the plots it lists are PNGs
+    on disk."""
+    monkeypatch.setitem(HEADLINE, "samples", 8)  # the report's content, not its default size, is under test
+    lines, fields, files = clustering_report(tmp_path, 0)
+    assert [(r["nuisance"], r["theorem"]) for r in fields["runs"]] == [
+        (n, t) for n in ("gaussian", "decoy") for t in ("linear-attention", "gated-relu-attention", "convex-attention")]
+    assert all(set(r["scores"]) >= {"heads", "logits"} for r in fields["runs"])
+    assert fields["map"]["source"] == str(STORED_MAP) and fields["map"]["seeds"] == [0, 1, 2]  # the shipped map
+    for file in files.values():
+        assert (tmp_path / file).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_map_section_renders_the_stored_map(tmp_path):
+    """Two cells stored as benchmarks/clustering_map.py stores them become a table row and heat maps."""
+    cells = [map_cell("linear-attention", "group-sum", "decoy", 3.0, 8, 1e-3, seed, solver="prox") for seed in (0, 1)]
+    payload = {"sizes": {}, "grid": {}, "families": ["group-sum/decoy"], "seeds": [0, 1], "margin": MARGIN,
+               "solver": "prox", "summary": summarise(cells)}
+    (tmp_path / MAP_JSON).write_text(json.dumps(payload))
+    lines, fields, files = map_section(tmp_path)
+    assert fields["summary"][0]["seeds"] == [0, 1] and "map:group-sum/decoy:heads" in files
+    assert any(line.startswith("| linear-attention | group-sum | decoy | 3 | 8 |") for line in lines)
+    for file in files.values():
+        assert (tmp_path / file).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
