@@ -68,7 +68,7 @@ def compare(arrays: dict[str, np.ndarray], beta: float, seed: int, names=ARCHITE
         factors = block_factors(program, reduced)
         F = program.predict(reduced)
         loss = program.loss_value(F)
-        rows.append(Row(name, solution.optimum, loss, solution.optimum - loss,
+        rows.append(Row(name, solution.optimum, loss, program.beta * program.regulariser(reduced),
                         float(np.linalg.norm(F - program.target) / np.linalg.norm(program.target)),
                         solution.certified_gap,
                         bound.heads_needed(factors), _structure(bound, factors, bound.report_fields(reduced, factors)),

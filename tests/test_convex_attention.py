@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from proofs_check.cli import main
 from proofs_check.path import regularisation_path
 from tests.tolerances import ROUND_OFF
-from theory.solvers import solve
 from theory.convex_attention import ConvexAttention
 from theory.lifted import block_factors
 from theory.rank_reduction import reduce_rank
+from theory.solvers import solve
 
 
 

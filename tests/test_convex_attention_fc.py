@@ -14,9 +14,9 @@ import json
 import numpy as np
 import pytest
 
-import theory
 from proofs_check.cli import main
 from proofs_check.harness import verify
+import theory
 from theory.convex_attention import ConvexAttention
 from theory.convex_attention_fc import ConvexAttentionFC, draw_fc_gates
 from theory.errors import InputError

@@ -23,11 +23,11 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
-from tests.tolerances import ROUND_OFF
-import theory
 from proofs_check import tolerances as tol
 from proofs_check.harness import verify
 from proofs_check.restarts import TheoremAtWidth, run_restarts
+from tests.tolerances import ROUND_OFF
+import theory
 from theory import known_answers as ka
 from theory.errors import InputError, SolverFailure
 from theory.lifted import certificate, certified_gap, normalised

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import theory
 from tests.strategies import bind, loss_instances
+import theory
 from theory.lifted import certificate
 from theory.losses import LOSSES
 

@@ -18,10 +18,10 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-import theory
 from proofs_check.restarts import TheoremAtWidth, run_restarts
 from tests.strategies import bind, instances_for
 from tests.tolerances import ROUND_OFF
+import theory
 from theory.base import Theorem
 from theory.errors import InputError, SolverFailure
 from theory.lifted import Block, LiftedProgram, certificate, certified_gap, compose, normalised, significant_components

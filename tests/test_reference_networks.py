@@ -17,10 +17,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import theory
 from tests import reference
 from tests.strategies import bind, instances_for, structured_instances
 from tests.tolerances import ROUND_OFF
+import theory
 
 NAMES = sorted(theory.REGISTRY)
 

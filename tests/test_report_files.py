@@ -11,8 +11,8 @@ import pytest
 from proofs_check.cli import main
 from proofs_check.clustering import HEADLINE
 from proofs_check.experiment import ExperimentConfig, run_experiment
-from proofs_check.harness import verify
 from proofs_check.grokking import GrokkingConfig, run_grokking
+from proofs_check.harness import verify
 from proofs_check.report_files import EXPERIMENT_JSON, GROKKING_JSON, STUDENT_TEACHER_JSON, write_report
 from proofs_check.student_teacher import StudentTeacherConfig, run_student_teacher
 from theory.linear_mlp import LinearMLP

@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 
 from tests.tolerances import ROUND_OFF
 from theory.fno import FNO, circulant_unfolding, fourier_blocks
+from theory.lifted import TRUNCATION_TOL
 from theory.mlp_mixer import MLPMixer
+from theory.solvers import ACCEPT_GAP
 
 shapes = st.tuples(st.integers(1, 4), st.integers(1, 6), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3))
 
@@ -96,6 +98,10 @@ def test_compare_puts_the_architectures_on_the_same_data(tmp_path):
     assert {"linear-attention", "convex-attention", "mlp-mixer", "fno"} <= set(rows)
     baseline = [name for name in rows if name.startswith("softmax-attention")]
     assert len(baseline) == 1 and np.isnan(rows[baseline[0]]["certified_gap"])  # non-convex: no certificate
-    for row in rows.values():  # each convex optimum is certified; every value splits into loss and penalty
-        assert row["theorem"] in baseline or row["certified_gap"] <= 1e-6
-        assert row["loss"] + row["penalty"] == pytest.approx(row["optimum"], rel=1e-6)
+    for name, row in rows.items():
+        if name in baseline:
+            continue
+        assert row["certified_gap"] <= ACCEPT_GAP
+        # loss and beta R are evaluated at the rank-reduced solution, C* at the solver's: the reduction keeps the
+        # objective within TRUNCATION_TOL (theory.lifted), so their sum must reproduce C* to that accuracy
+        assert abs(row["loss"] + row["penalty"] - row["optimum"]) <= 2 * TRUNCATION_TOL * row["optimum"], name

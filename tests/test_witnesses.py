@@ -11,14 +11,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import theory
 from proofs_check import tolerances as tol
 from proofs_check.harness import verify
 from tests.strategies import bind, instances_for, loss_instances
-from theory.losses import CROSS_ENTROPY, SQUARED
-from theory.solvers import solve
+from tests.tolerances import ROUND_OFF
+import theory
 from theory.lifted import block_factors
+from theory.losses import CROSS_ENTROPY, SQUARED
 from theory.rank_reduction import reduce_rank
+from theory.solvers import solve
 
 THEOREMS = sorted(theory.REGISTRY)
 #: Restarts per width in the drawn-instance test.  Convex attention's simplex-row factorisation has spurious local
@@ -46,25 +47,24 @@ def test_all_witnesses_hold(name, loss, data):
     assert {c.name for c in result.checks if c.claim} >= claimed
 
 
-@pytest.mark.parametrize("name", THEOREMS)
+@pytest.mark.parametrize("name", [name for name in THEOREMS if result_is_exact(name)])
 @given(data=st.data())
 def test_recovery_inverts_the_lifting(name, data):
     """lift(recover(Z)) = Z for the rank-reduced solution Z (float64 round-off), and the recovered weights pay
-    exactly the lifted norm (lemma L1 with the SVD factors).  For a relaxation (relu-attention) the lifting puts a
-    head in the block of its own pattern, so this holds only when the recovered heads lie in their cones: the
-    identity is then asserted on those instances only (tests/test_relu_attention.py checks the cone case)."""
+    exactly the lifted norm (lemma L1 with the SVD factors).  For a relaxation the lifting puts a head in the block of
+    its own activation pattern, so the identity holds only when the recovered heads lie in their cones, which drawn
+    instances rarely give (0 of 4 heads on relu-attention's default instance): it is asserted on the in-cone known
+    answers instead (tests/test_known_answers.py)."""
     instance = data.draw(instances_for(name))
     X, Y, beta, seed = instance
     problem = bind(name, X, Y, beta, seed)
     solution = solve(problem.program)
     reduced = reduce_rank(problem.program, solution.blocks)
     theta, m = problem.recover(block_factors(problem.program, reduced))
-    if not result_is_exact(name) and not problem.recovered_in_cones(block_factors(problem.program, reduced)):
-        return
     lifted = problem.lift_weights(problem.unpack(theta, m))
     scale = max(float(np.abs(Z).max()) for Z in reduced) or 1.0
     for Z, L in zip(reduced, lifted):
-        assert np.abs(Z - L).max() <= 1e-12 * scale
+        assert np.abs(Z - L).max() <= ROUND_OFF * scale
     assert problem.weight_decay(theta, m) == pytest.approx(problem.program.regulariser(lifted), rel=1e-10, abs=1e-14)
 
 

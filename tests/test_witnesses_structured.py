@@ -21,9 +21,9 @@ import pytest
 from hypothesis import assume, event, given
 from hypothesis import strategies as st
 
-import theory
 from proofs_check.harness import verify
 from tests.strategies import bind, structured_instances
+import theory
 from theory.errors import SolverFailure
 from theory.lifted import normalised
 from theory.solvers import PROX_METHODS, PROX_MIN_BETA, resolve
