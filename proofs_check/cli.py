@@ -1,11 +1,12 @@
 """`proofs-check`: verify the convex-duality theorems from the command line.
 
     proofs-check list
-    proofs-check run [THEOREM ...] [--restarts K] [--seed S] [--solver NAME] [--convex-only] [--json OUT]
-    proofs-check verify THEOREM --data FILE.npz [--beta B] [--heads M] [--restarts K] [--seed S]
-                        [--solver NAME] [--convex-only] [--json OUT]
-    proofs-check run ... [--report DIR | --no-report]   also writes DIR/report.md, report.json and PNG plots
+    proofs-check run [THEOREM ...] [--restarts K] [--seed S] [--solver NAME] [--loss L] [--convex-only] [--json OUT]
+                     [--report [DIR] | --no-report]     also writes DIR/report.md, report.json and PNG plots
                                             (DIR: reports/ unless given; --no-report writes nothing)
+    proofs-check verify THEOREM --data FILE.npz [--beta B] [--heads M] [--restarts K] [--seed S]
+                        [--solver NAME] [--loss L] [--convex-only] [--json OUT] [--report [DIR] | --no-report]
+                                            (a report of the verification only, and only when --report is given)
     proofs-check experiment [digits] [--n-train N] [--n-test N] [--features D] [--beta B] [--loss L ...]
                         [--seed S] [--solver NAME] [--report [DIR]] [--json OUT]
                                             the digits transfer experiment (proofs_check.experiment)
@@ -83,13 +84,14 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("list", help="list the theorems")
     for name, text in (("run", "verify theorems on their default instances"), ("verify", "verify on your data")):
         sub = commands.add_parser(name, help=text)
+        default = DEFAULT_REPORT_DIR if name == "run" else None
+        sub.add_argument("--report", type=Path, nargs="?", const=DEFAULT_REPORT_DIR, default=default, metavar="DIR",
+                         help=f"write report.md, report.json and PNG plots into DIR (DIR default "
+                              f"{DEFAULT_REPORT_DIR}; {'written unless --no-report' if default else 'not written unless given'})")
+        sub.add_argument("--no-report", dest="report", action="store_const", const=None,
+                         help="print only; write no report files")
         if name == "run":
             sub.add_argument("theorems", nargs="*", metavar="THEOREM")
-            sub.add_argument("--report", type=Path, nargs="?", const=DEFAULT_REPORT_DIR, default=DEFAULT_REPORT_DIR,
-                             metavar="DIR", help=f"write report.md, report.json and PNG plots into DIR "
-                                                 f"(default {DEFAULT_REPORT_DIR})")
-            sub.add_argument("--no-report", dest="report", action="store_const", const=None,
-                             help="print only; write no report files")
         else:
             sub.add_argument("theorem", metavar="THEOREM")
             sub.add_argument("--data", required=True, type=Path, help=".npz with X (N, s, d) and Y (N, s, c)")
@@ -372,8 +374,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "cluster":
             return _command_cluster(args)
         results = _command_run(args) if args.command == "run" else _command_verify(args)
-        if args.command == "run" and args.report is not None:
-            written = write_report(results, args.report, args.seed)
+        if args.report is not None:
+            written = write_report(results, args.report, args.seed, studies=args.command == "run")
             print(f"report written: {', '.join(str(path) for path in written.values())}")
         if args.json is not None:
             payload = results[0].to_json() if args.command == "verify" else [r.to_json() for r in results]

@@ -132,8 +132,29 @@ def student_teacher_report(directory: Path) -> tuple[list[str], dict[str, object
     return lines, fields, files
 
 
-def write_report(results: list[Verification], directory: Path, seed: int) -> dict[str, Path]:
-    """Write report.md, report.json and the plots into ``directory``; returns the written files by role."""
+def comparison_report(directory: Path, seed: int) -> tuple[list[str], list[dict], dict[str, str]]:
+    """Attention, MLP-Mixer and FNO on the default data of linear-attention (proofs_check.compare)."""
+    arrays, beta = default_arrays(seed)
+    comparison = compare(arrays, beta, seed)
+    N, s, d = arrays["X"].shape
+    lines = ["## Attention, MLP-Mixer and FNO on the same data (docs/theory.md §5, §6)", "", "```",
+             format_comparison(comparison, {"N": N, "s": s, "d": d, "c": arrays["Y"].shape[2]}, beta, seed), "```", ""]
+    return lines, rows_json(comparison), {}
+
+
+#: The studies a full report adds after the verified theorems: JSON key, plot prefix and the section builder
+#: (directory, seed) -> (markdown lines, JSON fields, plot files).
+STUDIES = (("clustering", "clustering", clustering_report),
+           ("comparison", "comparison", comparison_report),
+           ("path", "path", path_report),
+           ("experiment", "experiment", lambda directory, seed: experiment_report(directory)),
+           ("grokking", "grokking", lambda directory, seed: grokking_report(directory)),
+           ("student_teacher", "student-teacher", lambda directory, seed: student_teacher_report(directory)))
+
+
+def write_report(results: list[Verification], directory: Path, seed: int, studies: bool = True) -> dict[str, Path]:
+    """Write report.md, report.json and the plots into ``directory``: the verified theorems and, with ``studies``
+    (``run``; not ``verify``, whose data is the user's), the STUDIES sections.  Returns the written files by role."""
     directory.mkdir(parents=True, exist_ok=True)
     markdown = ["# proofs-check report", "", f"Seed {seed}.", "", "```", format_table(results), "```", ""]
     plot_files: dict[str, str] = {}
@@ -141,30 +162,13 @@ def write_report(results: list[Verification], directory: Path, seed: int) -> dic
         lines, files = _theorem_section(result, directory)
         markdown += lines
         plot_files.update({f"{result.theorem}:{key}": file for key, file in files.items()})
-    cluster_lines, clustering, files = clustering_report(directory, seed)
-    markdown += cluster_lines
-    plot_files.update({f"clustering:{key}": file for key, file in files.items()})
-    arrays, beta = default_arrays(seed)
-    comparison = compare(arrays, beta, seed)
-    N, s, d = arrays["X"].shape
-    markdown += ["## Attention, MLP-Mixer and FNO on the same data (docs/theory.md §5, §6)", "", "```",
-                 format_comparison(comparison, {"N": N, "s": s, "d": d, "c": arrays["Y"].shape[2]}, beta, seed), "```", ""]
-    path_lines, path_fields, files = path_report(directory, seed)
-    markdown += path_lines
-    plot_files.update({f"path:{key}": file for key, file in files.items()})
-    experiment_lines, experiment, files = experiment_report(directory)
-    markdown += experiment_lines
-    plot_files.update({f"experiment:{key}": file for key, file in files.items()})
-    grokking_lines, grokking, files = grokking_report(directory)
-    markdown += grokking_lines
-    plot_files.update({f"grokking:{key}": file for key, file in files.items()})
-    teacher_lines, student_teacher, files = student_teacher_report(directory)
-    markdown += teacher_lines
-    plot_files.update({f"student-teacher:{key}": file for key, file in files.items()})
+    payload: dict[str, object] = {"seed": seed, "theorems": [r.to_json() for r in results]}
+    for key, prefix, build in STUDIES if studies else ():
+        lines, payload[key], files = build(directory, seed)
+        markdown += lines
+        plot_files.update({f"{prefix}:{role}": file for role, file in files.items()})
     markdown += ["## Plots", "", *(f"- `{file}`: {key}" for key, file in plot_files.items()), ""]
-    payload = {"seed": seed, "theorems": [r.to_json() for r in results], "clustering": clustering, "comparison": rows_json(comparison),
-               "path": path_fields,
-               "experiment": experiment, "grokking": grokking, "student_teacher": student_teacher, "plots": plot_files}
+    payload["plots"] = plot_files
     written = {"markdown": directory / "report.md", "json": directory / "report.json"}
     written["markdown"].write_text("\n".join(markdown))
     written["json"].write_text(json.dumps(payload, indent=2, allow_nan=True) + "\n")

@@ -91,3 +91,17 @@ def test_run_writes_the_report_unless_told_not_to(tmp_path, monkeypatch):
     assert not (tmp_path / "reports").exists()
     assert main(["run", "linear-mlp", "--restarts", "2"]) == 0
     assert json.loads((tmp_path / "reports" / "report.json").read_text())["theorems"][0]["passed"]
+
+
+def test_verify_writes_a_report_of_its_own_theorem_only_when_asked(tmp_path, monkeypatch):
+    """verify takes --report and --no-report like run; its report holds the verification, not run's studies."""
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "d.npz"
+    rng = np.random.default_rng(3)
+    np.savez(data, X=rng.standard_normal((4, 3, 2)), Y=rng.standard_normal((4, 3, 1)))
+    assert main(["verify", "linear-mlp", "--data", str(data), "--convex-only", "--no-report"]) == 0
+    assert main(["verify", "linear-mlp", "--data", str(data), "--convex-only"]) == 0
+    assert not (tmp_path / "reports").exists()
+    assert main(["verify", "linear-mlp", "--data", str(data), "--convex-only", "--report", str(tmp_path / "r")]) == 0
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert set(report) == {"seed", "theorems", "plots"} and report["theorems"][0]["theorem"] == "linear-mlp"
