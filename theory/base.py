@@ -12,8 +12,8 @@ to one data set (X, Y, beta).  It gives:
 
 The dual certificate is generic (theory.lifted.certificate) because it only needs the lifted program.
 
-Weights are passed around as one flat float64 vector ``theta`` (what L-BFGS sees); :meth:`Theorem.param_shapes`
-says how it splits into the named weight arrays of m heads.
+Weights are passed around as one flat float64 vector ``theta`` (what L-BFGS sees); :attr:`Theorem.weight_axes`
+names the weight arrays and their axes, and :meth:`Theorem.param_shapes` says how theta splits into them for m heads.
 """
 
 from __future__ import annotations
@@ -56,6 +56,12 @@ class Theorem(ABC):
     #: False for a relaxation whose optimum is only a lower bound (relu-attention): zero gap and recovery are then
     #: measured and reported as observations, and only weak duality, the certificate and structure are claimed.
     exact: ClassVar[bool] = True
+    #: The trained weight arrays of the network, name -> axes, in the order theta packs them: the one declaration
+    #: that param_shapes, decay_mask and the weights files of `proofs-check certify` (proofs_check.weights) read.
+    #: Axis letters: m heads (or units), P gates, s tokens, d features, c outputs.
+    weight_axes: ClassVar[dict[str, tuple[str, ...]]]
+    #: The arrays of weight_axes that carry no weight decay (the attention rows of [E22]); all others are decayed.
+    undecayed: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, X: np.ndarray, Y: np.ndarray, beta: float, loss: Loss = SQUARED) -> None:
         self.loss = loss
@@ -116,9 +122,15 @@ class Theorem(ABC):
         return np.repeat(G[..., None, :], s, axis=-2) / s if self.pooled else G
 
     # ---- primal ------------------------------------------------------------------------------------------
-    @abstractmethod
+    def axis_sizes(self, m: int) -> dict[str, int]:
+        """The size of every axis letter of :attr:`weight_axes` for a network with m heads (gated theorems add P)."""
+        return {**self.dims, "m": m}
+
     def param_shapes(self, m: int) -> list[tuple[int, ...]]:
-        """Shapes of the trained weight arrays of a network with m heads, in the order theta packs them."""
+        """Shapes of the trained weight arrays of a network with m heads, in the order theta packs them (read off
+        :attr:`weight_axes`)."""
+        sizes = self.axis_sizes(m)
+        return [tuple(sizes[axis] for axis in axes) for axes in self.weight_axes.values()]
 
     @abstractmethod
     def forward(self, weights: list[np.ndarray]) -> np.ndarray:
@@ -148,8 +160,9 @@ class Theorem(ABC):
         return self.objective_and_gradient(theta, m)[0]
 
     def decay_mask(self, m: int) -> np.ndarray:
-        """1 for every entry of theta under weight decay, 0 for the others (all decayed by default)."""
-        return np.ones(self.n_params(m))
+        """1 for every entry of theta under weight decay, 0 for the entries of the :attr:`undecayed` arrays."""
+        return np.concatenate([np.full(int(np.prod(shape)), float(name not in self.undecayed))
+                               for name, shape in zip(self.weight_axes, self.param_shapes(m))])
 
     def weight_decay(self, theta: np.ndarray, m: int) -> float:
         """1/2 |theta|^2 over the decayed entries (the primal regulariser without beta)."""

@@ -101,18 +101,12 @@ class ConvexAttention(Theorem):
     paper = "Ergen, Neyshabur, Mehta, Convexifying Transformers, arXiv:2211.11052 (2022), eq. (4)"
     equation = "docs/theory.md §8 (C-E22): min_Z l(sum_t' x_t'^T Z_tt') + beta sum_tt' |Z_tt'|_*"
     statement = "row-stochastic attention, per-row value maps <=> group nuclear norm over token pairs (token sparsity)"
+    weight_axes = {"b": ("s", "m", "s"), "v": ("s", "m", "d"), "w": ("s", "m", "c")}  # attention rows a = b^2/|b|^2
+    undecayed = ("b",)
 
     @classmethod
     def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
         return rng.standard_normal((6, 4, 3)), rng.standard_normal((6, 4, 2)), 2.0
-
-    def param_shapes(self, m: int) -> list[tuple[int, ...]]:
-        s, d, c = self.dims["s"], self.dims["d"], self.dims["c"]
-        return [(s, m, s), (s, m, d), (s, m, c)]  # b (attention rows a = b^2/|b|^2), v, w
-
-    def decay_mask(self, m: int) -> np.ndarray:
-        s = self.dims["s"]
-        return np.concatenate([np.zeros(s * m * s), np.ones(self.n_params(m) - s * m * s)])
 
     attention_rows = staticmethod(simplex_rows)
 

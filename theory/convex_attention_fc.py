@@ -103,6 +103,8 @@ class ConvexAttentionFC(Theorem):
     equation = "docs/theory.md §8.1: min_Z l(sum_p M_p[t] sum_t' x_t'^T Z_t,p,t') + beta sum_t,p,t' |Z_t,p,t'|_*"
     statement = ("convex attention + gated-ReLU FC layer (frozen gate units) <=> group nuclear norm over "
                  "(query, gate, key) triples")
+    weight_axes = {"b": ("s", "P", "m", "s"), "u": ("s", "P", "m", "d"), "w": ("s", "P", "m", "c")}  # a = b^2/|b|^2
+    undecayed = ("b",)
 
     def __init__(self, X: np.ndarray, Y: np.ndarray, beta: float, C: np.ndarray, G: np.ndarray,
                  loss: Loss = SQUARED) -> None:
@@ -142,13 +144,8 @@ class ConvexAttentionFC(Theorem):
         """M_p(X_i)[t], shape (P, N, s)."""
         return gate_masks(self.X, self.C, self.G)
 
-    def param_shapes(self, m: int) -> list[tuple[int, ...]]:
-        s, d, c, P = self.dims["s"], self.dims["d"], self.dims["c"], len(self.C)
-        return [(s, P, m, s), (s, P, m, d), (s, P, m, c)]  # b (rows a = b^2/|b|^2), u, w
-
-    def decay_mask(self, m: int) -> np.ndarray:
-        rows = int(np.prod(self.param_shapes(m)[0]))
-        return np.concatenate([np.zeros(rows), np.ones(self.n_params(m) - rows)])
+    def axis_sizes(self, m: int) -> dict[str, int]:
+        return {**super().axis_sizes(m), "P": len(self.C)}
 
     def _unit_inputs(self, B: np.ndarray, U: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """x_{i,t'}^T u_tpj (N, s, P, m, s_t') and the gated unit inputs M_p[i, t] a_tpj^T X_i u_tpj (N, s, P, m)."""

@@ -46,6 +46,7 @@ class FNO(Theorem):
     paper = "Sahiner et al., Unraveling Attention via Convex Duality, ICML 2022, FNO / circulant token mixing"
     equation = "docs/theory.md §6: min_Z l(C(X) Z) + beta |Z|_*, Z in R^{sd x c}; |Z|_* = |F Z|_* (Fourier blocks)"
     statement = "linear FNO (circular convolution over tokens) with weight decay <=> nuclear-norm program on R^{sd x c}"
+    weight_axes = {"K": ("m", "s", "d"), "w": ("m", "c")}
 
     @classmethod
     def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
@@ -54,10 +55,6 @@ class FNO(Theorem):
     @cached_property
     def unfolded(self) -> np.ndarray:
         return circulant_unfolding(self.X)
-
-    def param_shapes(self, m: int) -> list[tuple[int, ...]]:
-        s, d, c = self.dims["s"], self.dims["d"], self.dims["c"]
-        return [(m, s, d), (m, c)]
 
     def forward(self, weights: list[np.ndarray]) -> np.ndarray:
         K, w = weights

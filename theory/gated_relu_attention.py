@@ -98,6 +98,9 @@ class Gated:
         side = X.shape[cls.gate_axis] if X.ndim == 3 else 0
         return cls(X, arrays["Y"], beta, gates_from(cls.name, arrays, options, side, seed), loss)
 
+    def axis_sizes(self, m: int) -> dict[str, int]:
+        return {**super().axis_sizes(m), "P": len(self.H)}
+
     def heads_needed(self, factors: Factors) -> int:
         """Heads per gate: the largest block rank (every gate carries the same number m of heads)."""
         return max((len(pairs) for pairs in factors), default=0)
@@ -114,6 +117,7 @@ class GatedReLUAttention(Gated, Theorem):
     statement = "gated-ReLU self-attention with weight decay <=> block nuclear-norm program, one block per gate"
 
     gate_axis = 2
+    weight_axes = {"W1": ("P", "m", "d", "d"), "W2": ("P", "m", "d", "c")}
 
     @classmethod
     def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
@@ -128,10 +132,6 @@ class GatedReLUAttention(Gated, Theorem):
     def grams(self) -> np.ndarray:
         """G_{p,t}^{(i)}, shape (P, N, s, d, d)."""
         return masked_grams(self.X, self.masks)
-
-    def param_shapes(self, m: int) -> list[tuple[int, ...]]:
-        P, d, c = len(self.H), self.dims["d"], self.dims["c"]
-        return [(P, m, d, d), (P, m, d, c)]
 
     def _query_grams(self, W1: np.ndarray) -> np.ndarray:
         """x_{i,t}^T W1_pj G_{p,t}^{(i)}, shape (P, m, N, s, d)."""

@@ -29,15 +29,12 @@ class GatedReLUMixer(Gated, MLPMixer):
     statement = "gated-ReLU MLP-Mixer with weight decay <=> block nuclear-norm program, one block per gate"
 
     gate_axis = 1
+    weight_axes = {"W1": ("P", "m", "s", "s"), "W2": ("P", "m", "d", "c")}
 
     @cached_property
     def masks(self) -> np.ndarray:
         """D_p(X_i)[t, a] = 1[(H_p X_i)[t, a] >= 0], shape (P, N, s, d)."""
         return (np.einsum("ptu,iua->pita", self.H, self.X) >= 0).astype(float)
-
-    def param_shapes(self, m: int) -> list[tuple[int, ...]]:
-        P, s, d, c = len(self.H), self.dims["s"], self.dims["d"], self.dims["c"]
-        return [(P, m, s, s), (P, m, d, c)]
 
     def forward(self, weights: list[np.ndarray]) -> np.ndarray:
         W1, W2 = weights

@@ -28,6 +28,7 @@ class LinearAttention(Theorem):
     paper = "Sahiner et al., Unraveling Attention via Convex Duality, ICML 2022, §3 (linear attention)"
     equation = "docs/theory.md §3: min_Z l(sum_kl G[k,l] X Z_kl) + beta |Z|_*"
     statement = "linear self-attention with weight decay <=> nuclear-norm program on Z in R^{d^2 x dc}"
+    weight_axes = {"W1": ("m", "d", "d"), "W2": ("m", "d", "c")}
 
     @classmethod
     def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
@@ -37,10 +38,6 @@ class LinearAttention(Theorem):
     def gram(self) -> np.ndarray:
         """G_i = X_i^T X_i, shape (N, d, d)."""
         return np.einsum("ita,itb->iab", self.X, self.X)
-
-    def param_shapes(self, m: int) -> list[tuple[int, ...]]:
-        d, c = self.dims["d"], self.dims["c"]
-        return [(m, d, d), (m, d, c)]
 
     def _query_gram(self, W1: np.ndarray) -> np.ndarray:
         """X_i W1_j G_i for every sample i and head j, shape (N, m, s, d)."""

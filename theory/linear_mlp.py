@@ -21,14 +21,11 @@ class LinearMLP(Theorem):
     paper = "Sahiner et al. ICML 2022 (lemma L1; Pilanci & Ergen 2020)"
     equation = "docs/theory.md §2: min_Z l(XZ) + beta |Z|_*"
     statement = "two-layer linear network with weight decay <=> nuclear-norm regularised linear model"
+    weight_axes = {"W1": ("d", "m"), "W2": ("m", "c")}
 
     @classmethod
     def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
         return rng.standard_normal((8, 3, 4)), rng.standard_normal((8, 3, 3)), 1.0
-
-    def param_shapes(self, m: int) -> list[tuple[int, ...]]:
-        d, c = self.dims["d"], self.dims["c"]
-        return [(d, m), (m, c)]
 
     def forward(self, weights: list[np.ndarray]) -> np.ndarray:
         W1, W2 = weights

@@ -23,14 +23,11 @@ class MLPMixer(Theorem):
     paper = "Sahiner et al., Unraveling Attention via Convex Duality, ICML 2022, MLP-Mixer token mixing"
     equation = "docs/theory.md §5: min_Z l(sum_t' x_t'^T Z_tt') + beta |Z|_*, Z in R^{s^2 x dc}"
     statement = "linear MLP-Mixer (token x channel mixing) with weight decay <=> nuclear-norm program on R^{s^2 x dc}"
+    weight_axes = {"W1": ("m", "s", "s"), "W2": ("m", "d", "c")}
 
     @classmethod
     def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
         return rng.standard_normal((6, 4, 3)), rng.standard_normal((6, 4, 2)), 0.1
-
-    def param_shapes(self, m: int) -> list[tuple[int, ...]]:
-        s, d, c = self.dims["s"], self.dims["d"], self.dims["c"]
-        return [(m, s, s), (m, d, c)]
 
     def forward(self, weights: list[np.ndarray]) -> np.ndarray:
         W1, W2 = weights

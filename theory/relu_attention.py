@@ -39,6 +39,7 @@ class ReLUAttention(Theorem):
     equation = "docs/theory.md §4: gated program over all realisable patterns, a lower bound on the ReLU optimum"
     statement = "ReLU self-attention >= block nuclear-norm relaxation over all logit patterns (tight if heads in cones)"
     exact = False
+    weight_axes = {"W1": ("m", "d", "d"), "W2": ("m", "d", "c")}
 
     @classmethod
     def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
@@ -53,10 +54,6 @@ class ReLUAttention(Theorem):
     def masks(self) -> np.ndarray:
         N, s = self.X.shape[:2]
         return self.patterns.reshape(-1, N, s, s).astype(float)
-
-    def param_shapes(self, m: int) -> list[tuple[int, ...]]:
-        d, c = self.dims["d"], self.dims["c"]
-        return [(m, d, d), (m, d, c)]
 
     def _activations(self, W1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Logits X_i W1_j X_i^T and their ReLU, shape (N, m, s, s) each."""
