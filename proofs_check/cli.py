@@ -1,6 +1,10 @@
 """`proofs-check`: verify the convex-duality theorems from the command line.
 
-    proofs-check list
+    proofs-check list [--weights]                   the theorems (--weights: each one's weight arrays and axes)
+    proofs-check certify THEOREM --data FILE.npz --weights W.npz [--beta B] [--seed S] [--solver NAME] [--loss L]
+                         [--json OUT] [--save-optimum OUT.npz]
+                                            your weights' objective against the certified lower bound (exit 1 if
+                                            the objective lies below it, which weak duality forbids)
     proofs-check run [THEOREM ...] [--restarts K] [--seed S] [--solver NAME] [--loss L] [--convex-only] [--json OUT]
                      [--report [DIR] | --no-report]     also writes DIR/report.md, report.json and PNG plots
                                             (DIR: reports/ unless given; --no-report writes nothing)
@@ -41,6 +45,7 @@ from proofs_check.experiment import ExperimentConfig, format_experiment, run_exp
 from proofs_check.grokking import GrokkingConfig, format_grokking, run_grokking
 from proofs_check.student_teacher import StudentTeacherConfig, format_student_teacher, run_student_teacher
 from proofs_check.compare import compare, default_arrays, format_comparison, rows_json
+from proofs_check import api
 from proofs_check.datafile import load_npz
 from proofs_check.harness import Verification, verify
 from proofs_check.path import POINTS, format_path, path_json, plot_path, regularisation_path
@@ -48,6 +53,7 @@ from proofs_check.report_files import DEFAULT_DIR as DEFAULT_REPORT_DIR
 from proofs_check.report_files import (EXPERIMENT_JSON, GROKKING_JSON, STUDENT_TEACHER_JSON, experiment_plot,
                                        grokking_plots, student_teacher_plot, write_report)
 from proofs_check.report import format_table, verification_lines
+from proofs_check.weights import layout
 from theory.errors import InputError, SolverFailure
 from theory.losses import LOSSES, get_loss
 from theory.solvers import SOLVERS
@@ -81,7 +87,9 @@ def _count(name: str):
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="proofs-check", description="Verify convex-duality theorems for attention networks.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    commands.add_parser("list", help="list the theorems")
+    listing = commands.add_parser("list", help="list the theorems")
+    listing.add_argument("--weights", action="store_true",
+                         help="list each theorem's weight arrays and their axes (the format of certify's files)")
     for name, text in (("run", "verify theorems on their default instances"), ("verify", "verify on your data")):
         sub = commands.add_parser(name, help=text)
         default = DEFAULT_REPORT_DIR if name == "run" else None
@@ -107,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--convex-only", action="store_true",
                          help="no restarts: the certified optimum, certificate, structure and recovery only")
         sub.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
+    _certify_parser(commands)
     _experiment_parser(commands)
     _path_parser(commands)
     _cluster_parser(commands)
@@ -140,6 +149,72 @@ def _command_compare(args: argparse.Namespace) -> int:
     if args.json is not None:
         args.json.write_text(json.dumps(rows_json(rows), indent=2) + "\n")
     return 0
+
+
+#: The axis letters of the weight arrays (theory.base.Theorem.weight_axes), for `list --weights`.
+AXES = ("m: heads or units (gated theorems: per gate; convex-attention family: per query row, and per gate for "
+        "convex-attention-fc), P: gates, s: tokens, d: features, c: outputs; 'no decay': no weight decay on that array")
+
+
+def _command_list(args: argparse.Namespace) -> int:
+    for cls in theory.REGISTRY.values():
+        if args.weights:
+            print(f"{cls.name:<22} {layout(cls)}")
+        else:
+            print(f"{cls.name:<22} {cls.statement}\n{'':<22} paper: {cls.paper}\n{'':<22} equation: {cls.equation}")
+    if args.weights:
+        print(f"axes: {AXES}")
+    return 0
+
+
+def _certify_parser(commands) -> None:
+    """`proofs-check certify`: weights trained elsewhere against the certified lower bound (proofs_check.api)."""
+    sub = commands.add_parser("certify", help="how far your weights are from the global optimum (certified)")
+    sub.add_argument("theorem", metavar="THEOREM")
+    sub.add_argument("--data", required=True, type=Path, help=".npz with X (N, s, d), Y and the gates if any")
+    sub.add_argument("--weights", required=True, type=Path,
+                     help="the network's weights as .npz, one array per name of `proofs-check list --weights`")
+    sub.add_argument("--beta", type=float, default=None, help="weight decay (default: the theorem's)")
+    sub.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of gates not held by the data (default 0)")
+    sub.add_argument("--gates", type=_count("gates"), default=None, help="gated theorems: number of gates drawn")
+    _solver_argument(sub)
+    _loss_argument(sub)
+    sub.add_argument("--json", type=Path, default=None, help="write the certification as JSON here")
+    sub.add_argument("--save-optimum", type=Path, default=None, metavar="OUT.npz",
+                     help="write the globally optimal weights recovered from the convex solution here")
+
+
+def certification_lines(result: api.Certification) -> str:
+    """What `proofs-check certify` prints."""
+    opt = result.optimum
+    dims = ", ".join(f"{key} = {value}" for key, value in result.dims.items())
+    rows = [("training objective of your weights", f"{result.objective:.10g}", ""),
+            ("certified lower bound LB (every network)", f"{result.lower_bound:.10g}",
+             f"dual certificate at the convex solution, solver {opt.solver}"),
+            ("convex optimum C*", f"{opt.convex_optimum:.10g}", f"certified relative gap {opt.certified_gap:.1e}"),
+            ("certified relative suboptimality", f"{result.relative_suboptimality:.3e}",
+             "(objective - LB) / |objective|")]
+    lines = [f"{result.theorem} ({dims}), beta = {result.beta:g}, loss {result.loss}, seed {result.seed}; "
+             f"your weights: m = {result.heads}"]
+    lines += [f"  {label:<42} {value:<14} {note}".rstrip() for label, value, note in rows]
+    if not opt.exact:
+        lines.append("  a relaxation: LB bounds every network from below, but need not be attained")
+    if not result.consistent:
+        lines.append("  INCONSISTENT: the objective lies below the certified lower bound (weak duality violated)")
+    if result.optimum_file is not None:
+        reach = "reaches C*" if opt.reaches_optimum else "does NOT reach C* (a relaxation's heads outside their cones)"
+        lines.append(f"  optimal weights written: {result.optimum_file} (m* = {opt.heads}, objective "
+                     f"{opt.recovered_objective:.10g}, {reach})")
+    return "\n".join(lines)
+
+
+def _command_certify(args: argparse.Namespace) -> int:
+    result = api.certify(args.theorem, args.data, args.weights, beta=args.beta, seed=args.seed, loss=args.loss,
+                         gates=args.gates, solver=args.solver, save_optimum=args.save_optimum)
+    print(certification_lines(result))
+    if args.json is not None:
+        args.json.write_text(json.dumps(result.to_json(), indent=2, allow_nan=True) + "\n")
+    return 0 if result.consistent else 1
 
 
 def _path_parser(commands) -> None:
@@ -288,10 +363,8 @@ def _command_run(args: argparse.Namespace) -> list[Verification]:
 
 
 def _command_verify(args: argparse.Namespace) -> list[Verification]:
-    cls = theory.get(args.theorem)
-    arrays = load_npz(args.data)
-    beta = cls.default_data(np.random.default_rng(args.seed))[2] if args.beta is None else args.beta
-    result = _verify_and_show(cls.from_arrays(arrays, beta, args.seed, **_options(args)), args, heads=args.heads)
+    theorem = api.theorem(args.theorem, args.data, beta=args.beta, seed=args.seed, loss=args.loss, gates=args.gates)
+    result = _verify_and_show(theorem, args, heads=args.heads)
     print(verification_lines(result))
     print(format_table([result]))
     return [result]
@@ -362,9 +435,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         blas_thread_limit()  # a bad PROOFS_CHECK_BLAS_THREADS is refused before any work
         if args.command == "list":
-            for cls in theory.REGISTRY.values():
-                print(f"{cls.name:<22} {cls.statement}\n{'':<22} paper: {cls.paper}\n{'':<22} equation: {cls.equation}")
-            return 0
+            return _command_list(args)
+        if args.command == "certify":
+            return _command_certify(args)
         if args.command == "experiment":
             return _command_experiment(args)
         if args.command == "path":

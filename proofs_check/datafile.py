@@ -20,13 +20,14 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def load_npz(path: Path, required: tuple[str, ...] = ("X", "Y")) -> dict[str, np.ndarray]:
-    """The arrays of the .npz file at ``path``, with the ``required`` keys present (InputError otherwise)."""
+def load_npz(path: Path, required: tuple[str, ...] = ("X", "Y"), what: str = "data file") -> dict[str, np.ndarray]:
+    """The arrays of the .npz file at ``path``, with the ``required`` keys present (InputError otherwise); ``what``
+    names the file in the messages."""
     path = Path(path)
     if path.is_dir():
-        raise InputError(f"{path} is a directory, not an .npz data file")
+        raise InputError(f"{path} is a directory, not an .npz {what}")
     if not path.is_file():
-        raise InputError(f"data file not found: {path}")
+        raise InputError(f"{what} not found: {path}")
     if not zipfile.is_zipfile(path):
         raise InputError(f"{path} is not an .npz archive (write it with numpy.savez)")
     try:

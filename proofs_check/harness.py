@@ -47,11 +47,11 @@ import numpy as np
 
 from proofs_check import tolerances as tol
 from proofs_check.restarts import RestartRun, TheoremAtWidth, run_restarts
-from theory.base import Theorem
+from theory.base import Factors, Theorem
 from theory.data import check_positive_int
 from theory.lifted import DualCertificate, block_factors, certificate
 from theory.rank_reduction import reduce_rank
-from theory.solvers import resolve, solve
+from theory.solvers import Solution, resolve, solve
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -203,15 +203,10 @@ def verify(theorem: Theorem, *, heads: int | None = None, restarts: int = 20, se
     resolve(program, solver)  # fail on a bad or missing solver before any work is shown
 
     say("convex solve", 0, 1)
-    solution = solve(program, solver)
-    cert = certificate(program, solution.blocks)
-    reduced = reduce_rank(program, solution.blocks)
-    factors = block_factors(program, reduced)
+    convex = solve_and_recover(theorem, solver)
+    solution, cert, reduced, factors = convex.solution, convex.certificate, convex.reduced, convex.factors
     structure = theorem.structure(reduced)
-    m_star = theorem.heads_needed(factors)
-    recovered = theorem.objective(theorem.recover(factors)[0], m_star)
-    C = solution.optimum
-    scale = relative_scale(C, program.loss_value(np.zeros_like(program.target)))
+    m_star, recovered, C, scale = convex.heads, convex.recovered, solution.optimum, convex.scale
 
     runs = {} if convex_only else _restart_runs(theorem, heads, m_star, restarts, seed, batched, say)
     values = None if convex_only else {m: run.values for m, run in runs.items()}
@@ -232,6 +227,33 @@ def verify(theorem: Theorem, *, heads: int | None = None, restarts: int = 20, se
         seconds={"convex": solution.seconds, **{f"restarts_m{m}": run.seconds for m, run in runs.items()}},
         checks=witnesses(evidence), extras=theorem.report_fields(reduced, factors),
     )
+
+
+@dataclass(frozen=True)
+class ConvexSolution:
+    """The certified convex solution of a theorem and the network recovered from it (lemma L1)."""
+
+    solution: Solution
+    certificate: DualCertificate  # at the solver's blocks: lower_bound <= C* <= solution.optimum
+    reduced: list[np.ndarray]  # the blocks after rank reduction (theory.rank_reduction)
+    factors: Factors
+    heads: int  # m*
+    recovered_theta: np.ndarray  # the recovered network's weights with m* heads, packed
+    recovered: float  # its objective
+    scale: float  # relative_scale(C*, l(0))
+
+
+def solve_and_recover(theorem: Theorem, solver: str = "auto") -> ConvexSolution:
+    """Solve the theorem's program with ``solver`` (theory.solvers), certify it (theory.lifted.certificate), reduce
+    its rank and recover the network of m* heads from the factors."""
+    program = theorem.program
+    solution = solve(program, solver)
+    reduced = reduce_rank(program, solution.blocks)
+    factors = block_factors(program, reduced)
+    theta, m_star = theorem.recover(factors)
+    return ConvexSolution(solution, certificate(program, solution.blocks), reduced, factors, m_star, theta,
+                          theorem.objective(theta, m_star),
+                          relative_scale(solution.optimum, program.loss_value(np.zeros_like(program.target))))
 
 
 def relative_scale(optimum: float, zero_loss: float) -> float:

@@ -1,0 +1,174 @@
+"""The Python API, re-exported by ``import proofs_check as pc``: one call per job, each returning a record whose
+``to_json()`` is the dict that the matching command's ``--json`` writes.
+
+- :func:`theorem` binds a registered theorem to data: a path to an .npz file, a mapping of arrays (X, Y and the
+  theorem's options such as gates H), or None for the theorem's default instance drawn from ``seed``;
+- :func:`verify` (``proofs-check verify``/``run``): the convex solve, the restarts and the witnesses, a
+  proofs_check.harness.Verification;
+- :func:`solve`: the certified convex optimum C*, its lower bound and the globally optimal weights recovered from
+  it, an :class:`Optimum`;
+- :func:`certify` (``proofs-check certify``): your weights' training objective against the certified lower bound on
+  every network of the theorem, a :class:`Certification`.
+
+Weights are mappings name -> array in the theorem's parametrisation (``weight_axes``; proofs_check.weights) or
+paths to such .npz files.  ``beta`` defaults to the theorem's default weight decay, as on the command line.
+Bad input raises theory.errors.InputError (one line), an uncertifiable solve theory.errors.SolverFailure.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Union
+
+import numpy as np
+
+import theory
+from proofs_check import tolerances as tol
+from proofs_check.datafile import load_npz
+from proofs_check.harness import ConvexSolution, Verification, relative_scale, solve_and_recover
+from proofs_check.harness import verify as _verify
+from proofs_check.weights import check_weights, load_weights, save_weights
+from theory.base import Theorem
+from theory.errors import InputError
+from theory.losses import get_loss
+
+Data = Union[str, os.PathLike, Mapping[str, np.ndarray], None]
+Weights = Union[str, os.PathLike, Mapping[str, np.ndarray]]
+
+
+def theorems() -> list[str]:
+    """The names of the registered theorems."""
+    return list(theory.REGISTRY)
+
+
+def weight_layout(name: str) -> dict[str, tuple[str, ...]]:
+    """The weight arrays of a theorem and their axes (m heads, P gates, s tokens, d features, c outputs)."""
+    return dict(theory.get(name).weight_axes)
+
+
+def theorem(name: str, data: Data = None, *, beta: float | None = None, seed: int = 0, loss: str = "squared",
+            gates: int | None = None) -> Theorem:
+    """The theorem ``name`` bound to ``data`` (module docstring) with weight decay ``beta`` (default: the default
+    instance's), ``loss`` (theory.losses) and, for gated theorems without gates in the data, ``gates`` drawn from
+    ``seed``."""
+    cls = theory.get(name)
+    options = {"loss": get_loss(loss), **({} if gates is None else {"gates": gates})}
+    if data is None:
+        bound = cls.default_instance(seed, **options)
+        return bound if beta is None else bound.rebind(beta)
+    arrays = load_npz(Path(data)) if isinstance(data, (str, os.PathLike)) else dict(data)
+    for key in ("X", "Y"):
+        if key not in arrays:
+            raise InputError(f"the data hold no array {key} (found: {', '.join(arrays) or 'none'})")
+    beta = cls.default_data(np.random.default_rng(seed))[2] if beta is None else beta
+    return cls.from_arrays(arrays, beta, seed, **options)
+
+
+def _bound(name: str | Theorem, data: Data, **binding: object) -> Theorem:
+    if isinstance(name, Theorem):
+        if data is not None or any(value is not None for key, value in binding.items() if key != "seed"):
+            raise InputError("a bound theorem carries its own data, beta, loss and gates")
+        return name
+    return theorem(name, data, **{key: value for key, value in binding.items() if value is not None})
+
+
+def verify(name: str | Theorem, data: Data = None, *, beta: float | None = None, seed: int = 0,
+           loss: str | None = None, gates: int | None = None, heads: int | None = None, restarts: int = 20,
+           solver: str = "auto", batched: bool = False, convex_only: bool = False) -> Verification:
+    """Verify a theorem on data (proofs_check.harness.verify): the record of ``proofs-check verify --json``."""
+    bound = _bound(name, data, beta=beta, seed=seed, loss=loss, gates=gates)
+    return _verify(bound, heads=heads, restarts=restarts, seed=seed, solver=solver, batched=batched,
+                   convex_only=convex_only)
+
+
+@dataclass(frozen=True)
+class Optimum:
+    """The certified convex optimum of a theorem on its data and the network recovered from it.
+
+    ``lower_bound`` <= C* <= ``convex_optimum`` (the dual certificate of theory.lifted), so it bounds the objective
+    of every network of the theorem from below, exact theorem or relaxation.  ``weights`` (name -> array, m* =
+    ``heads``) is the recovered network; its objective ``recovered_objective`` equals C* for an exact theorem, and
+    ``reaches_optimum`` says whether it does within proofs_check.tolerances.RECOVERY."""
+
+    theorem: str
+    exact: bool
+    convex_optimum: float
+    lower_bound: float
+    certified_gap: float  # (C(Z) - lower_bound) / scale
+    solver: str
+    seconds: float
+    heads: int
+    recovered_objective: float
+    reaches_optimum: bool
+    weights: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, bound: Theorem, convex: ConvexSolution) -> "Optimum":
+        C = convex.solution.optimum
+        weights = bound.unpack(convex.recovered_theta, convex.heads)
+        return cls(bound.name, bound.exact, C, convex.certificate.lower_bound,
+                   (C - convex.certificate.lower_bound) / convex.scale, convex.solution.solver,
+                   convex.solution.seconds, convex.heads, convex.recovered,
+                   abs(convex.recovered - C) / convex.scale <= tol.RECOVERY, dict(zip(bound.weight_axes, weights)))
+
+    def to_json(self) -> dict[str, object]:
+        fields = {key: value for key, value in self.__dict__.items() if key != "weights"}
+        return {**fields, "weight_shapes": {name: list(array.shape) for name, array in self.weights.items()}}
+
+
+def solve(name: str | Theorem, data: Data = None, *, beta: float | None = None, seed: int = 0,
+          loss: str | None = None, gates: int | None = None, solver: str = "auto") -> Optimum:
+    """The certified convex optimum of a theorem on data, with the recovered globally optimal weights."""
+    bound = _bound(name, data, beta=beta, seed=seed, loss=loss, gates=gates)
+    return Optimum.of(bound, solve_and_recover(bound, solver))
+
+
+@dataclass(frozen=True)
+class Certification:
+    """How far given weights are from the global optimum: their training objective l(f(X), Y) + beta/2 |theta|^2
+    (decayed arrays only), the certified lower bound LB on every network of the theorem, and the certified relative
+    suboptimality (objective - LB) / |objective| (|objective| floored as in proofs_check.harness.relative_scale),
+    an upper bound on the true relative distance to the global optimum.
+
+    ``consistent`` is False when the objective lies below LB by more than float64 round-off
+    (proofs_check.tolerances.ROUNDOFF): impossible by weak duality, so a bug or weights of another network."""
+
+    theorem: str
+    loss: str
+    dims: dict[str, int]
+    beta: float
+    seed: int
+    heads: int  # the width m of the given weights
+    objective: float
+    lower_bound: float
+    relative_suboptimality: float
+    consistent: bool
+    optimum: Optimum
+    optimum_file: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        fields = {key: value for key, value in self.__dict__.items() if key != "optimum"}
+        return {**fields, "optimum": self.optimum.to_json()}
+
+
+def certify(name: str | Theorem, data: Data, weights: Weights, *, beta: float | None = None, seed: int = 0,
+            loss: str | None = None, gates: int | None = None, solver: str = "auto",
+            save_optimum: str | os.PathLike | None = None) -> Certification:
+    """Certify ``weights`` (a weights file or mapping, proofs_check.weights) of theorem ``name`` on ``data`` against
+    the certified lower bound; ``save_optimum`` writes the recovered optimal weights in the same format."""
+    bound = _bound(name, data, beta=beta, seed=seed, loss=loss, gates=gates)
+    arrays, m = (load_weights(bound, weights) if isinstance(weights, (str, os.PathLike))
+                 else check_weights(bound, weights))
+    objective = bound.objective(bound.pack(arrays), m)
+    optimum = solve(bound, solver=solver)
+    scale = relative_scale(objective, bound.program.loss_value(np.zeros_like(bound.program.target)))
+    written = None if save_optimum is None else str(save_weights(optimum.weights, save_optimum))
+    return Certification(bound.name, bound.loss.name, bound.dims, bound.beta, seed, m, objective, optimum.lower_bound,
+                         (objective - optimum.lower_bound) / scale,
+                         (objective - optimum.lower_bound) / scale >= -tol.ROUNDOFF, optimum, written)
+
+
+__all__ = ["Certification", "Optimum", "certify", "load_npz", "load_weights", "save_weights", "solve", "theorem",
+           "theorems", "verify", "weight_layout"]
