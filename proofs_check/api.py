@@ -161,7 +161,10 @@ def certify(name: str | Theorem, data: Data, weights: Weights, *, beta: float | 
     bound = _bound(name, data, beta=beta, seed=seed, loss=loss, gates=gates)
     arrays, m = (load_weights(bound, weights) if isinstance(weights, (str, os.PathLike))
                  else check_weights(bound, weights))
-    objective = bound.objective(bound.pack(arrays), m)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused just below, with its reason
+        objective = bound.objective(bound.pack(arrays), m)
+    if not np.isfinite(objective):
+        raise InputError(f"the objective of these weights is not finite ({objective}): their scale overflows float64")
     optimum = solve(bound, solver=solver)
     scale = relative_scale(objective, bound.program.loss_value(np.zeros_like(bound.program.target)))
     written = None if save_optimum is None else str(save_weights(optimum.weights, save_optimum))

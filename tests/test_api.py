@@ -1,0 +1,243 @@
+"""The Python API (proofs_check.api, ``import proofs_check as pc``) and `proofs-check certify` on weights trained
+outside the project.
+
+The weights are trained here by a small loop of our own (scipy L-BFGS on a forward pass and gradient written in this
+file, not the restart engine) or built by hand, and their objective is evaluated independently by the slow
+transcription of tests/reference.py.  Known answers (theory.known_answers: C* fixed before the data are built) hold
+the lower bound and the saved optimum against a number no solver of ours produced.
+
+Tolerances: ROUND_OFF (tests/tolerances.py) for two evaluations of the same objective; the certified lower bound
+lies within ACCEPT_GAP = 1e-7 (theory.solvers) of C*, so a known C* is matched to 1e-6 relative (proofs_check
+.tolerances.RECOVERY, the accuracy of the recovered network); trained weights reach zero gap to GAP = 1e-6.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+
+import proofs_check as pc
+from proofs_check import api
+from proofs_check import tolerances as tol
+from proofs_check.cli import main
+from proofs_check.weights import check_weights
+from tests import reference
+from tests.tolerances import ROUND_OFF
+import theory
+from theory.errors import InputError
+from theory.known_answers import planted_rank
+
+SHAPE = (5, 3, 2, 2)  # N, s, d, c: a linear-attention program with a 4 x 4 block, min(d^2, dc) + 1 = 5 heads
+BETA = 0.1
+
+
+def _data(seed: int = 3) -> dict[str, np.ndarray]:
+    N, s, d, c = SHAPE
+    rng = np.random.default_rng(seed)
+    return {"X": rng.standard_normal((N, s, d)), "Y": rng.standard_normal((N, s, c))}
+
+
+def _linear_attention_objective(theta: np.ndarray, X: np.ndarray, Y: np.ndarray, m: int) -> tuple[float, np.ndarray]:
+    """Our own linear attention, F_i = sum_j X_i W1_j (X_i^T X_i) W2_j, with weight decay and its gradient:
+    dW2_j = sum_i G_i W1_j^T X_i^T R_i, dW1_j = sum_i X_i^T R_i W2_j^T G_i (G_i = X_i^T X_i symmetric)."""
+    d, c = X.shape[2], Y.shape[2]
+    W1, W2 = theta[:m * d * d].reshape(m, d, d), theta[m * d * d:].reshape(m, d, c)
+    G = np.einsum("ita,itb->iab", X, X)
+    F = np.einsum("ita,jab,ibk,jkc->itc", X, W1, G, W2)
+    R = F - Y
+    dW2 = np.einsum("iab,jka,itk,itc->jbc", G, W1, X, R)
+    dW1 = np.einsum("ita,itc,jkc,ikb->jab", X, R, W2, G)
+    value = 0.5 * float(np.sum(R * R)) + 0.5 * BETA * float(theta @ theta)
+    return value, np.concatenate([dW1.reshape(-1), dW2.reshape(-1)]) + BETA * theta
+
+
+def _trained_elsewhere(arrays: dict[str, np.ndarray], m: int, iterations: int, seed: int = 0) -> dict[str, np.ndarray]:
+    N, s, d, c = SHAPE
+    theta0 = 0.3 * np.random.default_rng(seed).standard_normal(m * (d * d + d * c))
+    result = minimize(_linear_attention_objective, theta0, args=(arrays["X"], arrays["Y"], m), jac=True,
+                      method="L-BFGS-B", options={"maxiter": iterations, "ftol": 1e-15, "gtol": 1e-11})
+    return {"W1": result.x[:m * d * d].reshape(m, d, d), "W2": result.x[m * d * d:].reshape(m, d, c)}
+
+
+def _reference_objective(name: str, arrays: dict[str, np.ndarray], weights: dict[str, np.ndarray],
+                         beta: float = BETA) -> float:
+    bound = theory.get(name).from_arrays(arrays, beta, 0)
+    return reference.objective(name, bound, [weights[key] for key in bound.weight_axes])
+
+
+def test_certify_weights_trained_elsewhere(tmp_path):
+    """Objective = the reference's, LB <= C*, near-zero suboptimality for weights trained to convergence at the
+    zero-gap width, and the saved optimum reaches C* by the reference's evaluation."""
+    arrays = _data()
+    weights = _trained_elsewhere(arrays, m=5, iterations=5000)
+    np.savez(tmp_path / "data.npz", **arrays)
+    np.savez(tmp_path / "w.npz", **weights)
+    result = pc.certify("linear-attention", tmp_path / "data.npz", tmp_path / "w.npz", beta=BETA,
+                        save_optimum=tmp_path / "opt.npz")
+    expected = _reference_objective("linear-attention", arrays, weights)
+    assert abs(result.objective - expected) <= ROUND_OFF * expected
+    assert result.lower_bound <= result.optimum.convex_optimum
+    assert result.heads == 5 and result.consistent
+    assert 0 <= result.relative_suboptimality <= tol.GAP
+    saved = dict(np.load(tmp_path / "opt.npz"))
+    optimum = _reference_objective("linear-attention", arrays, saved)
+    assert abs(optimum - result.optimum.convex_optimum) <= tol.RECOVERY * optimum
+    assert optimum >= result.lower_bound * (1 - ROUND_OFF)
+
+
+def test_certify_measures_how_far_undertrained_weights_are():
+    """Three L-BFGS steps stop far above C*: the suboptimality is (objective - LB) / objective of the reference's
+    objective, and clearly positive."""
+    arrays = _data()
+    weights = _trained_elsewhere(arrays, m=5, iterations=3)
+    result = pc.certify("linear-attention", arrays, weights, beta=BETA)
+    objective = _reference_objective("linear-attention", arrays, weights)
+    assert result.relative_suboptimality == pytest.approx((objective - result.lower_bound) / objective, rel=1e-9)
+    assert result.relative_suboptimality > 1e-3
+
+
+@pytest.mark.parametrize("name", ["linear-attention", "mlp-mixer", "fno"])
+def test_certify_against_a_known_optimum(name):
+    """A planted rank-2 optimum (theory.known_answers): LB lies at or below the known C* and within the accepted
+    certified gap of it; the recovered weights reach the known C* by the reference's evaluation."""
+    N, s, d, c = SHAPE
+    rng = np.random.default_rng(11)
+    seed_theorem = theory.get(name)(rng.standard_normal((N, s, d)), rng.standard_normal((N, s, c)), BETA)
+    known = planted_rank(seed_theorem, 2, rng, beta=BETA)
+    bound = known.theorem
+    hand_built = dict(zip(bound.weight_axes, bound.weights_from_factors(known.factors, known.heads)))
+    result = pc.certify(bound, None, hand_built)
+    C = known.optimum
+    assert result.lower_bound <= C * (1 + ROUND_OFF) and result.lower_bound >= C * (1 - tol.RECOVERY)
+    assert abs(result.objective - C) <= tol.RECOVERY * C  # the hand-built optimum is certified as optimal
+    assert result.relative_suboptimality <= tol.RECOVERY
+    optimum = reference.objective(name, bound, list(result.optimum.weights.values()))
+    assert abs(optimum - C) <= tol.RECOVERY * C
+
+
+@pytest.mark.parametrize("name", sorted(theory.REGISTRY))
+def test_named_weights_evaluate_as_the_reference(name):
+    """Every theorem: random weights named per weight_axes are read in the declared order, and their objective is
+    the reference's (a name bound to the wrong array would change it)."""
+    bound = theory.get(name).default_instance(2)
+    m = 2
+    rng = np.random.default_rng(4)
+    named = {key: rng.standard_normal(shape) for key, shape in zip(bound.weight_axes, bound.param_shapes(m))}
+    arrays, width = check_weights(bound, dict(reversed(list(named.items()))))
+    assert width == m
+    value = reference.objective(name, bound, [named[key] for key in bound.weight_axes])
+    assert abs(bound.objective(bound.pack(arrays), m) - value) <= ROUND_OFF * value
+
+
+def test_solve_and_verify_records_match_the_cli_json(tmp_path):
+    """pc.verify's to_json is what `proofs-check verify --json` writes (up to timings); pc.solve agrees with it."""
+    arrays = _data()
+    np.savez(tmp_path / "data.npz", **arrays)
+    out = tmp_path / "v.json"
+    assert main(["verify", "linear-attention", "--data", str(tmp_path / "data.npz"), "--beta", str(BETA),
+                 "--convex-only", "--json", str(out)]) == 0
+    written = json.loads(out.read_text())
+    record = pc.verify("linear-attention", arrays, beta=BETA, convex_only=True).to_json()
+    for key in ("seconds", "solver"):
+        written.pop(key), record.pop(key)
+    assert json.loads(json.dumps(record)) == written
+    optimum = pc.solve("linear-attention", arrays, beta=BETA)
+    assert optimum.convex_optimum == pytest.approx(written["convex_optimum"], rel=tol.DUAL)
+    assert optimum.heads == written["rank"]
+
+
+def test_cli_certify_prints_and_writes_the_record(tmp_path, capsys):
+    arrays = _data()
+    weights = _trained_elsewhere(arrays, m=2, iterations=50)
+    np.savez(tmp_path / "data.npz", **arrays)
+    np.savez(tmp_path / "w.npz", **weights)
+    argv = ["certify", "linear-attention", "--data", str(tmp_path / "data.npz"), "--weights", str(tmp_path / "w.npz"),
+            "--beta", str(BETA), "--json", str(tmp_path / "c.json"), "--save-optimum", str(tmp_path / "opt")]
+    assert main(argv) == 0
+    shown = capsys.readouterr().out
+    record = json.loads((tmp_path / "c.json").read_text())
+    assert f"{record['objective']:.10g}" in shown and f"{record['lower_bound']:.10g}" in shown
+    assert record["optimum_file"] == str(tmp_path / "opt.npz") and (tmp_path / "opt.npz").is_file()
+    again = main(["certify", "linear-attention", "--data", str(tmp_path / "data.npz"), "--weights",
+                  str(tmp_path / "opt.npz"), "--beta", str(BETA), "--json", str(tmp_path / "again.json")])
+    assert again == 0
+    assert json.loads((tmp_path / "again.json").read_text())["relative_suboptimality"] <= tol.RECOVERY
+
+
+def test_weights_below_the_bound_exit_1(tmp_path, monkeypatch):
+    """An objective below the certified lower bound contradicts weak duality: certify says so and exits 1.  The
+    bound is moved above the weights' objective on purpose (a wrong certificate)."""
+    arrays = _data()
+    np.savez(tmp_path / "data.npz", **arrays)
+    np.savez(tmp_path / "w.npz", **_trained_elsewhere(arrays, m=5, iterations=5000))
+    real = api.Optimum.of
+
+    def inflated(bound, convex):
+        optimum = real(bound, convex)
+        return replace(optimum, lower_bound=optimum.lower_bound * 1.01)
+    monkeypatch.setattr(api.Optimum, "of", staticmethod(inflated))
+    assert main(["certify", "linear-attention", "--data", str(tmp_path / "data.npz"), "--weights",
+                 str(tmp_path / "w.npz"), "--beta", str(BETA)]) == 1
+
+
+def _error_line(capsys, argv) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("proofs-check: error: "), err
+    return err[0]
+
+
+@pytest.mark.parametrize("weights, needle", [
+    ({"W1": np.ones((2, 2, 2))}, "weights are W1 (m, d, d), W2 (m, d, c); found W1"),
+    ({"W1": np.ones((2, 2, 2)), "W2": np.ones((2, 2, 2)), "W3": np.ones(2)}, "found W1, W2, W3"),
+    ({"w1": np.ones((2, 2, 2)), "W2": np.ones((2, 2, 2))}, "found w1, W2"),
+    ({"W1": np.ones((2, 2, 2)), "W2": np.ones((3, 2, 2))}, "W2 has shape (3, 2, 2), expected (m, d, c) = (2, 2, 2)"),
+    ({"W1": np.ones((2, 3, 3)), "W2": np.ones((2, 2, 2))}, "W1 has shape (2, 3, 3)"),
+    ({"W1": np.ones((2, 2)), "W2": np.ones((2, 2))}, "axes"),
+    ({"W1": np.full((2, 2, 2), np.nan), "W2": np.ones((2, 2, 2))}, "W1 contain non-finite"),
+    ({"W1": np.ones((2, 2, 2)), "W2": np.full((2, 2, 2), -np.inf)}, "W2 contain non-finite"),
+    ({"W1": np.ones((2, 2, 2)) * 1j, "W2": np.ones((2, 2, 2))}, "real numbers"),
+    ({"W1": np.ones((2, 2, 2)).astype(str), "W2": np.ones((2, 2, 2))}, "real numbers"),
+    ({"W1": np.full((2, 2, 2), 1e300), "W2": np.full((2, 2, 2), 1e300)}, "not finite"),
+])
+def test_bad_weights_exit_2_with_one_line(capsys, tmp_path, weights, needle):
+    np.savez(tmp_path / "data.npz", **_data())
+    np.savez(tmp_path / "w.npz", **weights)
+    line = _error_line(capsys, ["certify", "linear-attention", "--data", str(tmp_path / "data.npz"),
+                                "--weights", str(tmp_path / "w.npz")])
+    assert needle in line, line
+
+
+def test_weights_files_that_are_not_weights(capsys, tmp_path):
+    np.savez(tmp_path / "data.npz", **_data())
+    (tmp_path / "text.npz").write_text("not a zip")
+    (tmp_path / "folder.npz").mkdir()
+    for name, needle in (("missing.npz", "weights file not found"), ("text.npz", "not an .npz archive"),
+                         ("folder.npz", "not an .npz weights file")):
+        line = _error_line(capsys, ["certify", "linear-attention", "--data", str(tmp_path / "data.npz"), "--weights",
+                                    str(tmp_path / name)])
+        assert needle in line, line
+    assert "--weights" in _error_line(capsys, ["certify", "linear-attention", "--data", str(tmp_path / "data.npz")])
+
+
+def test_api_bad_input_raises_input_error():
+    with pytest.raises(InputError, match="unknown theorem"):
+        pc.certify("no-such", None, {})
+    with pytest.raises(InputError, match="no array Y"):
+        pc.theorem("linear-attention", {"X": np.ones((2, 2, 2))})
+    with pytest.raises(InputError, match="carries its own data"):
+        pc.solve(pc.theorem("linear-mlp"), beta=1.0)
+
+
+def test_list_weights_names_every_array_of_every_theorem(capsys):
+    assert main(["list", "--weights"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    for cls in theory.REGISTRY.values():
+        line = next(line for line in lines if line.split()[0] == cls.name)
+        for key, axes in cls.weight_axes.items():
+            assert f"{key} ({', '.join(axes)})" in line
+    assert pc.weight_layout("convex-attention") == {"b": ("s", "m", "s"), "v": ("s", "m", "d"), "w": ("s", "m", "c")}
