@@ -11,6 +11,9 @@
     proofs-check verify THEOREM --data FILE.npz [--beta B] [--heads M] [--restarts K] [--seed S]
                         [--solver NAME] [--loss L] [--convex-only] [--json OUT] [--report [DIR] | --no-report]
                                             (a report of the verification only, and only when --report is given)
+    proofs-check reproduce [--quick] [--claim PREFIX ...] [--json OUT]
+                                            every number the README quotes, re-measured against
+                                            proofs_check/measurements/claims.toml (exit 1 on a mismatch)
     proofs-check experiment [digits] [--n-train N] [--n-test N] [--features D] [--beta B] [--loss L ...]
                         [--seed S] [--solver NAME] [--report [DIR]] [--json OUT]
                                             the digits transfer experiment (proofs_check.experiment)
@@ -116,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
                          help="no restarts: the certified optimum, certificate, structure and recovery only")
         sub.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
     _certify_parser(commands)
+    _reproduce_parser(commands)
     _experiment_parser(commands)
     _path_parser(commands)
     _cluster_parser(commands)
@@ -215,6 +219,31 @@ def _command_certify(args: argparse.Namespace) -> int:
     if args.json is not None:
         args.json.write_text(json.dumps(result.to_json(), indent=2, allow_nan=True) + "\n")
     return 0 if result.consistent else 1
+
+
+def _reproduce_parser(commands) -> None:
+    """`proofs-check reproduce`: every number the README quotes, re-derived (proofs_check.reproduce)."""
+    sub = commands.add_parser("reproduce", help="re-derive every number the README quotes and compare")
+    sub.add_argument("--quick", action="store_true", help="only the claims marked quick (about a minute; CI's)")
+    sub.add_argument("--claim", action="append", default=None, metavar="PREFIX",
+                     help="only the claims whose id starts with PREFIX (repeatable)")
+    sub.add_argument("--claims", type=Path, default=None, help="another claims file (default: the package's)")
+    sub.add_argument("--json", type=Path, default=None, help="write every claim's outcome as JSON here")
+
+
+def _command_reproduce(args: argparse.Namespace) -> int:
+    from proofs_check import reproduce
+    from proofs_check.environment import environment
+
+    claims = reproduce.select(reproduce.load_claims(args.claims or reproduce.CLAIMS), args.quick, args.claim)
+    print(f"{len(claims)} claims{' (--quick)' if args.quick else ''}; environment: {environment()['summary']}")
+    outcomes = reproduce.reproduce(claims, progress=lambda claim: print(f"[reproduce] {claim.measure} "
+                                                                        f"{claim.args}", file=sys.stderr, flush=True))
+    print(reproduce.format_outcomes(outcomes))
+    if args.json is not None:
+        payload = {"environment": environment(), "claims": reproduce.outcomes_json(outcomes)}
+        args.json.write_text(json.dumps(payload, indent=2, allow_nan=True) + "\n")
+    return 0 if all(outcome.passed for outcome in outcomes) else 1
 
 
 def _path_parser(commands) -> None:
@@ -438,6 +467,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _command_list(args)
         if args.command == "certify":
             return _command_certify(args)
+        if args.command == "reproduce":
+            return _command_reproduce(args)
         if args.command == "experiment":
             return _command_experiment(args)
         if args.command == "path":

@@ -28,6 +28,7 @@ from proofs_check.clustering import clustering_report
 from proofs_check.experiment import ExperimentResult, format_experiment
 from proofs_check.grokking import GrokkingResult, format_grokking
 from proofs_check.student_teacher import StudentTeacherResult, format_student_teacher
+from proofs_check.environment import environment
 from proofs_check.compare import compare, default_arrays, format_comparison, rows_json
 from proofs_check.harness import Verification
 from proofs_check.path import format_path, path_json, plot_path, regularisation_path
@@ -162,7 +163,8 @@ def write_report(results: list[Verification], directory: Path, seed: int, studie
         lines, files = _theorem_section(result, directory)
         markdown += lines
         plot_files.update({f"{result.theorem}:{key}": file for key, file in files.items()})
-    payload: dict[str, object] = {"seed": seed, "theorems": [r.to_json() for r in results]}
+    payload: dict[str, object] = {"seed": seed, "environment": environment(),
+                                  "theorems": [r.to_json() for r in results]}
     for key, prefix, build in STUDIES if studies else ():
         lines, payload[key], files = build(directory, seed)
         markdown += lines

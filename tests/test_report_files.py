@@ -40,8 +40,9 @@ def _check_plots(directory, plots):
 def test_report_files_without_experiment(tmp_path, verification):
     written = write_report([verification], tmp_path, seed=0)
     report = json.loads(written["json"].read_text())
-    assert set(report) == {"seed", "theorems", "clustering", "comparison", "path", "experiment", "grokking",
-                           "student_teacher", "plots"}
+    assert set(report) == {"seed", "environment", "theorems", "clustering", "comparison", "path", "experiment",
+                           "grokking", "student_teacher", "plots"}
+    assert report["environment"]["packages"]["cvxpy"] and report["environment"]["blas"]
     assert report["experiment"] is None
     assert {row["theorem"] for row in report["comparison"]} >= {"linear-attention", "mlp-mixer", "fno"}
     assert report["path"]["theorem"] == "convex-attention" and report["path"]["points"][-1]["active_blocks"] == 0
@@ -104,4 +105,5 @@ def test_verify_writes_a_report_of_its_own_theorem_only_when_asked(tmp_path, mon
     assert not (tmp_path / "reports").exists()
     assert main(["verify", "linear-mlp", "--data", str(data), "--convex-only", "--report", str(tmp_path / "r")]) == 0
     report = json.loads((tmp_path / "r" / "report.json").read_text())
-    assert set(report) == {"seed", "theorems", "plots"} and report["theorems"][0]["theorem"] == "linear-mlp"
+    assert set(report) == {"seed", "environment", "theorems", "plots"}
+    assert report["theorems"][0]["theorem"] == "linear-mlp"

@@ -1,0 +1,296 @@
+"""`proofs-check reproduce [--quick]`: re-derive every number the README quotes and compare it with its recorded
+expected value.
+
+The claims live in proofs_check/measurements/claims.toml (shipped with the package), the single source the README's
+numbers are checked against (tests/test_reproduce.py: every claim's ``quoted`` text is in README.md).  A claim is
+
+    [[claim]]
+    id = "run.linear-attention.convex_optimum"     # unique
+    measure = "verification"                        # a function of MEASURES, called with ``args``
+    args = { theorem = "linear-attention", convex_only = true }
+    quantity = "convex_optimum"                     # a dotted path into the measurement's record
+    expected = 7.054973301                          # what the README quotes (or the number behind a rounded quote)
+    tolerance = { relative = 2e-7 }                 # one of relative, absolute, exact, at_least, at_most
+    reason = "..."                                  # why that tolerance (one line)
+    quoted = "7.054973301"                          # the text of README.md the claim stands for
+    quick = true                                    # part of --quick (CI)
+    source = "stored"                               # optional: read from a stored measurement, not re-run
+
+Tolerances: ``relative = r``: |measured - expected| <= r |expected|; ``absolute = a``: |measured - expected| <= a;
+``exact = true``: equal (counts, lists, names); ``at_least = x`` / ``at_most = x``: the claim is a bound, not the
+pasted number (timing ratios, margins), and ``expected`` is only shown.  Each measurement runs once per distinct
+(measure, args) and is shared by the claims that read it; every random draw is seeded by the args.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import tomllib
+from dataclasses import dataclass
+from functools import reduce
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from theory.errors import InputError
+
+CLAIMS = Path(__file__).resolve().parent / "measurements" / "claims.toml"
+KINDS = ("relative", "absolute", "exact", "at_least", "at_most")
+FIELDS = {"id", "measure", "args", "quantity", "expected", "tolerance", "reason", "quoted", "quick", "source"}
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    measure: str
+    args: dict[str, Any]
+    quantity: str
+    expected: Any
+    kind: str
+    bound: Any  # the tolerance's value (True for exact)
+    reason: str
+    quoted: str
+    quick: bool
+    source: str = "re-run"
+
+    def holds(self, measured: Any) -> bool:
+        if self.kind == "exact":
+            return measured == self.expected
+        if not isinstance(measured, (int, float)) or not math.isfinite(measured):
+            return False
+        if self.kind == "at_least":
+            return measured >= self.bound
+        if self.kind == "at_most":
+            return measured <= self.bound
+        allowed = self.bound * abs(self.expected) if self.kind == "relative" else self.bound
+        return abs(measured - self.expected) <= allowed
+
+    def tolerance_text(self) -> str:
+        return {"relative": f"rel {self.bound:g}", "absolute": f"abs {self.bound:g}", "exact": "exact",
+                "at_least": f">= {self.bound:g}", "at_most": f"<= {self.bound:g}"}[self.kind]
+
+
+def _claim(entry: dict[str, Any], path: Path) -> Claim:
+    where = f"{path}: claim {entry.get('id', '?')!r}"
+    missing = sorted({"id", "measure", "quantity", "expected", "tolerance", "reason", "quoted", "quick"} - set(entry))
+    unknown = sorted(set(entry) - FIELDS)
+    if missing or unknown:
+        raise InputError(f"{where}: missing {', '.join(missing) or 'nothing'}, unknown {', '.join(unknown) or 'none'}")
+    tolerance = entry["tolerance"]
+    if not isinstance(tolerance, dict) or len(tolerance) != 1 or next(iter(tolerance)) not in KINDS:
+        raise InputError(f"{where}: tolerance must be one of {', '.join(KINDS)}, got {tolerance!r}")
+    if entry["measure"] not in MEASURES:
+        raise InputError(f"{where}: unknown measure {entry['measure']!r}; known: {', '.join(MEASURES)}")
+    (kind, bound), = tolerance.items()
+    return Claim(entry["id"], entry["measure"], dict(entry.get("args", {})), entry["quantity"], entry["expected"], kind,
+                 bound, entry["reason"], entry["quoted"], bool(entry["quick"]), entry.get("source", "re-run"))
+
+
+def load_claims(path: Path = CLAIMS) -> list[Claim]:
+    """The claims of a claims file, checked (unique ids, known measures, one tolerance each); InputError otherwise."""
+    try:
+        entries = tomllib.loads(Path(path).read_text())["claim"]
+    except (OSError, KeyError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(f"cannot read claims from {path}: {exc}") from None
+    claims = [_claim(entry, Path(path)) for entry in entries]
+    ids = [claim.id for claim in claims]
+    if len(set(ids)) != len(ids):
+        raise InputError(f"{path}: duplicate claim ids {sorted({i for i in ids if ids.count(i) > 1})}")
+    return claims
+
+
+def select(claims: list[Claim], quick: bool, only: list[str] | None = None) -> list[Claim]:
+    """The quick claims (or all), restricted to ids that start with one of ``only``."""
+    chosen = [c for c in claims if (c.quick or not quick) and (not only or any(c.id.startswith(p) for p in only))]
+    if not chosen:
+        raise InputError(f"no claim matches {', '.join(only or [])}")
+    return chosen
+
+
+# ---- measurements: each returns a JSON-like record; a claim's quantity is a dotted path into it ------------------
+
+def _verification(theorem: str, seed: int = 0, beta: float | None = None, convex_only: bool = False,
+                  restarts: int = 20) -> dict:
+    """`proofs-check verify` on the default instance (its JSON), and how many restarts at the zero-gap width end
+    within proofs_check.tolerances.GAP of C*."""
+    from proofs_check import api
+    from proofs_check import tolerances as tol
+
+    record = api.verify(theorem, seed=seed, beta=beta, convex_only=convex_only, restarts=restarts).to_json()
+    values = (record["restart_values"] or {}).get(str(record["heads"]), [])
+    reached = sum((v - record["convex_optimum"]) / record["scale"] <= tol.GAP for v in values)
+    return {**record, "restarts_reaching_optimum": reached}
+
+
+def _path(theorem: str, seed: int = 0, points: int = 10) -> dict:
+    import theory
+    from proofs_check.path import regularisation_path
+
+    path = regularisation_path(theory.get(theorem).default_instance(seed), points)
+    return {"active_blocks": [p.active_blocks for p in path], "beta_fractions": [p.beta / path[-1].beta for p in path]}
+
+
+def _path_monotone(shape: list[int], seeds: list[int], beta: float = 1.0, points: int = 10) -> dict:
+    """Active-pair counts along the path of convex-attention on instances X, Y ~ N(0, 1) of ``shape`` (N, s, d, c)
+    drawn from default_rng(seed), one per seed: how many are non-increasing in beta, and every count."""
+    from proofs_check.path import regularisation_path
+    from theory.convex_attention import ConvexAttention
+
+    N, s, d, c = shape
+    counts = {}
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        theorem = ConvexAttention(rng.standard_normal((N, s, d)), rng.standard_normal((N, s, c)), beta)
+        counts[str(seed)] = [p.active_blocks for p in regularisation_path(theorem, points)]
+    monotone = [seed for seed, row in counts.items() if all(a >= b for a, b in zip(row, row[1:]))]
+    return {"monotone": len(monotone), "counts": counts}
+
+
+def _clustering_cell(theorem: str, target: str, nuisance: str, nuisance_scale: float, samples: int,
+                     beta_fraction: float, seeds: list[int]) -> dict:
+    """One cell of the clustering map (proofs_check.clustering.map_cell, summarised over ``seeds``), with the best
+    token-distance separation and k-means ARI of the raw, PCA and whitened tokens."""
+    from proofs_check.clustering import map_cell, summarise
+
+    row = summarise([map_cell(theorem, target, nuisance, nuisance_scale, samples, beta_fraction, seed)
+                     for seed in seeds])[0]
+    views = ("raw", "pca", "whitened")
+    return {**row, "best_token_separation": max(row["baselines"][f"{v}_separation"] for v in views),
+            "best_token_ari": max(row["baselines"][f"{v}_ari"] for v in views)}
+
+
+def _stored_clustering_map(theorem: str, target: str, nuisance: str) -> dict:
+    """Wins per read-out over the cells of one family in the map shipped with the package (not re-run:
+    ``python -m benchmarks.clustering_map`` re-runs it)."""
+    import json
+
+    from proofs_check.clustering import COMPARED, STORED_MAP
+
+    rows = [r for r in json.loads(STORED_MAP.read_text())["summary"]
+            if (r["theorem"], r["target"], r["nuisance"]) == (theorem, target, nuisance)]
+    return {"cells": len(rows), "wins": {r: sum(r in row["wins"] for row in rows) for r in COMPARED}}
+
+
+def _comparison(seed: int = 0, beta: float | None = None) -> dict:
+    from proofs_check.compare import compare, default_arrays
+
+    arrays, default_beta = default_arrays(seed)
+    rows = compare(arrays, default_beta if beta is None else beta, seed)
+    return {row.theorem.split(" ")[0]: {"optimum": row.optimum, "relative_fit": row.relative_fit, "heads": row.heads,
+                                        "structure": row.structure} for row in rows} | \
+        {"half_target_norm": 0.5 * float(np.sum(arrays["Y"] ** 2))}
+
+
+def _digits(seed: int = 0, losses: list[str] = ("squared",)) -> dict:
+    """The digits transfer experiment (proofs_check.experiment) with its default sizes and the given losses."""
+    from proofs_check.experiment import ExperimentConfig, run_experiment
+
+    result = run_experiment(ExperimentConfig(seed=seed, losses=tuple(losses)))
+    return {f"{h.head}/{h.loss}": {"objective": h.objective, "certified_gap": h.certified_gap,
+                                   "train_accuracy": h.train_accuracy, "test_accuracy": h.test_accuracy}
+            for h in result.heads}
+
+
+def _bench_theorem(size: list[int], seed: int, beta: float):
+    """linear-attention on X, Y ~ N(0, 1) of ``size`` (N, s, d, c) from default_rng(seed), as benchmarks/ binds it."""
+    import theory
+
+    N, s, d, c = size
+    rng = np.random.default_rng(seed)
+    return theory.get("linear-attention").from_arrays(
+        {"X": rng.standard_normal((N, s, d)), "Y": rng.standard_normal((N, s, c))}, beta, seed)
+
+
+def _solver_speed(size: list[int], seed: int = 0, beta: float = 0.1, repeats: int = 1) -> dict:
+    """Clarabel (cvxpy) against SSNAL (prox) on one linear-attention program: the ratio of the fastest of
+    ``repeats`` solve times, and the relative difference of their optima."""
+    from theory.solvers import solve
+
+    program = _bench_theorem(size, seed, beta).program
+    runs = {name: [solve(program, name) for _ in range(repeats)] for name in ("clarabel", "prox")}
+    fastest = {name: min(s.seconds for s in solutions) for name, solutions in runs.items()}
+    optima = {name: solutions[0].optimum for name, solutions in runs.items()}
+    return {"clarabel_over_ssnal": fastest["clarabel"] / fastest["prox"],
+            "optimum_difference": abs(optima["prox"] - optima["clarabel"]) / abs(optima["clarabel"]),
+            "seconds": fastest}
+
+
+def _restart_speed(size: list[int], seed: int = 0, beta: float = 0.1, serial: int = 2, batched: int = 64) -> dict:
+    """Restarts per second at the zero-gap width, batched against serial (proofs_check.restarts), and the relative
+    difference of their best values."""
+    from proofs_check.restarts import TheoremAtWidth, run_restarts
+
+    theorem = _bench_theorem(size, seed, beta)
+    m = theorem.heads_for_zero_gap()
+    one = run_restarts(TheoremAtWidth(theorem, m), serial, seed, (m,))
+    many = run_restarts(TheoremAtWidth(theorem, m), batched, seed, (m,), batched=True)
+    return {"batched_over_serial": (batched / many.seconds) / (serial / one.seconds),
+            "best_difference": abs(many.best - one.best) / abs(one.best)}
+
+
+MEASURES: dict[str, Callable[..., dict]] = {
+    "verification": _verification, "path": _path, "path_monotone": _path_monotone,
+    "clustering_cell": _clustering_cell, "stored_clustering_map": _stored_clustering_map, "comparison": _comparison,
+    "digits": _digits, "solver_speed": _solver_speed, "restart_speed": _restart_speed,
+}
+
+
+def quantity(record: dict, path: str) -> Any:
+    """The value at a dotted path of a record (lists and tuples become lists, so TOML arrays compare equal)."""
+    try:
+        value = reduce(lambda part, key: part[key], path.split("."), record)
+    except (KeyError, TypeError):
+        raise InputError(f"the measurement has no quantity {path!r}") from None
+    return list(value) if isinstance(value, tuple) else value
+
+
+@dataclass(frozen=True)
+class Outcome:
+    claim: Claim
+    measured: Any
+    passed: bool
+    seconds: float  # time of the measurement when this claim ran it, 0 when it reused an earlier one
+
+
+def reproduce(claims: list[Claim], progress: Callable[[Claim], None] | None = None) -> list[Outcome]:
+    """Measure every claim (each distinct measurement once) and judge it."""
+    cache: dict[str, dict] = {}
+    outcomes = []
+    for claim in claims:
+        key = f"{claim.measure}{sorted(claim.args.items())}"
+        seconds = 0.0
+        if key not in cache:
+            if progress is not None:
+                progress(claim)
+            start = time.perf_counter()
+            cache[key] = MEASURES[claim.measure](**claim.args)
+            seconds = time.perf_counter() - start
+        measured = quantity(cache[key], claim.quantity)
+        outcomes.append(Outcome(claim, measured, claim.holds(measured), seconds))
+    return outcomes
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    return str(value)
+
+
+def format_outcomes(outcomes: list[Outcome]) -> str:
+    from proofs_check.report import text_table
+
+    header = ("claim", "expected", "measured", "tolerance", "verdict", "seconds")
+    rows = [(o.claim.id + (" (stored)" if o.claim.source == "stored" else ""), _shown(o.claim.expected),
+             _shown(o.measured), o.claim.tolerance_text(), "ok" if o.passed else "MISMATCH", f"{o.seconds:.1f}")
+            for o in outcomes]
+    failed = sum(not o.passed for o in outcomes)
+    total = sum(o.seconds for o in outcomes)
+    return text_table(header, rows) + f"\n{len(outcomes) - failed} passed, {failed} failed ({total:.0f} s of measurement)"
+
+
+def outcomes_json(outcomes: list[Outcome]) -> list[dict]:
+    return [{"id": o.claim.id, "expected": o.claim.expected, "measured": o.measured,
+             "tolerance": {o.claim.kind: o.claim.bound}, "reason": o.claim.reason, "passed": o.passed,
+             "seconds": o.seconds, "source": o.claim.source} for o in outcomes]
