@@ -151,14 +151,16 @@ def _path_monotone(shape: list[int], seeds: list[int], beta: float = 1.0, points
 def _clustering_cell(theorem: str, target: str, nuisance: str, nuisance_scale: float, samples: int,
                      beta_fraction: float, seeds: list[int]) -> dict:
     """One cell of the clustering map (proofs_check.clustering.map_cell, summarised over ``seeds``), with the best
-    token-distance separation and k-means ARI of the raw, PCA and whitened tokens."""
-    from proofs_check.clustering import map_cell, summarise
+    token-distance separation and k-means ARI of the raw, PCA and whitened tokens, and per read-out the number of
+    seeds in which it wins (margin >= MARGIN)."""
+    from proofs_check.clustering import COMPARED, MARGIN, map_cell, summarise
 
-    row = summarise([map_cell(theorem, target, nuisance, nuisance_scale, samples, beta_fraction, seed)
-                     for seed in seeds])[0]
+    cells = [map_cell(theorem, target, nuisance, nuisance_scale, samples, beta_fraction, seed) for seed in seeds]
+    row = summarise(cells)[0]
     views = ("raw", "pca", "whitened")
     return {**row, "best_token_separation": max(row["baselines"][f"{v}_separation"] for v in views),
-            "best_token_ari": max(row["baselines"][f"{v}_ari"] for v in views)}
+            "best_token_ari": max(row["baselines"][f"{v}_ari"] for v in views),
+            "seeds_won": {r: sum(cell.result["margins"][r] >= MARGIN for cell in cells) for r in COMPARED}}
 
 
 def _stored_clustering_map(theorem: str, target: str, nuisance: str) -> dict:
