@@ -89,7 +89,7 @@ def grokking_plots(results: list[GrokkingResult], directory: Path) -> dict[str, 
         c = result.config
         key = f"P{c.modulus}_f{c.train_fraction:g}_s{c.seed}"
         title = (f"a / b mod {c.modulus}, train fraction {c.train_fraction:g}, seed {c.seed}: transformer (AdamW) vs "
-                 f"convex-attention-fc (FISTA iterates), squared loss on one-hot targets")
+                 f"convex-attention-fc (FISTA iterates), {c.loss} loss on one-hot targets")
         panels = {run.model: asdict(run.curve) for run in result.runs}
         units = {run.model: run.unit for run in result.runs}
         files[key] = plots.plot_learning_curves(panels, units, title, directory / f"grokking_{key}.png").name

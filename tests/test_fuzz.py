@@ -62,8 +62,8 @@ def data_files(draw, path):
     elif mutation == "keys":
         del arrays[key]
     elif mutation == "extra":
-        arrays[draw(st.sampled_from(["H", "groups", "C", "G", "unused"]))] = rng.standard_normal(
-            draw(st.lists(st.integers(0, 3), max_size=3).map(tuple)))
+        extra = rng.standard_normal(draw(st.lists(st.integers(0, 3), max_size=3).map(tuple)))
+        arrays[draw(st.sampled_from(["H", "groups", "C", "G", "unused"]))] = _retyped(extra, draw(st.sampled_from(DTYPES)))
     elif mutation == "labels":
         arrays["Y"] = rng.integers(-1, 3, size=draw(st.sampled_from([(N,), (N, s), (N, s, c)])))
     np.savez(path, **arrays)

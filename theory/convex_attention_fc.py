@@ -67,7 +67,7 @@ import numpy as np
 
 from theory.base import Factors, Theorem
 from theory.convex_attention import init_near_vertices, key_blocks, simplex_rows, simplex_rows_vjp, vertex_width
-from theory.data import check_positive_int
+from theory.data import check_positive_int, numeric_array
 from theory.errors import InputError
 from theory.gated_relu_attention import DEFAULT_GATES, GATE_STREAM
 from theory.lifted import Block
@@ -89,7 +89,7 @@ def gate_masks(X: np.ndarray, C: np.ndarray, G: np.ndarray) -> np.ndarray:
 
 def check_fc_gates(C: object, G: object, s: int, d: int) -> tuple[np.ndarray, np.ndarray]:
     """C as float64 (P, s, s) and G as (P, d), P >= 1, finite; an InputError otherwise."""
-    C, G = np.asarray(C, dtype=float), np.asarray(G, dtype=float)
+    C, G = numeric_array(C, "gates C").astype(float), numeric_array(G, "gates G").astype(float)
     if C.ndim != 3 or C.shape[1:] != (s, s) or G.ndim != 2 or G.shape[1] != d or len(C) != len(G) or len(C) < 1:
         raise InputError(f"gates must be C (P, {s}, {s}) and G (P, {d}) with the same P >= 1, got {C.shape}, {G.shape}")
     if not (np.all(np.isfinite(C)) and np.all(np.isfinite(G))):
@@ -120,14 +120,14 @@ class ConvexAttentionFC(Theorem):
         X = np.asarray(arrays["X"])
         if ("C" in arrays) != ("G" in arrays):
             raise InputError("a data file with gates must hold both C (P, s, s) and G (P, d)")
+        if X.ndim != 3:
+            raise InputError("X must have shape (N, s, d)")
         if "C" in arrays:
-            C, G = arrays["C"], arrays["G"]
+            C, G = check_fc_gates(arrays["C"], arrays["G"], X.shape[1], X.shape[2])
             if options.get("gates") not in (None, len(C)):
                 raise InputError(f"--gates {options['gates']} disagrees with the {len(C)} gates C, G of the data file")
-        elif X.ndim == 3:
-            C, G = draw_fc_gates(options.get("gates") or DEFAULT_GATES, X.shape[1], X.shape[2], seed)
         else:
-            raise InputError("X must have shape (N, s, d)")
+            C, G = draw_fc_gates(options.get("gates") or DEFAULT_GATES, X.shape[1], X.shape[2], seed)
         return cls(X, arrays["Y"], beta, C, G, loss)
 
     @classmethod
