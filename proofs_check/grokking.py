@@ -1,5 +1,5 @@
 """The algorithmic experiment of [E22] in small: modular division a / b mod P, softmax transformer against the convex
-block (docs/theory.md §8.0, §8.1).
+block (docs/theory.md §8.0, §8.7, §8.8).
 
 [E22] reports that on modular division ("grokking" data, Power et al. 2022) its convex model converges faster,
 reaches a lower training loss and "mitigates grokking"; no numbers were retrievable.  This module re-measures that

@@ -99,7 +99,7 @@ def grokking_plots(results: list[GrokkingResult], directory: Path) -> dict[str, 
 def grokking_report(directory: Path) -> tuple[list[str], dict[str, object] | None, dict[str, str]]:
     """The grokking section from DIR/grokking.json, or a note saying how to produce it."""
     path = directory / GROKKING_JSON
-    header = ["## Modular division (grokking, [E22]; docs/theory.md §8.1)", ""]
+    header = ["## Modular division (grokking, [E22]; docs/theory.md §8.8)", ""]
     if not path.is_file():
         return header + [f"Not run: `proofs-check experiment grokking --report {directory}` writes {GROKKING_JSON}.",
                          ""], None, {}
@@ -121,7 +121,7 @@ def student_teacher_plot(result: StudentTeacherResult, directory: Path) -> Path:
 def student_teacher_report(directory: Path) -> tuple[list[str], dict[str, object] | None, dict[str, str]]:
     """The student-teacher section from DIR/student_teacher.json, or a note saying how to produce it."""
     path = directory / STUDENT_TEACHER_JSON
-    header = ["## Student-teacher ([E22]; docs/theory.md §8.1)", ""]
+    header = ["## Student-teacher ([E22]; docs/theory.md §8.8)", ""]
     if not path.is_file():
         return header + [f"Not run: `proofs-check experiment student-teacher --report {directory}` writes "
                          f"{STUDENT_TEACHER_JSON}.", ""], None, {}

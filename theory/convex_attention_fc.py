@@ -1,5 +1,5 @@
 """`convex-attention-fc`: convex attention followed by a gated-ReLU fully-connected layer, [E22] (docs/theory.md
-§8.1, "Attention + FC layer with gated ReLU").
+§8.7, "Attention + FC layer with gated ReLU").
 
 The network.  Every query row t has its own units (as in `convex-attention`, where per-row value maps make the
 program exact).  Unit (t, p, j), j = 1..m, on gate p = 1..P:
@@ -20,7 +20,7 @@ mixes.  Gates on single key tokens, 1[x_t'^T g_p >= 0], would also be exact, but
 additive over tokens.  Then a task such as modular division, which needs an interaction between two tokens,
 could not be fitted.
 
-Lifting (docs/theory.md §8.1).  With Z_{t,p,t'} = sum_j a_tpj[t'] u_tpj w_tpj^T in R^{d x c},
+Lifting (docs/theory.md §8.7).  With Z_{t,p,t'} = sum_j a_tpj[t'] u_tpj w_tpj^T in R^{d x c},
 
     f(X_i)[t, :] = sum_p M_p(X_i)[t] sum_t' x_{i,t'}^T Z_{t,p,t'},
 
@@ -41,7 +41,7 @@ gate).  As for `convex-attention`, the simplex rows give the factorised problem 
 restarts start near the vertices (ROW_SPREAD) with s (min(d, c) + 1) units per (row, gate).
 `convex-attention` is the case P = 1 with an always-on gate (G = 0).
 
-What the exactness needs (each is a choice of the model, stated in docs/theory.md §8.1):
+What the exactness needs (each is a choice of the model, stated in docs/theory.md §8.7):
 - the value map and the first FC layer are merged into u.  With a separately decayed value matrix W_V and FC
   vector w3, u = W_V w3 has three decayed factors with w, and 1/2 (|W_V|^2 + |w3|^2 + |w|^2) >=
   3/2 (|W_V| |w3| |w|)^(2/3) is not a norm of the product, so no convex program follows;
@@ -100,7 +100,7 @@ def check_fc_gates(C: object, G: object, s: int, d: int) -> tuple[np.ndarray, np
 class ConvexAttentionFC(Theorem):
     name = "convex-attention-fc"
     paper = "Ergen, Neyshabur, Mehta, Convexifying Transformers, arXiv:2211.11052 (2022), attention + gated-ReLU FC"
-    equation = "docs/theory.md §8.1: min_Z l(sum_p M_p[t] sum_t' x_t'^T Z_t,p,t') + beta sum_t,p,t' |Z_t,p,t'|_*"
+    equation = "docs/theory.md §8.7: min_Z l(sum_p M_p[t] sum_t' x_t'^T Z_t,p,t') + beta sum_t,p,t' |Z_t,p,t'|_*"
     statement = ("convex attention + gated-ReLU FC layer (frozen gate units) <=> group nuclear norm over "
                  "(query, gate, key) triples")
 

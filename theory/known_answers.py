@@ -77,7 +77,7 @@ closed form: no solver, and the targets are soft labels (a one-hot T cannot be r
 
 **(d) A relaxation attains its bound** (:func:`in_cone`).  The program of a relaxation (``exact = False``:
 relu-attention, relu-attention-fc) is the gated program over all activation patterns, a lower bound on the ReLU
-network (docs/theory.md §4, §8.1).  When the rank-one Z_p*
+network (docs/theory.md §4, §8.7).  When the rank-one Z_p*
 of (a) is the lifting of one head (W1, W2) whose logits have exactly pattern p (W1 in the cone of p, up to the sign
 (u, w) -> (-u, -w) that leaves Z_p* unchanged), that ReLU head computes A_p(Z_p*) with weight decay sigma, so the
 ReLU network attains C*: the bound is tight and C* is the ReLU optimum.  Draws of V are repeated until the top
