@@ -17,7 +17,7 @@
     proofs-check experiment [digits] [--n-train N] [--n-test N] [--features D] [--beta B] [--loss L ...]
                         [--seed S] [--solver NAME] [--report [DIR]] [--json OUT]
                                             the digits transfer experiment (proofs_check.experiment)
-    proofs-check experiment grokking [--modulus P] [--train-fraction F ...] [--seed S ...] [--steps K]
+    proofs-check experiment grokking [--modulus P] [--train-fraction F ...] [--seed S ...] [--steps K] [--loss L]
                         [--report [DIR]] [--json OUT]   modular division (proofs_check.grokking)
     proofs-check experiment student-teacher [--seed S] [--restarts K] [--solver NAME] [--report [DIR]] [--json OUT]
                                             a frozen random teacher layer (proofs_check.student_teacher)
@@ -318,7 +318,7 @@ def _command_cluster(args: argparse.Namespace) -> int:
 
 #: The experiments, and the options each takes besides --seed, --report and --json (attribute names).
 EXPERIMENT_OPTIONS = {"digits": ("n_train", "n_test", "features", "beta", "losses", "solver"),
-                      "grokking": ("modulus", "train_fraction", "steps"),
+                      "grokking": ("modulus", "train_fraction", "steps", "losses"),
                       "student-teacher": ("restarts", "solver")}
 
 
@@ -336,7 +336,8 @@ def _experiment_parser(commands) -> None:
         dest = flag[2:].replace("-", "_")
         sub.add_argument(flag, type=kind, default=None, help=f"digits: {help_text} (default {getattr(digits, dest)})")
     sub.add_argument("--loss", action="append", default=None, dest="losses",
-                     help=f"digits: a loss to fit the heads with (repeatable; default: {' and '.join(digits.losses)})")
+                     help=f"digits: a loss to fit the heads with (repeatable; default: {' and '.join(digits.losses)}); "
+                          f"grokking: the loss of both models (default {grokking.loss})")
     sub.add_argument("--modulus", type=int, default=None, help=f"grokking: the prime P (default {grokking.modulus})")
     sub.add_argument("--train-fraction", type=float, nargs="+", default=None, metavar="F",
                      help=f"grokking: training fractions, one run each (default {grokking.train_fraction})")
@@ -439,6 +440,10 @@ def _command_digits(args: argparse.Namespace, seeds: list[int]) -> int:
 
 def _command_grokking(args: argparse.Namespace, seeds: list[int]) -> int:
     given = _given(args, "grokking")
+    losses = given.pop("losses", (GrokkingConfig().loss,))
+    if len(losses) != 1:
+        raise UsageError("experiment grokking takes one --loss")
+    given["loss"] = losses[0]
     fractions = given.pop("train_fraction", [GrokkingConfig().train_fraction])
     configs = [GrokkingConfig(**given, train_fraction=fraction, seed=seed) for fraction in fractions for seed in seeds]
     results = [run_grokking(config, progress=lambda text: print(f"[grokking] {text}", file=sys.stderr, flush=True))

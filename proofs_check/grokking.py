@@ -1,5 +1,5 @@
 """The algorithmic experiment of [E22] in small: modular division a / b mod P, softmax transformer against the convex
-block (docs/theory.md §8.0, §8.1).
+block (docs/theory.md §8.0, §8.7, §8.8).
 
 [E22] reports that on modular division ("grokking" data, Power et al. 2022) its convex model converges faster,
 reaches a lower training loss and "mitigates grokking"; no numbers were retrievable.  This module re-measures that
@@ -8,8 +8,8 @@ at a size that runs in minutes on 2 cores.
 Data.  Every pair (a, b) with a in [0, P), b in [1, P) and P prime, written as the sequence (a, b, =) of token ids
 (a, b, P), with target a b^{-1} mod P.  A seeded split puts ``train_fraction`` of the P (P - 1) pairs in training.
 
-Models, both read out at the "=" position, squared loss on one-hot targets (cross-entropy, which the grokking
-papers use, is a separate issue):
+Models, both read out at the "=" position and trained with the same loss (``loss``: the softmax cross-entropy of the
+grokking papers by default, or the squared loss on one-hot targets):
 - ``transformer``: proofs_check.transformer_block (token + position embeddings, one softmax attention layer and a
   ReLU MLP with residual connections, unembedding), trained by full-batch AdamW with decoupled weight decay.  Its
   curve is logged every ``log_every`` steps.
@@ -17,7 +17,7 @@ papers use, is a separate issue):
   ``gates`` frozen gate units drawn from the seed and the "=" row as its only output row.  The program is solved
   by FISTA (theory.solvers.solve(..., "fista")) to a certified relative gap of 1e-8.  Its curve is that of the
   FISTA iterates at every certificate check (theory.solvers.fista.CHECK_EVERY iterations).  The weight decay is beta = ``beta_fraction``
-  x beta_max (Z* = 0 from beta_max on), on the summed loss 1/2 sum_i |F_i - y_i|^2.
+  x beta_max (Z* = 0 from beta_max on), on the loss summed over the training pairs.
 Steps are AdamW steps for the transformer and FISTA iterations for the convex block: both are one pass over the
 full training set.
 
@@ -37,6 +37,7 @@ from proofs_check.transformer_block import AdamW, BlockShape, init_params, logit
 from theory.convex_attention import key_blocks
 from theory.convex_attention_fc import draw_fc_gates, gate_masks
 from theory.errors import InputError
+from theory.losses import Loss, get_loss
 from theory.lifted import LiftedProgram, beta_max
 from theory.solvers import solve
 
@@ -66,6 +67,7 @@ class GrokkingConfig:
     gates: int = 16
     beta_fraction: float = 0.01
     max_seconds: float = 600.0
+    loss: str = "cross-entropy"
 
     def __post_init__(self) -> None:
         prime = isinstance(self.modulus, int) and self.modulus >= 3 and all(self.modulus % k for k in range(2, self.modulus))
@@ -80,6 +82,7 @@ class GrokkingConfig:
             raise InputError(f"heads ({self.heads}) must divide width ({self.width})")
         if not 0 < self.beta_fraction < 1:
             raise InputError(f"beta fraction must be in (0, 1), got {self.beta_fraction}")
+        get_loss(self.loss)
 
 
 def division_table(P: int) -> tuple[np.ndarray, np.ndarray]:
@@ -98,7 +101,7 @@ def split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass
 class Curve:
-    """Train and test loss (per sample, 1/2 |F_i - y_i|^2) and accuracy at logged steps."""
+    """Train and test loss (per sample, the run's loss) and accuracy at logged steps."""
 
     step: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)
@@ -117,10 +120,10 @@ class Curve:
         return next((s for s, a in zip(self.step, accuracies) if a >= THRESHOLD), None)
 
 
-def scores(outputs: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """Per-sample loss 1/2 |F_i - onehot(y_i)|^2 and argmax accuracy."""
-    residual = outputs - np.eye(outputs.shape[1])[labels]
-    return 0.5 * float(np.vdot(residual, residual)) / len(labels), float(np.mean(outputs.argmax(axis=1) == labels))
+def scores(outputs: np.ndarray, labels: np.ndarray, loss: Loss) -> tuple[float, float]:
+    """Per-sample loss (1/n) sum_i l(F_i, onehot(y_i)) and argmax accuracy."""
+    targets = np.eye(outputs.shape[1])[labels]
+    return loss.value(outputs, targets) / len(labels), float(np.mean(outputs.argmax(axis=1) == labels))
 
 
 @dataclass
@@ -160,7 +163,7 @@ class GrokkingResult:
     runs: list[ModelRun]
 
     def to_json(self) -> dict[str, object]:
-        return {"config": asdict(self.config), "dims": self.dims, "loss": "squared loss on one-hot targets",
+        return {"config": asdict(self.config), "dims": self.dims, "loss": f"{self.config.loss} loss on one-hot targets",
                 "runs": [run.to_json() for run in self.runs]}
 
     @classmethod
@@ -177,11 +180,12 @@ def train_transformer(config: GrokkingConfig, tokens: np.ndarray, labels: np.nda
     params = init_params(shape, np.random.default_rng([config.seed, 1]))
     optimiser, targets, curve = AdamW(config.learning_rate, config.weight_decay), np.eye(P)[labels[train]], Curve()
     start = time.perf_counter()
+    loss = get_loss(config.loss)
     for step in range(1, config.steps + 1):
-        optimiser.step(params, loss_and_gradient(params, tokens[train], targets, config.heads)[1])
+        optimiser.step(params, loss_and_gradient(params, tokens[train], targets, config.heads, loss)[1])
         if step % config.log_every == 0 or step == config.steps:
-            curve.log(step, scores(logits(params, tokens[train], config.heads), labels[train]),
-                      scores(logits(params, tokens[test], config.heads), labels[test]))
+            curve.log(step, scores(logits(params, tokens[train], config.heads), labels[train], loss),
+                      scores(logits(params, tokens[test], config.heads), labels[test], loss))
     details = {"parameters": int(sum(np.prod(s) for s in shape.shapes().values())), "optimiser": "AdamW",
                "learning_rate": config.learning_rate, "weight_decay": config.weight_decay}
     return ModelRun("transformer", "AdamW steps", curve, time.perf_counter() - start, details)
@@ -192,7 +196,8 @@ def convex_program(config: GrokkingConfig, tokens: np.ndarray, labels: np.ndarra
     X = np.eye(config.modulus + 1)[tokens]
     C, G = draw_fc_gates(config.gates, LENGTH, X.shape[2], config.seed)
     blocks = key_blocks(X, config.modulus, gate_masks(X, C, G), queries=[LENGTH - 1])
-    return LiftedProgram(blocks, np.eye(config.modulus)[labels].reshape(-1), beta)
+    return LiftedProgram(blocks, np.eye(config.modulus)[labels].reshape(-1), beta, get_loss(config.loss),
+                         config.modulus)
 
 
 def solve_convex_block(config: GrokkingConfig, tokens: np.ndarray, labels: np.ndarray, train: np.ndarray,
@@ -205,8 +210,8 @@ def solve_convex_block(config: GrokkingConfig, tokens: np.ndarray, labels: np.nd
     curve, P = Curve(), config.modulus
 
     def record(iteration: int, blocks: list[np.ndarray], gap: float) -> None:
-        curve.log(iteration, scores(program.predict(blocks).reshape(-1, P), labels[train]),
-                  scores(test_program.predict(blocks).reshape(-1, P), labels[test]))
+        curve.log(iteration, scores(program.predict(blocks).reshape(-1, P), labels[train], program.loss),
+                  scores(test_program.predict(blocks).reshape(-1, P), labels[test], program.loss))
 
     solution = solve(program, "fista", max_seconds=config.max_seconds, callback=record)
     active = sum(bool(np.any(Z)) for Z in solution.blocks)
@@ -246,7 +251,7 @@ def format_grokking(results: list[GrokkingResult]) -> str:
                          f"{k.train_accuracy[-1]:.3f}", f"{k.test_accuracy[-1]:.3f}", f"{k.train_loss[-1]:.4g}",
                          f"{k.test_loss[-1]:.4g}", f"{run.seconds:.1f}"))
     first = results[0].config
-    lines = [f"modular division a / b mod P on (a, b, =): squared loss on one-hot targets (not cross-entropy), "
+    lines = [f"modular division a / b mod P on (a, b, =): {first.loss} loss on one-hot targets, "
              f"transformer: width {first.width}, {first.heads} heads, MLP {first.hidden}, AdamW lr "
              f"{first.learning_rate:g}, weight decay {first.weight_decay:g}, {first.steps} steps; convex block: "
              f"{first.gates} gates, beta = {first.beta_fraction:g} beta_max, FISTA to a certified gap of 1e-8",

@@ -90,7 +90,7 @@ def grokking_plots(results: list[GrokkingResult], directory: Path) -> dict[str, 
         c = result.config
         key = f"P{c.modulus}_f{c.train_fraction:g}_s{c.seed}"
         title = (f"a / b mod {c.modulus}, train fraction {c.train_fraction:g}, seed {c.seed}: transformer (AdamW) vs "
-                 f"convex-attention-fc (FISTA iterates), squared loss on one-hot targets")
+                 f"convex-attention-fc (FISTA iterates), {c.loss} loss on one-hot targets")
         panels = {run.model: asdict(run.curve) for run in result.runs}
         units = {run.model: run.unit for run in result.runs}
         files[key] = plots.plot_learning_curves(panels, units, title, directory / f"grokking_{key}.png").name
@@ -100,7 +100,7 @@ def grokking_plots(results: list[GrokkingResult], directory: Path) -> dict[str, 
 def grokking_report(directory: Path) -> tuple[list[str], dict[str, object] | None, dict[str, str]]:
     """The grokking section from DIR/grokking.json, or a note saying how to produce it."""
     path = directory / GROKKING_JSON
-    header = ["## Modular division (grokking, [E22]; docs/theory.md §8.1)", ""]
+    header = ["## Modular division (grokking, [E22]; docs/theory.md §8.8)", ""]
     if not path.is_file():
         return header + [f"Not run: `proofs-check experiment grokking --report {directory}` writes {GROKKING_JSON}.",
                          ""], None, {}
@@ -122,7 +122,7 @@ def student_teacher_plot(result: StudentTeacherResult, directory: Path) -> Path:
 def student_teacher_report(directory: Path) -> tuple[list[str], dict[str, object] | None, dict[str, str]]:
     """The student-teacher section from DIR/student_teacher.json, or a note saying how to produce it."""
     path = directory / STUDENT_TEACHER_JSON
-    header = ["## Student-teacher ([E22]; docs/theory.md §8.1)", ""]
+    header = ["## Student-teacher ([E22]; docs/theory.md §8.8)", ""]
     if not path.is_file():
         return header + [f"Not run: `proofs-check experiment student-teacher --report {directory}` writes "
                          f"{STUDENT_TEACHER_JSON}.", ""], None, {}

@@ -1,5 +1,5 @@
 """The student-teacher experiment of [E22] in small: a frozen random transformer layer as the teacher, attention
-students fitted to its outputs (docs/theory.md §8.0, §8.1).
+students fitted to its outputs (docs/theory.md §8.0, §8.7, §8.8).
 
 [E22] freezes the earlier layers of a pretrained BERT, replaces its last attention layer by the convex attention
 and trains it on the frozen features to reproduce the layer's outputs.  It reports faster convergence and a lower

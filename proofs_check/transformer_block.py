@@ -8,7 +8,8 @@ Only the last position (the "=" token of a sequence (a, b, =)) is read out, so o
     att_h = softmax_t(q_h . k_{t,h} / sqrt(D / H))
     r     = h_last + (sum_t att_h[t] v_{t,h})_h Wo              (attention with a residual connection)
     o     = r + relu(r W1 + b1) W2 + b2                         (MLP with a residual connection; no layer norm)
-    logits = o Wu,  loss = 1/(2 n) sum_i |logits_i - onehot(y_i)|^2   (squared loss on one-hot targets)
+    logits = o Wu,  loss = (1/n) sum_i l(logits_i, onehot(y_i))   (l a loss of theory.losses: the softmax
+                                                                  cross-entropy of the grokking papers, or squared)
 
 The softmax Jacobian-vector product is that of theory.softmax_attention: dlogits = P (dP - <dP, P>).
 AdamW (Loshchilov & Hutter 2019): Adam on the loss's gradient plus decoupled weight decay
@@ -20,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from theory.losses import CROSS_ENTROPY, Loss
 
 NAMES = ("E", "P", "Wq", "Wk", "Wv", "Wo", "W1", "b1", "W2", "b2", "Wu")
 
@@ -73,13 +76,12 @@ def logits(params: dict[str, np.ndarray], tokens: np.ndarray, heads: int) -> np.
     return _forward(params, tokens, heads)[0]
 
 
-def loss_and_gradient(params: dict[str, np.ndarray], tokens: np.ndarray, targets: np.ndarray,
-                      heads: int) -> tuple[float, dict[str, np.ndarray]]:
-    """1/(2n) sum_i |logits_i - targets_i|^2 and its gradient with respect to every parameter."""
+def loss_and_gradient(params: dict[str, np.ndarray], tokens: np.ndarray, targets: np.ndarray, heads: int,
+                      loss: Loss = CROSS_ENTROPY) -> tuple[float, dict[str, np.ndarray]]:
+    """(1/n) sum_i l(logits_i, targets_i) and its gradient with respect to every parameter."""
     out_logits, c = _forward(params, tokens, heads)
     n = len(tokens)
-    residual = out_logits - targets
-    d_logits = residual / n
+    d_logits = loss.gradient(out_logits, targets) / n
     grads = {"Wu": c["out"].T @ d_logits}
     d_out = d_logits @ params["Wu"].T
     act = np.maximum(c["pre"], 0.0)
@@ -104,7 +106,7 @@ def loss_and_gradient(params: dict[str, np.ndarray], tokens: np.ndarray, targets
     grads["P"] = d_h.sum(axis=0)
     grads["E"] = np.zeros_like(params["E"])
     np.add.at(grads["E"], tokens, d_h)
-    return 0.5 * float(np.vdot(residual, residual)) / n, grads
+    return loss.value(out_logits, targets) / n, grads
 
 
 @dataclass

@@ -107,7 +107,7 @@ def convex_attention(theorem, weights):
 
 def convex_attention_fc(theorem, weights):
     """f(X)[t, :] = sum_p M_p[t] sum_j (sum_u a_tpj[u] x_u^T u_tpj) w_tpj^T, M_p[t] = 1[sum_u C_p[t, u] x_u^T g_p >= 0],
-    a = b^2 / sum b^2 (docs/theory.md §8.1)."""
+    a = b^2 / sum b^2 (docs/theory.md §8.7)."""
     B, U, W = weights
     X, C, G = theorem.X, theorem.C, theorem.G
     N, s, d = X.shape
@@ -126,7 +126,7 @@ def convex_attention_fc(theorem, weights):
 
 
 def relu_attention_fc(theorem, weights):
-    """f(X)[t, :] = sum_k relu(sum_u a_tk[u] x_u^T v_tk) w_tk^T, a = b^2 / sum b^2 (docs/theory.md §8.1)."""
+    """f(X)[t, :] = sum_k relu(sum_u a_tk[u] x_u^T v_tk) w_tk^T, a = b^2 / sum b^2 (docs/theory.md §8.7)."""
     B, V, W = weights
     X = theorem.X
     N, s, d = X.shape
@@ -194,7 +194,7 @@ FORWARD = {"linear-mlp": linear_mlp, "linear-attention": linear_attention,
 
 #: Which weight arrays (in param_shapes order) carry weight decay beta/2 |W|_F^2: all of them, except the attention
 #: rows b of the convex-attention family ([E22]: no weight decay on the row-stochastic attention matrix, docs/theory.md
-#: §8, §8.1).
+#: §8, §8.7).
 DECAYED = {"convex-attention": (False, True, True), "convex-attention-fc": (False, True, True),
            "relu-attention-fc": (False, True, True)}
 

@@ -1,4 +1,4 @@
-"""`convex-attention-fc` and `relu-attention-fc` (docs/theory.md §8.1) beyond the generic tests (gradients, lifted
+"""`convex-attention-fc` and `relu-attention-fc` (docs/theory.md §8.7) beyond the generic tests (gradients, lifted
 map, weak duality and the witnesses run for every registered theorem).  Covered here: the networks against their
 definitions written with explicit loops, the reduction to `convex-attention`, frozen gates as copies of ReLU units,
 the interaction between tokens that the gates create, the gates' input handling, exactness on the default
@@ -96,7 +96,7 @@ def test_a_unit_whose_gate_is_its_own_copy_is_a_relu_unit():
 def test_gates_make_the_output_depend_on_pairs_of_tokens():
     """Convex attention's output row is additive over tokens, so its mixed second difference in two tokens is
     zero (float64 round-off); with frozen gates it is not, which is what modular division needs (docs/theory.md
-    §8.1).  Four samples: token 0 in {x, x'} times token 1 in {y, y'}."""
+    §8.7).  Four samples: token 0 in {x, x'} times token 1 in {y, y'}."""
     rng = np.random.default_rng(6)
     x, x2, y, y2 = rng.standard_normal((4, 3))
     X = np.array([[x, y], [x2, y], [x, y2], [x2, y2]])

@@ -1,10 +1,11 @@
 """Hostile input, fuzzed: random data files through the command line and the loader never end in a traceback.
 
 Every run of `proofs-check verify` on a drawn file must return 0, 1 or 2; a 2 must come with exactly one line on
-stderr, starting "proofs-check: error: "; any other exception escapes main() and fails the test.  Drawn: dtypes
-(floats of every width, integers, booleans, complex, strings, objects), shapes (0 to 4 axes, empty axes, mismatched
-samples and tokens), scales over 600 decades, NaN and inf placements, missing and extra keys, truncated archives,
-plain text and directories, and the loss and solver options.  The number of examples is FUZZ_FACTOR times the
+stderr, starting "proofs-check: error: "; any other exception escapes main() and fails the test.  Half of the drawn
+files hold valid data, so that the solvers and the restarts are reached; the others break one thing: a dtype (floats
+of every width, integers, booleans, complex, strings, objects), a shape (0 to 4 axes, empty axes, mismatched samples
+and tokens), the scale (600 decades), a NaN or inf, a missing or an extra key, labels, a truncated archive, plain
+text or a directory.  The loss, solver, gates and beta options are drawn too.  The number of examples is FUZZ_FACTOR times the
 hypothesis profile's (ci: 60, thorough: 2000).
 """
 
@@ -26,42 +27,49 @@ FUZZ_FACTOR = 10
 DTYPES = ("float64", "float32", "float16", "int64", "int8", "uint8", "bool", "complex128", "str", "object")
 
 
-@st.composite
-def arrays(draw, leading: tuple[int, ...]):
-    """An array whose shape starts (usually) with ``leading``, of a drawn dtype, scale and non-finite entries."""
-    shape = draw(st.one_of(st.just(leading + (draw(st.integers(0, 3)),)), st.just(leading),
-                           st.lists(st.integers(0, 4), min_size=0, max_size=4).map(tuple)))
-    dtype = draw(st.sampled_from(DTYPES))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    values = rng.standard_normal(shape) * 10.0 ** draw(st.floats(-300, 300))
-    if values.size and draw(st.booleans()):
-        values.reshape(-1)[draw(st.integers(0, values.size - 1))] = draw(st.sampled_from([np.nan, np.inf, -np.inf]))
-    if dtype == "str":
-        return values.astype(str)
-    if dtype == "object":
-        return values.astype(object)
+def _retyped(values: np.ndarray, dtype: str) -> np.ndarray:
+    if dtype in ("str", "object"):
+        return values.astype(dtype)
     with np.errstate(all="ignore"):
-        return values.astype(dtype) if dtype != "complex128" else values + 1j * values
+        return values + 1j * values if dtype == "complex128" else values.astype(dtype)
 
 
 @st.composite
 def data_files(draw, path):
-    """Write a drawn data file at ``path`` (or a directory, text, a truncated archive) and return its path."""
-    kind = draw(st.sampled_from(["npz", "npz", "npz", "truncated", "text", "directory"]))
-    if kind == "directory":
+    """Write a data file at ``path`` and return its path: valid data (half of the draws, so that the solvers and the
+    restarts are reached) or valid data with one thing broken; or a directory, text, a truncated archive."""
+    N, s, d, c = (draw(st.integers(1, n)) for n in (4, 3, 3, 2))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    arrays = {"X": rng.standard_normal((N, s, d)), "Y": rng.standard_normal((N, s, c))}
+    mutation = draw(st.sampled_from(["none"] * 8 + ["dtype", "nonfinite", "scale", "shape", "keys", "extra",
+                                                     "labels", "truncated", "text", "directory"]))
+    key = draw(st.sampled_from(["X", "Y"]))
+    if mutation == "directory":
         path.mkdir()
         return path
-    if kind == "text":
+    if mutation == "text":
         path.write_text(draw(st.text(max_size=50)))
         return path
-    N, s = draw(st.integers(1, 4)), draw(st.integers(1, 3))
-    contents = {"X": draw(arrays((N, s))), "Y": draw(arrays((N, s))), "H": draw(arrays((2,))),
-                "extra": draw(arrays(()))}
-    kept = draw(st.lists(st.sampled_from(sorted(contents)), unique=True, min_size=0, max_size=4))
-    np.savez(path, **{key: contents[key] for key in kept})
-    if kind == "truncated":
+    if mutation == "dtype":
+        arrays[key] = _retyped(arrays[key], draw(st.sampled_from(DTYPES)))
+    elif mutation == "nonfinite":
+        arrays[key].reshape(-1)[draw(st.integers(0, arrays[key].size - 1))] = draw(
+            st.sampled_from([np.nan, np.inf, -np.inf]))
+    elif mutation == "scale":
+        arrays[key] = arrays[key] * 10.0 ** draw(st.floats(-300, 300))
+    elif mutation == "shape":
+        arrays[key] = rng.standard_normal(draw(st.lists(st.integers(0, 4), max_size=4).map(tuple)))
+    elif mutation == "keys":
+        del arrays[key]
+    elif mutation == "extra":
+        extra = rng.standard_normal(draw(st.lists(st.integers(0, 3), max_size=3).map(tuple)))
+        arrays[draw(st.sampled_from(["H", "groups", "C", "G", "unused"]))] = _retyped(extra, draw(st.sampled_from(DTYPES)))
+    elif mutation == "labels":
+        arrays["Y"] = rng.integers(-1, 3, size=draw(st.sampled_from([(N,), (N, s), (N, s, c)])))
+    np.savez(path, **arrays)
+    if mutation == "truncated":
         raw = path.read_bytes()
-        path.write_bytes(raw[:draw(st.integers(0, max(len(raw) - 1, 0)))])
+        path.write_bytes(raw[:draw(st.integers(0, len(raw) - 1))])
     return path
 
 

@@ -18,6 +18,7 @@ from proofs_check.cli import main
 from proofs_check.grokking import (Curve, GrokkingConfig, GrokkingResult, convex_program, division_table,
                                    run_grokking, split)
 from proofs_check.transformer_block import AdamW, BlockShape, init_params, loss_and_gradient
+from theory.losses import CROSS_ENTROPY, SQUARED
 from theory.convex_attention_fc import ConvexAttentionFC, draw_fc_gates
 from theory.errors import InputError
 
@@ -31,15 +32,16 @@ def tiny_result() -> GrokkingResult:
     return run_grokking(TINY)
 
 
+@pytest.mark.parametrize("loss", [CROSS_ENTROPY, SQUARED], ids=["cross-entropy", "squared"])
 @pytest.mark.parametrize("name", ["E", "P", "Wq", "Wk", "Wv", "Wo", "W1", "b1", "W2", "b2", "Wu"])
-def test_block_gradient_matches_central_differences(name):
+def test_block_gradient_matches_central_differences(name, loss):
     rng = np.random.default_rng(0)
     params = init_params(BlockShape(6, 3, 8, 2, 12, 5), rng)
     params = {k: v + 0.3 * rng.standard_normal(v.shape) for k, v in params.items()}  # non-zero biases too
     tokens, targets = rng.integers(0, 6, (7, 3)), rng.standard_normal((7, 5))
-    value, grads = loss_and_gradient(params, tokens, targets, heads=2)
+    value, grads = loss_and_gradient(params, tokens, targets, 2, loss)
     direction, h = rng.standard_normal(params[name].shape), 1e-6
-    shifted = [loss_and_gradient({**params, name: params[name] + sign * h * direction}, tokens, targets, 2)[0]
+    shifted = [loss_and_gradient({**params, name: params[name] + sign * h * direction}, tokens, targets, 2, loss)[0]
                for sign in (1, -1)]
     assert (shifted[0] - shifted[1]) / (2 * h) == pytest.approx(np.vdot(grads[name], direction), rel=1e-6,
                                                                 abs=1e-8 * value)
@@ -105,7 +107,7 @@ def test_bad_configuration_is_an_input_error(bad):
 def test_cli_runs_grokking_and_refuses_foreign_options(tmp_path, capsys):
     argv = ["experiment", "grokking", "--modulus", "3", "--steps", "20", "--seed", "0", "1", "--report", str(tmp_path)]
     assert main(argv) == 0
-    assert "squared loss on one-hot" in capsys.readouterr().out
+    assert "cross-entropy loss on one-hot" in capsys.readouterr().out
     stored = json.loads((tmp_path / "grokking.json").read_text())
     assert [run["config"]["seed"] for run in stored["runs"]] == [0, 1]
     assert {"steps_to_train_99", "steps_to_test_99", "grokking_gap"} <= set(stored["runs"][0]["runs"][0])

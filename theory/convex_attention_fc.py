@@ -1,5 +1,5 @@
 """`convex-attention-fc`: convex attention followed by a gated-ReLU fully-connected layer, [E22] (docs/theory.md
-§8.1, "Attention + FC layer with gated ReLU").
+§8.7, "Attention + FC layer with gated ReLU").
 
 The network.  Every query row t has its own units (as in `convex-attention`, where per-row value maps make the
 program exact).  Unit (t, p, j), j = 1..m, on gate p = 1..P:
@@ -20,7 +20,7 @@ mixes.  Gates on single key tokens, 1[x_t'^T g_p >= 0], would also be exact, but
 additive over tokens.  Then a task such as modular division, which needs an interaction between two tokens,
 could not be fitted.
 
-Lifting (docs/theory.md §8.1).  With Z_{t,p,t'} = sum_j a_tpj[t'] u_tpj w_tpj^T in R^{d x c},
+Lifting (docs/theory.md §8.7).  With Z_{t,p,t'} = sum_j a_tpj[t'] u_tpj w_tpj^T in R^{d x c},
 
     f(X_i)[t, :] = sum_p M_p(X_i)[t] sum_t' x_{i,t'}^T Z_{t,p,t'},
 
@@ -41,7 +41,7 @@ gate).  As for `convex-attention`, the simplex rows give the factorised problem 
 restarts start near the vertices (ROW_SPREAD) with s (min(d, c) + 1) units per (row, gate).
 `convex-attention` is the case P = 1 with an always-on gate (G = 0).
 
-What the exactness needs (each is a choice of the model, stated in docs/theory.md §8.1):
+What the exactness needs (each is a choice of the model, stated in docs/theory.md §8.7):
 - the value map and the first FC layer are merged into u.  With a separately decayed value matrix W_V and FC
   vector w3, u = W_V w3 has three decayed factors with w, and 1/2 (|W_V|^2 + |w3|^2 + |w|^2) >=
   3/2 (|W_V| |w3| |w|)^(2/3) is not a norm of the product, so no convex program follows;
@@ -67,7 +67,7 @@ import numpy as np
 
 from theory.base import Factors, Theorem
 from theory.convex_attention import init_near_vertices, key_blocks, simplex_rows, simplex_rows_vjp, vertex_width
-from theory.data import check_positive_int
+from theory.data import check_positive_int, numeric_array
 from theory.errors import InputError
 from theory.gated_relu_attention import DEFAULT_GATES, GATE_STREAM
 from theory.lifted import Block
@@ -89,7 +89,7 @@ def gate_masks(X: np.ndarray, C: np.ndarray, G: np.ndarray) -> np.ndarray:
 
 def check_fc_gates(C: object, G: object, s: int, d: int) -> tuple[np.ndarray, np.ndarray]:
     """C as float64 (P, s, s) and G as (P, d), P >= 1, finite; an InputError otherwise."""
-    C, G = np.asarray(C, dtype=float), np.asarray(G, dtype=float)
+    C, G = numeric_array(C, "gates C").astype(float), numeric_array(G, "gates G").astype(float)
     if C.ndim != 3 or C.shape[1:] != (s, s) or G.ndim != 2 or G.shape[1] != d or len(C) != len(G) or len(C) < 1:
         raise InputError(f"gates must be C (P, {s}, {s}) and G (P, {d}) with the same P >= 1, got {C.shape}, {G.shape}")
     if not (np.all(np.isfinite(C)) and np.all(np.isfinite(G))):
@@ -100,7 +100,7 @@ def check_fc_gates(C: object, G: object, s: int, d: int) -> tuple[np.ndarray, np
 class ConvexAttentionFC(Theorem):
     name = "convex-attention-fc"
     paper = "Ergen, Neyshabur, Mehta, Convexifying Transformers, arXiv:2211.11052 (2022), attention + gated-ReLU FC"
-    equation = "docs/theory.md §8.1: min_Z l(sum_p M_p[t] sum_t' x_t'^T Z_t,p,t') + beta sum_t,p,t' |Z_t,p,t'|_*"
+    equation = "docs/theory.md §8.7: min_Z l(sum_p M_p[t] sum_t' x_t'^T Z_t,p,t') + beta sum_t,p,t' |Z_t,p,t'|_*"
     statement = ("convex attention + gated-ReLU FC layer (frozen gate units) <=> group nuclear norm over "
                  "(query, gate, key) triples")
     weight_axes = {"b": ("s", "P", "m", "s"), "u": ("s", "P", "m", "d"), "w": ("s", "P", "m", "c")}  # a = b^2/|b|^2
@@ -122,14 +122,14 @@ class ConvexAttentionFC(Theorem):
         X = np.asarray(arrays["X"])
         if ("C" in arrays) != ("G" in arrays):
             raise InputError("a data file with gates must hold both C (P, s, s) and G (P, d)")
+        if X.ndim != 3:
+            raise InputError("X must have shape (N, s, d)")
         if "C" in arrays:
-            C, G = arrays["C"], arrays["G"]
+            C, G = check_fc_gates(arrays["C"], arrays["G"], X.shape[1], X.shape[2])
             if options.get("gates") not in (None, len(C)):
                 raise InputError(f"--gates {options['gates']} disagrees with the {len(C)} gates C, G of the data file")
-        elif X.ndim == 3:
-            C, G = draw_fc_gates(options.get("gates") or DEFAULT_GATES, X.shape[1], X.shape[2], seed)
         else:
-            raise InputError("X must have shape (N, s, d)")
+            C, G = draw_fc_gates(options.get("gates") or DEFAULT_GATES, X.shape[1], X.shape[2], seed)
         return cls(X, arrays["Y"], beta, C, G, loss)
 
     @classmethod

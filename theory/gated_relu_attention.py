@@ -25,7 +25,7 @@ from typing import ClassVar, Mapping
 import numpy as np
 
 from theory.base import Factors, Theorem
-from theory.data import check_positive_int
+from theory.data import check_positive_int, numeric_array
 from theory.errors import InputError
 from theory.lifted import Block
 from theory.linear_attention import attention_block, heads_from_pairs, lift_heads
@@ -54,24 +54,24 @@ def masked_grams(X: np.ndarray, masks: np.ndarray) -> np.ndarray:
 def gates_from(name: str, arrays: Mapping[str, np.ndarray], options: Mapping[str, object], side: int,
                seed: int) -> np.ndarray:
     """The gates of a gated theorem: ``arrays["H"]`` when the data file holds them, else ``options["gates"]``
-    (default DEFAULT_GATES) square gates of size ``side`` drawn from the seed.  Unknown options, or a gate count
-    that disagrees with H, are InputErrors; the theorem checks the shape of H."""
+    (default DEFAULT_GATES) square gates of size ``side`` drawn from the seed.  Unknown options, gates H of another
+    shape, or a gate count that disagrees with H, are InputErrors."""
     unknown = set(options) - {"gates"}
     if unknown:
         raise InputError(f"theorem {name} takes no option {', '.join(sorted(unknown))}")
+    if side < 1:
+        raise InputError("X must have shape (N, s, d)")
     if "H" in arrays:
-        H = np.asarray(arrays["H"])
+        H = check_gates(arrays["H"], side)
         if options.get("gates") not in (None, H.shape[0]):
             raise InputError(f"--gates {options['gates']} disagrees with the {H.shape[0]} gates H of the data file")
         return H
-    if side < 1:
-        raise InputError("X must have shape (N, s, d)")
     return draw_gates(options.get("gates") or DEFAULT_GATES, side, seed)
 
 
 def check_gates(H: np.ndarray, side: int) -> np.ndarray:
     """H as float64 (P, side, side), P >= 1, finite; an InputError otherwise."""
-    H = np.asarray(H, dtype=float)
+    H = numeric_array(H, "gates H").astype(float)
     if H.ndim != 3 or H.shape[1:] != (side, side) or H.shape[0] < 1:
         raise InputError(f"gates H must have shape (P, {side}, {side}) with P >= 1, got {H.shape}")
     if not np.all(np.isfinite(H)):

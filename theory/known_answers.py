@@ -67,9 +67,17 @@ convex), and by von Neumann's trace inequality the best Z of rank k - 1 keeps th
 network with one head fewer than the k = m* active ones pays exactly 1/2 z_k^2 more, z_k = s_k - beta the smallest
 non-zero shrunk value.
 
+**(e) Cross-entropy** (:func:`cross_entropy_rank_one`).  For l(F; T) = sum_rows logsumexp(f) - <t, f> with
+probability rows t, the optimality condition of (C) reads the same with the dual point V = -grad l(F*) =
+T - softmax(F*) (docs/theory.md §1).  So: draw W with zero row sums, take the block p maximising |A_p^T W|_2 and
+its top pair (u, w), fix F* = A(sigma u w^T) for a chosen sigma, and set V = eps W and T = softmax(F*) + V, with eps
+small enough that T >= 0 (half the largest admissible value; T's rows sum to 1 because W's sum to 0).  Then
+beta = eps |A_p^T W|_2 makes (K) hold exactly as in (a), and C* = sum_rows [logsumexp(f*) - <t, f*>] + beta sigma in
+closed form: no solver, and the targets are soft labels (a one-hot T cannot be reached this way).
+
 **(d) A relaxation attains its bound** (:func:`in_cone`).  The program of a relaxation (``exact = False``:
 relu-attention, relu-attention-fc) is the gated program over all activation patterns, a lower bound on the ReLU
-network (docs/theory.md §4, §8.1).  When the rank-one Z_p*
+network (docs/theory.md §4, §8.7).  When the rank-one Z_p*
 of (a) is the lifting of one head (W1, W2) whose logits have exactly pattern p (W1 in the cone of p, up to the sign
 (u, w) -> (-u, -w) that leaves Z_p* unchanged), that ReLU head computes A_p(Z_p*) with weight decay sigma, so the
 ReLU network attains C*: the bound is tight and C* is the ReLU optimum.  Draws of V are repeated until the top
@@ -87,7 +95,7 @@ from scipy.optimize import brentq
 from theory.base import Factors, Theorem
 from theory.errors import InputError
 from theory.lifted import LiftedProgram
-from theory.losses import SQUARED
+from theory.losses import CROSS_ENTROPY, SQUARED
 from theory.regularisers import NUCLEAR
 
 #: A dual norm within this fraction of beta counts as attaining it (a tie: Z* need not be unique there).  SVDs are
@@ -117,9 +125,9 @@ class KnownAnswer:
     narrow_gap: float  # every network with m* - 1 heads lies at least this far above C* (module docstring)
 
 
-def _require_nuclear(program: LiftedProgram) -> None:
-    if any(block.norm != NUCLEAR for block in program.blocks) or program.loss != SQUARED:
-        raise InputError("these known answers are built for nuclear-norm blocks and the squared loss")
+def _require_nuclear(program: LiftedProgram, loss=SQUARED) -> None:
+    if any(block.norm != NUCLEAR for block in program.blocks) or program.loss != loss:
+        raise InputError(f"this known answer is built for nuclear-norm blocks and the {loss.name} loss")
 
 
 def tangent_basis(U: np.ndarray, W: np.ndarray) -> np.ndarray:
@@ -193,16 +201,11 @@ def _signal_scale(program: LiftedProgram, p: int, Z: np.ndarray, V: np.ndarray, 
 
 def _rank_one_draw(theorem: Theorem, rng: np.random.Generator, beta: float):
     """One draw of (a): V scaled so that max_p |A_p^T V|_2 = beta, the maximising block p and its top pair."""
-    program = theorem.program
-    V = rng.standard_normal(program.target.size)
-    adjoints = program.adjoint(V)
-    p = int(np.argmax([np.linalg.norm(M, 2) for M in adjoints]))
-    Uf, s, Wt = np.linalg.svd(adjoints[p])
-    if s[0] == 0:
+    draw = _rank_one_draw_from(theorem.program, rng.standard_normal(theorem.program.target.size))
+    if draw is None:
         return None
-    V = V * (beta / s[0])
-    U, W = Uf[:, :1], Wt[:1].T
-    return p, U, W, V, _margin(program, V, p, U, W, beta)
+    p, U, W, unit, margin = draw
+    return p, U, W, beta * unit, margin
 
 
 def rank_one(theorem: Theorem, rng: np.random.Generator, beta: float = 1.0, signal: float = 1.0,
@@ -281,6 +284,61 @@ def in_cone(theorem: Theorem, rng: np.random.Generator, beta: float = 1.0, signa
     if not hasattr(theorem, "recovered_in_cones"):
         raise InputError(f"{theorem.name} has no activation patterns; in_cone is for the relaxations (exact = False)")
     return rank_one(theorem, rng, beta, signal, attempts, accept=lambda p, factors: theorem.recovered_in_cones(factors))
+
+
+def cross_entropy_rank_one(theorem: Theorem, rng: np.random.Generator, logit_scale: float = 1.0,
+                           attempts: int = 20) -> KnownAnswer:
+    """(e): a rank-one known answer for the cross-entropy loss with soft targets (module docstring); ``theorem`` is
+    bound to its data X (and gates) with the cross-entropy loss, its targets fixing only the rows and classes.
+    sigma makes the largest logit of F* equal ``logit_scale``, so that softmax(F*) stays away from 0 and eps (hence
+    beta) from underflow."""
+    program = theorem.program
+    _require_nuclear(program, CROSS_ENTROPY)
+    rows = (-1, program.classes)
+    best = np.inf
+    for _ in range(attempts):
+        W = rng.standard_normal(rows[1] * (program.target.size // rows[1])).reshape(rows)
+        W -= W.mean(axis=1, keepdims=True)  # zero row sums: T = softmax + eps W keeps rows in the simplex
+        draw = _rank_one_draw_from(program, W.reshape(-1))
+        if draw is None:
+            continue
+        p, U, Wt, direction, margin = draw
+        best = min(best, margin)
+        if margin >= 1 - STRICT:
+            continue
+        blocks = program.zeros()
+        blocks[p] = U @ Wt.T
+        unit = float(np.abs(program.predict(blocks)).max())
+        if unit == 0:
+            continue
+        sigma = logit_scale / unit
+        blocks[p] = sigma * blocks[p]
+        F = program.predict(blocks).reshape(rows)
+        P = np.exp(F - F.max(axis=1, keepdims=True))
+        P /= P.sum(axis=1, keepdims=True)
+        negative = direction.reshape(rows) < 0
+        eps = 0.5 * float(np.min(P[negative] / -direction.reshape(rows)[negative]))
+        V = eps * direction
+        T = P + V.reshape(rows)
+        beta = eps * float(np.linalg.svd(program.adjoint(direction)[p], compute_uv=False)[0])
+        bound = theorem.rebind(beta, T)
+        factors: Factors = [[] for _ in blocks]
+        factors[p] = [(np.sqrt(sigma) * U[:, 0], np.sqrt(sigma) * Wt[:, 0])]
+        optimum = bound.program.loss_value(F.reshape(-1)) + beta * sigma
+        return KnownAnswer(bound, blocks, optimum, factors, bound.heads_needed(factors), margin, True, 0.0)
+    raise InputError(f"no strict rank-one cross-entropy known answer for {theorem.name} in {attempts} draws "
+                     f"(best margin {best:.3g})")
+
+
+def _rank_one_draw_from(program: LiftedProgram, V: np.ndarray):
+    """The block p maximising |A_p^T V|_2, its top pair (U, W) and (K)'s margin for V scaled to unit dual norm;
+    None when V reaches no block."""
+    adjoints = program.adjoint(V)
+    p = int(np.argmax([np.linalg.norm(M, 2) for M in adjoints]))
+    Uf, s, Wt = np.linalg.svd(adjoints[p])
+    if s[0] == 0:
+        return None
+    return p, Uf[:, :1], Wt[:1].T, V / s[0], _margin(program, V / s[0], p, Uf[:, :1], Wt[:1].T, 1.0)
 
 
 def orthonormal_design(N: int, s: int, d: int, rng: np.random.Generator) -> np.ndarray:

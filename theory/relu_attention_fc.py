@@ -1,5 +1,5 @@
 """`relu-attention-fc`: convex attention followed by a ReLU fully-connected layer, and the lower bound of its gated
-relaxation (docs/theory.md §8.1; the ReLU counterpart of `convex-attention-fc`, as `relu-attention` is of
+relaxation (docs/theory.md §8.7; the ReLU counterpart of `convex-attention-fc`, as `relu-attention` is of
 `gated-relu-attention`).
 
 Primal.  Every query row t has m units.  Unit (t, j) attends with a_tj in the simplex (a = b^2 / |b|^2, no decay),
@@ -42,7 +42,7 @@ MAX_SAMPLES = 6
 class ReLUAttentionFC(ConvexAttention):
     name = "relu-attention-fc"
     paper = "Ergen, Neyshabur, Mehta, Convexifying Transformers, arXiv:2211.11052 (2022), attention + ReLU FC"
-    equation = "docs/theory.md §8.1: the program of convex-attention-fc over all 2^N - 1 sample patterns (lower bound)"
+    equation = "docs/theory.md §8.7: the program of convex-attention-fc over all 2^N - 1 sample patterns (lower bound)"
     statement = "convex attention + ReLU FC layer >= group nuclear-norm relaxation over all sample patterns"
     exact = False
 

@@ -26,6 +26,8 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+import numpy as np
+
 from theory.errors import InputError, SolverFailure
 from theory.lifted import LiftedProgram, certified_gap, significant_components
 from theory.losses import SQUARED
@@ -102,11 +104,16 @@ def solve(program: LiftedProgram, solver: str = "auto", *, eps: float = DEFAULT_
 
 def _accepted(program: LiftedProgram, name: str, eps: float, max_gap: float, max_seconds: float,
               max_iterations: int | None, callback: Callback | None) -> Solution:
-    with limited_blas():
-        solution = _run(program, name, eps, max_seconds, max_iterations, callback)
-        if solution.certified_gap > eps:
-            solution = _polished(program, solution)
-    if not solution.certified_gap <= max_gap:
+    """One solver's solution, polished if needed, or SolverFailure: also when its arithmetic broke down (an SVD that
+    did not converge, non-finite iterates), which is the solver failing, not a result."""
+    try:
+        with limited_blas(), np.errstate(over="ignore", invalid="ignore"):
+            solution = _run(program, name, eps, max_seconds, max_iterations, callback)
+            if solution.certified_gap > eps:
+                solution = _polished(program, solution)
+    except np.linalg.LinAlgError as exc:
+        raise SolverFailure(f"solver {name} failed numerically: {exc}") from None
+    if not (solution.certified_gap <= max_gap and all(np.all(np.isfinite(Z)) for Z in solution.blocks)):
         raise SolverFailure(f"solver {solution.solver} (status {solution.status}) reached only a certified relative "
                             f"gap of {solution.certified_gap:.1e} > {max_gap:.0e}; try another --solver")
     return solution

@@ -30,8 +30,9 @@ from theory.losses import SQUARED
 from theory.solvers.result import DEFAULT_EPS, Solution, check_iterative_input
 from theory.solvers.ssnal import Stalled, solve_ssnal
 
-#: Relative damping of the row Hessians (positive definite model; ten times float64 round-off of their scale).
-DAMPING = 1e-12
+#: Relative damping of the row Hessians: keeps the model positive definite where the loss is flat (a constant shift
+#: of a cross-entropy row, a Huber residual beyond delta) without letting L^-1 g overflow there.
+DAMPING = 1e-8
 #: The model problem is solved to this fraction of the outer certified gap (at most MODEL_EPS_MAX, at least 1e-13).
 MODEL_FRACTION, MODEL_EPS_MAX = 1e-2, 1e-4
 #: Backtracking: Armijo constant, step reduction, and the shortest step tried.
