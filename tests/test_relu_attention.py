@@ -23,18 +23,20 @@ from theory.relu_attention import ReLUAttention
 
 
 def _interior_point(vectors: np.ndarray, pattern: np.ndarray) -> np.ndarray:
-    signs = np.where(pattern, 1.0, -1.0)
+    hyperplanes = np.any(vectors != 0, axis=1)  # a zero token's logits are 0 for every W, on the >= 0 side
+    vectors, signs = vectors[hyperplanes], np.where(pattern[hyperplanes], 1.0, -1.0)
     result = linprog(np.zeros(vectors.shape[1]), A_ub=-(signs[:, None] * vectors), b_ub=-np.ones(len(signs)),
                      bounds=[(None, None)] * vectors.shape[1], method="highs")
     assert result.status == 0
     return result.x
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_enumeration_is_complete_and_every_pattern_is_realised(seed):
+@pytest.mark.parametrize("seed, zero_token", [(0, False), (1, False), (2, False), (3, True)])
+def test_enumeration_is_complete_and_every_pattern_is_realised(seed, zero_token):
     X = np.random.default_rng(seed).standard_normal((2, 2, 2))
+    X[0, 1] *= not zero_token  # found by the fuzz test: a zero token once left no pattern at all
     patterns = enumerate_patterns(X)
-    assert len(np.unique(patterns, axis=0)) == len(patterns) <= cell_bound(logit_vectors(X))
+    assert 1 <= len(np.unique(patterns, axis=0)) == len(patterns) <= cell_bound(logit_vectors(X))
     for pattern in patterns:  # an LP interior point has exactly this pattern
         W = _interior_point(logit_vectors(X), pattern).reshape(2, 2)
         assert np.array_equal(patterns_of(X, W), pattern)

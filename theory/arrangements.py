@@ -61,12 +61,16 @@ def enumerate_patterns(X: np.ndarray) -> np.ndarray:
     if bound > EXACT_CELL_LIMIT:
         raise InputError(f"exact enumeration refused: up to {bound} cells for {len(vectors)} logits in rank "
                          f"{np.linalg.matrix_rank(vectors)} (limit {EXACT_CELL_LIMIT}); sample patterns instead")
-    scale = np.linalg.norm(vectors, axis=1, keepdims=True)
-    vectors = vectors / np.where(scale > 0, scale, 1.0)  # same hyperplanes, better-conditioned LPs
+    scale = np.linalg.norm(vectors, axis=1)
+    vectors = vectors / np.where(scale > 0, scale, 1.0)[:, None]  # same hyperplanes, better-conditioned LPs
     cells = [np.zeros(0)]
     for k in range(len(vectors)):
+        if scale[k] == 0:  # a zero token's logit is 0 for every W: always on the >= 0 side, not a hyperplane
+            cells = [np.append(cell, 1.0) for cell in cells]
+            continue
+        kept = scale[:k + 1] > 0
         cells = [np.append(cell, side) for cell in cells for side in (1.0, -1.0)
-                 if _side_is_open(vectors[:k + 1], np.append(cell, side))]
+                 if _side_is_open(vectors[:k + 1][kept], np.append(cell, side)[kept])]
     return np.array(cells) > 0
 
 
