@@ -28,7 +28,7 @@ import numpy as np
 from theory.data import check_beta, check_data
 from theory.errors import InputError
 from theory.lifted import Block, LiftedProgram, block_factors, pooled
-from theory.memory import check_dense_map
+from theory.memory import check_dense_map, check_matrix_free
 from theory.losses import CROSS_ENTROPY, SQUARED, Loss
 
 Factors = list[list[tuple[np.ndarray, np.ndarray]]]
@@ -56,6 +56,9 @@ class Theorem(ABC):
     #: False for a relaxation whose optimum is only a lower bound (relu-attention): zero gap and recovery are then
     #: measured and reported as observations, and only weak duality, the certificate and structure are claimed.
     exact: ClassVar[bool] = True
+    #: True when build_blocks gives structured maps (theory.operators) whose dense matrix is never built unless asked
+    #: for (theory.memory then checks the solvers' iterates instead of the dense map).
+    matrix_free: ClassVar[bool] = False
 
     def __init__(self, X: np.ndarray, Y: np.ndarray, beta: float, loss: Loss = SQUARED) -> None:
         self.loss = loss
@@ -89,6 +92,12 @@ class Theorem(ABC):
             other.Y = check_data(self.X, np.reshape(Y, self.Y.shape), self.loss)[1]
         other.__dict__.pop("program", None)  # the cached program holds beta and the targets
         return other
+
+    def __getstate__(self) -> dict:
+        """The state without the cached lifted program (rebuilt on demand): what is sent to worker processes."""
+        state = self.__dict__.copy()
+        state.pop("program", None)
+        return state
 
     @classmethod
     @abstractmethod
@@ -212,9 +221,11 @@ class Theorem(ABC):
     @cached_property
     def program(self) -> LiftedProgram:
         """The lifted program (C) with this theorem's loss, targets and beta (rows pooled over tokens when the targets
-        are pooled), built once per bound theorem, after checking that its dense map fits in memory."""
+        are pooled), built once per bound theorem, after checking that its dense map (or, for a matrix-free theorem,
+        the solvers' iterates) fits in memory."""
         N, s, _ = self.X.shape
-        check_dense_map(N * s * self.dims["c"], self.block_shapes())
+        check = check_matrix_free if self.matrix_free else check_dense_map
+        check(N * s * self.dims["c"], self.block_shapes())
         blocks = self.build_blocks()
         if [b.shape for b in blocks] != [tuple(shape) for shape in self.block_shapes()]:
             raise RuntimeError(f"{self.name}: built blocks disagree with block_shapes()")

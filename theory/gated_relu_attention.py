@@ -114,6 +114,7 @@ class GatedReLUAttention(Gated, Theorem):
     statement = "gated-ReLU self-attention with weight decay <=> block nuclear-norm program, one block per gate"
 
     gate_axis = 2
+    matrix_free = True
 
     @classmethod
     def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:

@@ -39,6 +39,7 @@ class ReLUAttention(Theorem):
     equation = "docs/theory.md §4: gated program over all realisable patterns, a lower bound on the ReLU optimum"
     statement = "ReLU self-attention >= block nuclear-norm relaxation over all logit patterns (tight if heads in cones)"
     exact = False
+    matrix_free = True
 
     @classmethod
     def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
