@@ -23,7 +23,7 @@ from theory.errors import InputError
 from theory.lifted import certified_gap
 from theory.memory import MEMORY_ENV, USABLE, dense_map_bytes, matrix_free_bytes
 from theory.operators import AttentionMap, ComposedMap, DenseMap, LinearMap, Stack
-from theory.regularisers import NUCLEAR
+from theory.regularisers import FROBENIUS, NUCLEAR
 from theory.solvers import solve
 from theory.solvers import ssnal
 
@@ -67,6 +67,36 @@ def test_attention_map_products_equal_the_dense_matrix(N, s, d, c, shared, seed)
         for name in got:
             _close(got[name], want[name], f"composed {name}")
     _close(np.array(A.spectral_norm()), np.array(np.linalg.norm(dense.matrix, 2)), "spectral norm")
+
+
+@pytest.mark.parametrize("norm", [NUCLEAR, FROBENIUS], ids=["nuclear", "frobenius"])
+@given(n=st.integers(2, 8), reached=st.integers(1, 8), shape=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+       seed=st.integers(0, 2**32 - 1))
+def test_maps_on_some_output_rows_equal_their_full_matrices(norm, n, reached, shape, seed):
+    """Dense maps that hold only the output rows they reach (convex attention's key blocks): every product, a stack
+    of three of them in SSNAL's orientation (adjoint, sum of outputs, Newton term), and their compositions, against
+    the same with the full matrices."""
+    rng = np.random.default_rng(seed)
+    m = min(reached, n)
+    maps = [DenseMap(rng.standard_normal((m, shape[0] * shape[1])), shape, n, rng.choice(n, m, replace=False))
+            for _ in range(3)]
+    full = [DenseMap(A.dense(), shape) for A in maps]
+    for A, F in zip(maps, full):
+        got, want = _products(A, np.random.default_rng(1)), _products(F, np.random.default_rng(1))
+        for name in got:
+            _close(got[name], want[name], name)
+    L = scipy.sparse.random(3, n, density=0.5, random_state=seed % 2**31) + scipy.sparse.eye(3, n)
+    for composed, expected in ((maps[0].mapped(L), L @ full[0].matrix), (maps[0].scaled(0.7), 0.7 * full[0].matrix)):
+        _close(composed.dense(), np.asarray(expected), "composition")
+    transposed = norm.needs_sdp and shape[0] < shape[1]
+    stacks = Stack(maps, transposed), Stack(full, transposed)
+    assert stacks[0].rows is not None and stacks[1].rows is None
+    X, V = rng.standard_normal((3, *stacks[0].shape)), rng.standard_normal(n)
+    threshold = float(np.median([norm.dual(Xp) for Xp in X]))
+    data = norm.prox(X, threshold)[1]
+    for what, (got, want) in {"adjoint": [S.adjoint(V) for S in stacks], "apply": [S.apply(X) for S in stacks],
+                              "Newton term": [norm.jacobian_gram(S, data, threshold) for S in stacks]}.items():
+        _close(got, want, what)
 
 
 @pytest.mark.parametrize("name", MATRIX_FREE)

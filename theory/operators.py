@@ -52,21 +52,21 @@ class LinearMap:
     def dense(self) -> np.ndarray:
         raise NotImplementedError
 
-    def _tensor(self) -> np.ndarray:
-        return self.dense().reshape(1, self.outputs, *self.shape)
+    def _stack(self, transposed: bool = False) -> Stack:
+        return Stack([DenseMap(self.dense(), self.shape)], transposed)
 
     def outer(self, L: np.ndarray, R: np.ndarray) -> np.ndarray:
-        return tensor_outer(self._tensor(), L[None], R[None])[0]
+        stack = self._stack()
+        return stack.expand(stack.outer(L[None], R[None]))[0]
 
     def right_gram(self, R: np.ndarray, g: np.ndarray) -> np.ndarray:
-        return tensor_right_gram(self._tensor(), R[None], g[None])
+        return self._stack().right_gram(R[None], g[None])
 
     def left_gram(self, L: np.ndarray, g: np.ndarray) -> np.ndarray:
-        return tensor_right_gram(self._tensor().transpose(0, 1, 3, 2), L[None], g[None])
+        return self._stack(transposed=True).right_gram(L[None], g[None])
 
     def gram(self) -> np.ndarray:
-        A = self.dense()
-        return A @ A.T
+        return self._stack().gram_sum(np.ones(1))
 
     def spectral_norm(self) -> float:
         """|A|_2 = sqrt(lambda_max(A A^T))."""
@@ -80,31 +80,55 @@ class LinearMap:
 
 
 class DenseMap(LinearMap):
-    """A map held as its matrix (n, rows cols)."""
+    """A map held as its matrix: (n, rows cols), or only its non-zero output rows ``rows`` (m, rows cols) of n
+    ``outputs`` (a block that reaches few outputs, e.g. one query's rows: theory.convex_attention.key_blocks)."""
 
-    def __init__(self, matrix: np.ndarray, shape: tuple[int, int]) -> None:
+    def __init__(self, matrix: np.ndarray, shape: tuple[int, int], outputs: int | None = None,
+                 rows: np.ndarray | None = None) -> None:
         self.matrix = np.asarray(matrix, dtype=float)
-        self.outputs, self.shape = self.matrix.shape[0], tuple(shape)
-        if self.matrix.shape != (self.outputs, shape[0] * shape[1]):
+        self.shape = tuple(shape)
+        self.outputs = self.matrix.shape[0] if outputs is None else outputs
+        self.rows = None if rows is None else np.asarray(rows, dtype=int)
+        if self.matrix.shape[1:] != (shape[0] * shape[1],) or \
+                len(self.matrix) != (self.outputs if rows is None else len(self.rows)):
             raise ValueError(f"a matrix of shape {self.matrix.shape} cannot act on blocks of shape {shape}")
 
     def apply(self, Z: np.ndarray) -> np.ndarray:
-        return Z.reshape(*Z.shape[:-2], -1) @ self.matrix.T
+        values = Z.reshape(*Z.shape[:-2], -1) @ self.matrix.T
+        if self.rows is None:
+            return values
+        out = np.zeros((*values.shape[:-1], self.outputs))
+        out[..., self.rows] = values
+        return out
 
     def adjoint(self, V: np.ndarray) -> np.ndarray:
+        V = V if self.rows is None else V[..., self.rows]
         return (V @ self.matrix).reshape(*V.shape[:-1], *self.shape)
 
     def dense(self) -> np.ndarray:
-        return self.matrix
+        if self.rows is None:
+            return self.matrix
+        out = np.zeros((self.outputs, self.matrix.shape[1]))
+        out[self.rows] = self.matrix
+        return out
+
+    def _stack(self, transposed: bool = False) -> Stack:
+        return Stack([self], transposed)
 
     def spectral_norm(self) -> float:
         return float(np.linalg.norm(self.matrix, 2))
 
     def scaled(self, factor: float) -> LinearMap:
-        return DenseMap(self.matrix * factor, self.shape)
+        return DenseMap(self.matrix * factor, self.shape, self.outputs, self.rows)
 
     def mapped(self, L) -> LinearMap:
-        return DenseMap(np.asarray(L @ self.matrix), self.shape)
+        """L A, kept on the output rows that L reaches from this map's rows."""
+        L = scipy.sparse.csr_matrix(L)
+        if self.rows is None:
+            return DenseMap(np.asarray(L @ self.matrix), self.shape)
+        reach = L[:, self.rows]
+        rows = np.unique(reach.tocoo().row)
+        return DenseMap(np.asarray(reach[rows] @ self.matrix), self.shape, L.shape[0], rows)
 
 
 class ComposedMap(LinearMap):
@@ -226,65 +250,96 @@ def tensor_outer(T: np.ndarray, L: np.ndarray, R: np.ndarray) -> np.ndarray:
     return np.einsum("pnab,pai,pbj->pnij", T, L, R, optimize=True)
 
 
-def tensor_right_gram(T: np.ndarray, R: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """sum_p sum_j g_pj <T_p[a] r_pj, T_p[b] r_pj> for T (P, n, rows, cols), R (P, cols, q), g (P, q)."""
-    return weighted_gram(T @ R[:, None], g[:, None, None, :])
-
-
 class Stack:
     """The maps of blocks of one shape, with a leading block axis P, as the solvers see them: transposed when
-    ``transposed`` (the nuclear Jacobian takes tall matrices).  Dense maps are stacked into one tensor
-    (P, n, rows, cols) and every product is vectorised over P; other maps are applied one by one."""
+    ``transposed`` (the nuclear Jacobian takes tall matrices).
+
+    Dense maps are stacked into one tensor (P, m, rows, cols) over their output rows (P, m) (all n, or the rows each
+    block reaches when every block holds the same number m of them), and every product is vectorised over P; other
+    maps are applied one by one, over all n outputs.  Per-block outputs (:meth:`outputs_of`, :meth:`outer`) are in
+    these m rows; :meth:`combine`, :meth:`right_gram` and :meth:`gram_sum` sum over the blocks into n x n."""
 
     def __init__(self, maps: list[LinearMap], transposed: bool = False) -> None:
         self.maps, self.transposed = maps, transposed
         self.outputs = maps[0].outputs
         rows, cols = maps[0].shape
         self.shape = (cols, rows) if transposed else (rows, cols)
-        self.tensor = None
+        self.tensor, self.rows, self._grams = None, None, None
         if all(isinstance(A, DenseMap) for A in maps):
-            tensor = np.stack([A.matrix.reshape(self.outputs, rows, cols) for A in maps])
+            sparse = all(A.rows is not None for A in maps) and len({len(A.rows) for A in maps}) == 1
+            matrices = [A.matrix if sparse else A.dense() for A in maps]
+            tensor = np.stack([M.reshape(len(M), rows, cols) for M in matrices])
             self.tensor = tensor.transpose(0, 1, 3, 2) if transposed else tensor
-        self._gram = None
+            self.rows = np.stack([A.rows for A in maps]) if sparse else None
 
     def _flip(self, M: np.ndarray) -> np.ndarray:
         return M.swapaxes(-1, -2) if self.transposed else M
 
+    def _flat(self) -> np.ndarray:
+        return self.tensor.reshape(*self.tensor.shape[:2], -1)
+
+    def expand(self, T: np.ndarray) -> np.ndarray:
+        """Per-block outputs (P, m, ...) on all n outputs (P, n, ...)."""
+        if self.rows is None:
+            return T
+        out = np.zeros((T.shape[0], self.outputs, *T.shape[2:]))
+        np.put_along_axis(out, self.rows.reshape(*self.rows.shape, *(1,) * (T.ndim - 2)), T, axis=1)
+        return out
+
     def adjoint(self, V: np.ndarray) -> np.ndarray:
         """A_p^T V for every block: (P, rows, cols)."""
         if self.tensor is not None:
-            P, n = self.tensor.shape[:2]
-            return (V @ self.tensor.reshape(P, n, -1)).reshape(P, *self.shape)
+            V = np.broadcast_to(V, (len(self.maps), V.size)) if self.rows is None else V[self.rows]
+            return (V[:, None, :] @ self._flat())[:, 0].reshape(len(self.maps), *self.shape)
         return np.stack([self._flip(A.adjoint(V)) for A in self.maps])
 
-    def apply(self, Z: np.ndarray) -> np.ndarray:
-        """A_p(Z_p) for Z (P, rows, cols): (P, n)."""
+    def outputs_of(self, Z: np.ndarray) -> np.ndarray:
+        """A_p(Z_p) for Z (P, rows, cols), in the stack's output rows: (P, m)."""
         if self.tensor is not None:
-            P, n = self.tensor.shape[:2]
-            return (self.tensor.reshape(P, n, -1) @ Z.reshape(P, -1, 1))[..., 0]
+            return (self._flat() @ Z.reshape(len(Z), -1, 1))[..., 0]
         return np.stack([A.apply(self._flip(Zp)) for A, Zp in zip(self.maps, Z)])
 
+    def apply(self, Z: np.ndarray) -> np.ndarray:
+        """sum_p A_p(Z_p) (n,)."""
+        return self.expand(self.outputs_of(Z)).sum(axis=0)
+
     def outer(self, L: np.ndarray, R: np.ndarray) -> np.ndarray:
-        """A_p(l_pi r_pj^T) for L (P, rows, p), R (P, cols, q): (P, n, p, q)."""
+        """A_p(l_pi r_pj^T) for L (P, rows, p), R (P, cols, q), in the stack's output rows: (P, m, p, q)."""
         if self.tensor is not None:
             return tensor_outer(self.tensor, L, R)
         if self.transposed:
             return np.stack([A.outer(Rp, Lp).swapaxes(-1, -2) for A, Lp, Rp in zip(self.maps, L, R)])
         return np.stack([A.outer(Lp, Rp) for A, Lp, Rp in zip(self.maps, L, R)])
 
+    def combine(self, T: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """sum_p <T_pa, weights_p o T_pb> (n x n) for per-block outputs T (P, m, ...) and weights >= 0 broadcasting
+        against T: each block's m x m Gram placed at its rows."""
+        if self.rows is None:
+            return weighted_gram(T, weights)
+        Tw = (T * np.sqrt(weights)).reshape(T.shape[0], T.shape[1], -1)
+        return self._scatter(Tw @ Tw.transpose(0, 2, 1))
+
+    def _scatter(self, grams: np.ndarray) -> np.ndarray:
+        """sum_p of the m x m matrices grams[p] at rows[p] x rows[p] (duplicates summed)."""
+        P, m = self.rows.shape
+        rows = np.broadcast_to(self.rows[:, :, None], (P, m, m)).reshape(-1)
+        cols = np.broadcast_to(self.rows[:, None, :], (P, m, m)).reshape(-1)
+        return scipy.sparse.coo_matrix((grams.reshape(-1), (rows, cols)), shape=(self.outputs,) * 2).toarray()
+
     def right_gram(self, R: np.ndarray, g: np.ndarray) -> np.ndarray:
         """sum_p sum_j g_pj <A_p^T e_a r_pj, A_p^T e_b r_pj> (n x n), in the solver's orientation."""
         if self.tensor is not None:
-            return tensor_right_gram(self.tensor, R, g)
+            return self.combine(self.tensor @ R[:, None], g[:, None, None, :])
         side = "left_gram" if self.transposed else "right_gram"
         return sum(getattr(A, side)(Rp, gp) for A, Rp, gp in zip(self.maps, R, g))
 
-    def gram(self) -> np.ndarray:
-        """A_p A_p^T for every block (P, n, n), computed once."""
-        if self._gram is None:
+    def gram_sum(self, weights: np.ndarray) -> np.ndarray:
+        """sum_p weights_p A_p A_p^T (n x n); the blocks' Grams are computed once."""
+        if self._grams is None:
             if self.tensor is not None:
-                flat = self.tensor.reshape(*self.tensor.shape[:2], -1)
-                self._gram = flat @ flat.transpose(0, 2, 1)
+                self._grams = self._flat() @ self._flat().transpose(0, 2, 1)
             else:
-                self._gram = np.stack([A.gram() for A in self.maps])
-        return self._gram
+                self._grams = np.stack([A.gram() for A in self.maps])
+        if self.rows is None:
+            return np.tensordot(weights, self._grams, axes=1)
+        return self._scatter(self._grams * weights[:, None, None])

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import cvxpy as cp
 import numpy as np
 
-from theory.operators import Stack, weighted_gram
+from theory.operators import Stack
 
 
 @dataclass(frozen=True)
@@ -82,10 +82,10 @@ class Nuclear:
         pair_G1 = G1[:, :r, r:] + G1[:, r:, :r].transpose(0, 2, 1)  # both orders of a pair (active, inactive)
         pair_G2 = G2[:, :r, r:] + G2[:, r:, :r].transpose(0, 2, 1)
         columns = np.concatenate([inner, low.transpose(0, 1, 3, 2)], axis=2)  # H1[:, a] = U^T H W_a (P, n, k, r)
-        return (weighted_gram(0.5 * (inner + inner.transpose(0, 1, 3, 2)), G1[:, None, :r, :r])
-                + weighted_gram(0.5 * (inner - inner.transpose(0, 1, 3, 2)), G2[:, None, :r, :r])
-                + weighted_gram(0.5 * (cross + low), pair_G1[:, None]) + weighted_gram(0.5 * (cross - low), pair_G2[:, None])
-                + stack.right_gram(W[:, :, :r], g3[:, :r]) - weighted_gram(columns, g3[:, None, None, :r]))
+        return (stack.combine(0.5 * (inner + inner.transpose(0, 1, 3, 2)), G1[:, None, :r, :r])
+                + stack.combine(0.5 * (inner - inner.transpose(0, 1, 3, 2)), G2[:, None, :r, :r])
+                + stack.combine(0.5 * (cross + low), pair_G1[:, None]) + stack.combine(0.5 * (cross - low), pair_G2[:, None])
+                + stack.right_gram(W[:, :, :r], g3[:, :r]) - stack.combine(columns, g3[:, None, None, :r]))
 
     def jacobian_apply(self, H: np.ndarray, data: tuple, t: float) -> np.ndarray:
         """J_p[H_p] for tall stacks H (P, rows, cols): U (G1 o S + G2 o K) W^T + (I - U U^T) H W diag(g3) W^T
@@ -140,9 +140,8 @@ class Frobenius:
         if not active.any():
             return np.zeros((stack.outputs, stack.outputs))
         scale = np.where(active, t / np.where(active, size, 1.0), 0.0)
-        outputs = stack.apply(X)[active] / size[active, None]
-        return (np.tensordot(np.where(active, 1.0 - scale, 0.0), stack.gram(), axes=1)
-                + (outputs.T * scale[active]) @ outputs)
+        outputs = stack.outputs_of(X) / np.where(active, size, 1.0)[:, None]  # A_p(X_p / |X_p|)
+        return stack.gram_sum(np.where(active, 1.0 - scale, 0.0)) + stack.combine(outputs[:, :, None], scale[:, None, None])
 
     def jacobian_apply(self, H: np.ndarray, data: tuple, t: float) -> np.ndarray:
         """J_p[H_p] for stacks H (P, rows, cols) (:meth:`jacobian_gram`)."""

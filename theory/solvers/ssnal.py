@@ -17,8 +17,10 @@ minimises phi by Newton steps, then sets Z <- Z' and raises sigma (SIGMA0 ...). 
     I + sigma sum_p A_p J_p A_p^T        (n x n, n = number of outputs)
 
 uses an element J_p of the generalised Jacobian of S_beta (a positive semidefinite operator: the divided
-differences of Ding, Sun & Toh for the SVT, theory.regularisers ``jacobian_gram``); n is a few hundred here while Z has up to
-10^5 entries, which is why Newton on V is cheap.  A step is accepted by Armijo backtracking on phi (convex,
+differences of Ding, Sun & Toh for the SVT, theory.regularisers ``jacobian_gram``); n is a few hundred here while Z
+has up to 10^6 entries, which is why Newton on V is cheap.  The matrix is formed from the products of the blocks' maps
+in the singular-vector basis of the prox argument (only pairs with an active singular value enter), and replaced by
+conjugate gradients on products by A_p, J_p and A_p^T above DENSE_NEWTON_MAX outputs (docs/theory.md §9.9).  A step is accepted by Armijo backtracking on phi (convex,
 C^1).  The stopping rule is the certificate of theory.lifted, as for FISTA (theory.solvers.fista): status "optimal"
 means C(Z) - C* <= eps |C(Z)| with C* bounded below by weak duality, whatever the iteration did.
 
@@ -98,7 +100,7 @@ class _Augmented:
         for (_, stack, norm), Zg in zip(groups, Z):
             shrunk, data = norm.prox(stack.adjoint(V) + Zg / sigma, beta)
             self.value += 0.5 * sigma * float(np.sum(shrunk * shrunk))
-            self.grad = self.grad + sigma * stack.apply(shrunk).sum(axis=0)
+            self.grad = self.grad + sigma * stack.apply(shrunk)
             self.next_Z.append(sigma * shrunk)
             self.data.append(data)
 
@@ -110,7 +112,7 @@ class _Augmented:
             def product(v: np.ndarray) -> np.ndarray:
                 out = v.copy()
                 for (_, stack, norm), data in zip(groups, self.data):
-                    out += self.sigma * stack.apply(norm.jacobian_apply(stack.adjoint(v), data, beta)).sum(axis=0)
+                    out += self.sigma * stack.apply(norm.jacobian_apply(stack.adjoint(v), data, beta))
                 return out
             operator = LinearOperator((n, n), matvec=product, dtype=float)
             return cg(operator, -self.grad, rtol=CG_RTOL, maxiter=CG_MAX_ITERATIONS)[0]
