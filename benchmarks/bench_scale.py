@@ -32,7 +32,8 @@ DEFAULT_ROWS = ["linear-attention:16,8,16,2", "linear-attention:16,8,32,2", "lin
                 "linear-attention:16,8,64,2", "linear-attention:16,8,100,2",
                 "gated-relu-attention:16,8,16,2,3", "gated-relu-attention:16,8,32,2,3",
                 "gated-relu-attention:16,8,48,2,3",
-                "convex-attention:16,8,64,2", "convex-attention:32,16,64,2", "convex-attention:64,16,100,2"]
+                "convex-attention:16,8,64,2", "convex-attention:32,16,64,2", "convex-attention:64,16,100,2",
+                "convex-attention:32,32,64,2"]
 
 
 def parse_row(text: str) -> tuple[str, list[int]]:

@@ -42,7 +42,7 @@ def test_restarts_and_a_path_on_a_dask_local_cluster_equal_the_serial_run():
     serial_run = run_restarts(_objective(), RESTARTS, 3, (2,))
     serial_path = regularisation_path(theorem, points=2, solver="clarabel")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address="127.0.0.1:0") as cluster:
         with parallel.backend(1, cluster.scheduler_address) as workers:
             assert workers == 2
             _assert_same_run(serial_run, run_restarts(_objective(), RESTARTS, 3, (2,), workers=workers))

@@ -187,18 +187,23 @@ def significant_components(program: LiftedProgram, Zs: list[np.ndarray]) -> Comp
     """The components of Zs that are not zero (TRUNCATION_TOL); none at all when Z = 0 is optimal.
 
     Components are dropped smallest first, over all blocks, while the objective of what remains stays within
-    TRUNCATION_TOL of the objective at Zs.
+    TRUNCATION_TOL of the objective at Zs.  The objective of what remains is updated per dropped component
+    sigma p q^T of block p: the prediction loses sigma A_p(p q^T) and the regulariser sigma (R(sigma p q^T) = sigma for
+    the unit components of theory.regularisers), so a trial costs one product, not the whole program.
     """
     parts = _all_components(program, Zs)
     keep = [0 if zero_is_optimal(program) else sigma.size for _, sigma, _ in parts]
     reference = program.objective(Zs)
+    prediction = program.predict(compose(program, [(P[:, :k], sigma[:k], Qt[:k]) for (P, sigma, Qt), k in zip(parts, keep)]))
+    penalty = float(sum(sigma[:k].sum() for (_, sigma, _), k in zip(parts, keep)))
     for sigma_value, p in sorted((float(s), p) for p, (_, sigma, _) in enumerate(parts) for s in sigma[:keep[p]]):
-        trial = keep.copy()
-        trial[p] -= 1
-        trimmed = [(P[:, :k], sigma[:k], Qt[:k]) for (P, sigma, Qt), k in zip(parts, trial)]
-        if abs(program.objective(compose(program, trimmed)) - reference) > TRUNCATION_TOL * max(abs(reference), 1e-12):
+        P, sigma, Qt = parts[p]
+        k = keep[p] - 1
+        trial = prediction - sigma[k] * component_outputs(program.blocks[p], P[:, k:k + 1], Qt[k:k + 1].T)[:, 0, 0]
+        value = program.loss_value(trial) + program.beta * (penalty - sigma[k])
+        if abs(value - reference) > TRUNCATION_TOL * max(abs(reference), 1e-12):
             break
-        keep = trial
+        keep[p], prediction, penalty = k, trial, penalty - sigma[k]
     return [(P[:, :k], sigma[:k], Qt[:k]) for (P, sigma, Qt), k in zip(parts, keep)]
 
 

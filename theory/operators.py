@@ -250,13 +250,29 @@ def tensor_outer(T: np.ndarray, L: np.ndarray, R: np.ndarray) -> np.ndarray:
     return np.einsum("pnab,pai,pbj->pnij", T, L, R, optimize=True)
 
 
+#: Blocks whose dense matrix has at most DENSE_BLOCK_ENTRIES entries are held dense by the solvers whatever their maps,
+#: up to DENSE_STACK_ENTRIES (128 MiB) per stack: products vectorised over many small blocks beat per-block structured
+#: ones.  Measured (SSNAL, linear and gated attention, benchmarks/README.md): equal at 32768 entries per block, the
+#: structured map 1.7 times faster at 262144; relu-attention's default program (390 blocks of 48 entries) took 2.6
+#: times longer with per-block structured products.
+DENSE_BLOCK_ENTRIES, DENSE_STACK_ENTRIES = 2**15, 2**24
+
+
+def held_dense(maps: list[LinearMap]) -> bool:
+    """Whether the solvers hold these maps as dense matrices: all DenseMaps, or all small (DENSE_BLOCK_ENTRIES)."""
+    sizes = [A.outputs * A.shape[0] * A.shape[1] for A in maps]
+    return all(isinstance(A, DenseMap) for A in maps) or (max(sizes) <= DENSE_BLOCK_ENTRIES
+                                                           and sum(sizes) <= DENSE_STACK_ENTRIES)
+
+
 class Stack:
     """The maps of blocks of one shape, with a leading block axis P, as the solvers see them: transposed when
     ``transposed`` (the nuclear Jacobian takes tall matrices).
 
-    Dense maps are stacked into one tensor (P, m, rows, cols) over their output rows (P, m) (all n, or the rows each
-    block reaches when every block holds the same number m of them), and every product is vectorised over P; other
-    maps are applied one by one, over all n outputs.  Per-block outputs (:meth:`outputs_of`, :meth:`outer`) are in
+    Dense maps, and small maps of any kind (:func:`held_dense`), are stacked into one tensor
+    (P, m, rows, cols) over their output rows (P, m) (all n, or the rows each block reaches when every block holds the
+    same number m of them), and every product is vectorised over P; other maps are applied one by one, over all n
+    outputs.  Per-block outputs (:meth:`outputs_of`, :meth:`outer`) are in
     these m rows; :meth:`combine`, :meth:`right_gram` and :meth:`gram_sum` sum over the blocks into n x n."""
 
     def __init__(self, maps: list[LinearMap], transposed: bool = False) -> None:
@@ -265,8 +281,8 @@ class Stack:
         rows, cols = maps[0].shape
         self.shape = (cols, rows) if transposed else (rows, cols)
         self.tensor, self.rows, self._grams = None, None, None
-        if all(isinstance(A, DenseMap) for A in maps):
-            sparse = all(A.rows is not None for A in maps) and len({len(A.rows) for A in maps}) == 1
+        if held_dense(maps):
+            sparse = all(getattr(A, "rows", None) is not None for A in maps) and len({len(A.rows) for A in maps}) == 1
             matrices = [A.matrix if sparse else A.dense() for A in maps]
             tensor = np.stack([M.reshape(len(M), rows, cols) for M in matrices])
             self.tensor = tensor.transpose(0, 1, 3, 2) if transposed else tensor

@@ -19,7 +19,7 @@ import numpy as np
 
 from theory.errors import SolverFailure
 from theory.lifted import LiftedProgram, certified_gap
-from theory.operators import DenseMap
+from theory.operators import held_dense
 from theory.solvers.result import DEFAULT_EPS, Solution, check_iterative_input
 
 #: Iterations between two certificate evaluations (each needs an SVD of every block's A_p^T V).
@@ -61,14 +61,14 @@ def _split(program: LiftedProgram, z: np.ndarray, offsets: np.ndarray) -> list[n
 
 
 class Stacked:
-    """The stacked operator A = [A_1 ... A_P] on the flat vector of all blocks: one matrix when every block is dense
-    (one product per iteration however many blocks), the blocks' own maps otherwise (theory.operators)."""
+    """The stacked operator A = [A_1 ... A_P] on the flat vector of all blocks: one matrix when the blocks are held
+    dense (theory.operators.held_dense; one product per iteration however many blocks), the blocks' maps otherwise."""
 
     def __init__(self, program: LiftedProgram) -> None:
         self.program = program
         self.offsets = np.cumsum([0] + [b.shape[0] * b.shape[1] for b in program.blocks])
         self.size = int(self.offsets[-1])
-        dense = all(isinstance(b.operator, DenseMap) for b in program.blocks)
+        dense = held_dense([b.operator for b in program.blocks])
         self.matrix = np.hstack([b.matrix for b in program.blocks]) if dense else None
 
     def apply(self, x: np.ndarray) -> np.ndarray:
