@@ -130,7 +130,7 @@ def test_matrix_free_program_is_solved_where_its_dense_map_would_be_refused(monk
     """With memory between the two estimates (theory.memory), linear attention builds and certifies its program
     matrix-free, and refuses the dense map only when something asks for it (Block.matrix, cvxpy)."""
     rng = np.random.default_rng(5)
-    N, s, d, c = 4, 3, 10, 2
+    N, s, d, c = 16, 8, 32, 2
     n, shapes = N * s * c, [(d * d, d * c)]
     assert matrix_free_bytes(n, shapes) < dense_map_bytes(n, shapes)
     available = (matrix_free_bytes(n, shapes) + dense_map_bytes(n, shapes)) / 2 / USABLE
@@ -143,6 +143,22 @@ def test_matrix_free_program_is_solved_where_its_dense_map_would_be_refused(monk
         theorem.program.blocks[0].matrix
     with pytest.raises(InputError, match="dense lifted map|cvxpy"):
         solve(theorem.program, "cvxpy")
+
+
+def test_key_blocks_are_checked_for_the_rows_they_hold(monkeypatch):
+    """Convex attention's blocks hold the N c rows of their query: its program is built with memory for those rows
+    although the blocks' full dense maps (N s c rows each) would not fit."""
+    N, s, d, c = 6, 5, 4, 2
+    shapes = [(d, c)] * s**2
+    held, full = dense_map_bytes(N * c, shapes), dense_map_bytes(N * s * c, shapes)
+    monkeypatch.setenv(MEMORY_ENV, str(int((held + full) / 2 / USABLE)))
+    rng = np.random.default_rng(6)
+    arrays = {"X": rng.standard_normal((N, s, d)), "Y": rng.standard_normal((N, s, c))}
+    blocks = theory.get("convex-attention").from_arrays(arrays, 0.5, 6).program.blocks
+    assert {len(block.operator.rows) for block in blocks} == {N * c}
+    monkeypatch.setenv(MEMORY_ENV, str(int(held / 2 / USABLE)))
+    with pytest.raises(InputError, match="dense lifted map"):
+        theory.get("convex-attention").from_arrays(arrays, 0.5, 6).program
 
 
 PROGRAMS = {"linear-attention": lambda: theory.get("linear-attention").default_instance(0).program,

@@ -210,6 +210,11 @@ class Theorem(ABC):
         return theta * np.sqrt(target / size) if size > 0 and target > 0 else theta
 
     # ---- convex program, recovery, structure -------------------------------------------------------------
+    def outputs_per_block(self) -> int:
+        """The output rows each block's dense map holds: all N s c by default (theory.memory's estimate)."""
+        N, s, _ = self.X.shape
+        return N * s * self.dims["c"]
+
     @abstractmethod
     def block_shapes(self) -> list[tuple[int, int]]:
         """The shape (rows, cols) of every lifted block Z_p, known before the program is built."""
@@ -224,8 +229,10 @@ class Theorem(ABC):
         are pooled), built once per bound theorem, after checking that its dense map (or, for a matrix-free theorem,
         the solvers' iterates) fits in memory."""
         N, s, _ = self.X.shape
-        check = check_matrix_free if self.matrix_free else check_dense_map
-        check(N * s * self.dims["c"], self.block_shapes())
+        if self.matrix_free:
+            check_matrix_free(N * s * self.dims["c"], self.block_shapes())
+        else:
+            check_dense_map(self.outputs_per_block(), self.block_shapes())
         blocks = self.build_blocks()
         if [b.shape for b in blocks] != [tuple(shape) for shape in self.block_shapes()]:
             raise RuntimeError(f"{self.name}: built blocks disagree with block_shapes()")

@@ -167,6 +167,10 @@ class ConvexAttention(Theorem):
         s = self.dims["s"]
         return max(sum(len(factors[t * s + key]) for key in range(s)) for t in range(s))
 
+    def outputs_per_block(self) -> int:
+        """N c: a block (query t, ...) holds the output rows of its query only (key_blocks)."""
+        return self.dims["N"] * self.dims["c"]
+
     def block_shapes(self) -> list[tuple[int, int]]:
         """One d x c block per (query, key) pair."""
         return [(self.dims["d"], self.dims["c"])] * self.dims["s"] ** 2
