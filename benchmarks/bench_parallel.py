@@ -50,7 +50,8 @@ def main() -> None:
     for workers in args.workers:
         run, seconds = timed(objective, args.restarts, args.seed, workers, args.repeats)
         same = np.array_equal(run.values, serial.values) and np.array_equal(run.best_theta, serial.best_theta)
-        print(f"{workers:>7} {seconds:8.2f} {args.restarts / seconds:10.2f} {serial_seconds / seconds:8.2f} {str(same):>11}")
+        print(f"{workers:>7} {seconds:8.2f} {args.restarts / seconds:10.2f} {serial_seconds / seconds:8.2f} "
+              f"{str(same):>11}")
 
 
 if __name__ == "__main__":

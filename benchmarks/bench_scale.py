@@ -8,8 +8,9 @@ structured maps of theory.operators where the theorem has them) in a fresh child
 seconds.  Printed per row: the certified relative gap (C(Z) - LB) / C(Z), the seconds to build the program and to
 solve it, the Newton steps, the child's peak resident memory (resource.getrusage(RUSAGE_SELF).ru_maxrss at its end,
 and before the program was built: the interpreter and its libraries), the solvers' working set that theory.memory
-estimates for a matrix-free program, and what a dense lifted map would have needed (theory.memory.dense_map_bytes).  The default rows are linear attention
-at d = 16 ... 100 (N = 16, s = 8, c = 2, the issue's sizes), gated-ReLU attention (3 gates) and convex attention.
+estimates for a matrix-free program, and what a dense lifted map would have needed (theory.memory.dense_map_bytes).
+The default rows are linear attention at d = 16 ... 100 (N = 16, s = 8, c = 2), gated-ReLU attention (3 gates) and
+convex attention up to 1024 blocks; benchmarks/README.md has the measured table.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def child(name: str, sizes: list[int], seed: int) -> dict:
             "optimum": solution.optimum, "solver": solution.solver, "build_s": built - start, "solve_s": solved - built,
             "newton_steps": solution.options.get("newton_steps"), "blocks": len(program.blocks),
             "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "before_mib": before,
-            "estimate_mib": matrix_free_bytes(n, shapes) / 2**20, "dense_map_gib": dense_map_bytes(n, shapes) / 2 / 2**30}
+            "estimate_mib": matrix_free_bytes(n, shapes) / 2**20,
+            "dense_map_gib": dense_map_bytes(n, shapes) / 2 / 2**30}
 
 
 def measure(row: str, seed: int, cap: float) -> dict:
@@ -109,7 +111,8 @@ def main() -> None:
         results.append(measure(row, args.seed, args.cap))
         print(json.dumps(results[-1]), flush=True)
     with open("/proc/loadavg") as load:
-        print(f"seed {args.seed}, beta {BETA}, solver prox, cap {args.cap:.0f} s; load average {load.read().split()[:3]}")
+        load_average = load.read().split()[:3]
+    print(f"seed {args.seed}, beta {BETA}, solver prox, cap {args.cap:.0f} s; load average {load_average}")
     print_table(results)
     if args.json is not None:
         with open(args.json, "w") as out:

@@ -194,7 +194,8 @@ def significant_components(program: LiftedProgram, Zs: list[np.ndarray]) -> Comp
     parts = _all_components(program, Zs)
     keep = [0 if zero_is_optimal(program) else sigma.size for _, sigma, _ in parts]
     reference = program.objective(Zs)
-    prediction = program.predict(compose(program, [(P[:, :k], sigma[:k], Qt[:k]) for (P, sigma, Qt), k in zip(parts, keep)]))
+    kept = [(P[:, :k], sigma[:k], Qt[:k]) for (P, sigma, Qt), k in zip(parts, keep)]
+    prediction = program.predict(compose(program, kept))
     penalty = float(sum(sigma[:k].sum() for (_, sigma, _), k in zip(parts, keep)))
     for sigma_value, p in sorted((float(s), p) for p, (_, sigma, _) in enumerate(parts) for s in sigma[:keep[p]]):
         P, sigma, Qt = parts[p]
@@ -212,8 +213,8 @@ def pooled(program: LiftedProgram, tokens: int) -> LiftedProgram:
     output (1/s) sum_t f(X_i)[t, :] is linear in the lifted blocks too (docs/theory.md §1).  The target must already
     be pooled (one row per sample)."""
     samples = program.blocks[0].operator.outputs // (tokens * program.classes)
-    mean = scipy.sparse.kron(scipy.sparse.identity(samples),
-                             scipy.sparse.kron(np.full((1, tokens), 1.0 / tokens), scipy.sparse.identity(program.classes)))
+    token_mean = scipy.sparse.kron(np.full((1, tokens), 1.0 / tokens), scipy.sparse.identity(program.classes))
+    mean = scipy.sparse.kron(scipy.sparse.identity(samples), token_mean)
     return replace(program, blocks=tuple(replace(b, operator=b.operator.mapped(mean)) for b in program.blocks))
 
 

@@ -214,7 +214,8 @@ class AttentionMap(LinearMap):
         return A.reshape(self.outputs, d * d * d * c)
 
     def _gram_times(self, R: np.ndarray) -> np.ndarray:
-        """C[i, g, k, e, j] = sum_l G[i, g, k, l] R[l c + e, j]: (A^T e_(i,t,e) r_j)[k d + a] = x_{i,t}[a] C[i, t, k, e, j]."""
+        """C[i, g, k, e, j] = sum_l G[i, g, k, l] R[l c + e, j], so that
+        (A^T e_(i,t,e) r_j)[k d + a] = x_{i,t}[a] C[i, t, k, e, j]."""
         N, s, d, c, g = self._dims
         return (self.grams.reshape(N * g * d, d) @ R.reshape(d, c * R.shape[1])).reshape(N, g, d, c, R.shape[1])
 
@@ -230,7 +231,8 @@ class AttentionMap(LinearMap):
         return F.reshape(N, s, p, c, q).transpose(0, 1, 3, 2, 4).reshape(self.outputs, p, q)
 
     def right_gram(self, R: np.ndarray, g: np.ndarray) -> np.ndarray:
-        """<A^T e_(i,t,e) r_j, A^T e_(i',t',e') r_j> = (x_{i,t} . x_{i',t'}) (C[i, t, :, e, j] . C[i', t', :, e', j])."""
+        """<A^T e_(i,t,e) r_j, A^T e_(i',t',e') r_j>
+        = (x_{i,t} . x_{i',t'}) (C[i, t, :, e, j] . C[i', t', :, e', j])."""
         N, s, d, c, gs = self._dims
         C = self._gram_times(R * np.sqrt(g))  # (N, g, d, c, q), weights folded in
         flat = np.broadcast_to(C, (N, s, d, c, R.shape[1])).transpose(0, 1, 3, 2, 4).reshape(self.outputs, -1)

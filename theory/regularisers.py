@@ -7,7 +7,8 @@ L1), with R the nuclear norm |.|_* when u_j, v_j are vectors (every registered t
 - ``value(Z)`` = R(Z) and ``dual(M)`` = R°(M), the dual norm of the constraint R°(A_p^T V) <= beta of (D);
 - ``prox(X, t)``: the prox of t R on a stack X (P, rows, cols), with the data its Jacobian needs (SSNAL);
 - ``jacobian_gram(stack, data, t)``: sum_p A_p J_p A_p^T, the Jacobian J_p of the prox in the Newton matrix of SSNAL,
-  from the products of a theory.operators.Stack; ``jacobian_apply(H, data, t)``: J_p[H_p] (the matrix-free Newton solve);
+  from the products of a theory.operators.Stack; ``jacobian_apply(H, data, t)``: J_p[H_p] (the matrix-free Newton
+  solve);
 - ``components(Z)``: Z = sum_r sigma_r p_r q_r^T with sigma >= 0 (what truncation, rank reduction and recovery
   split), and ``pairs`` turning components into balanced factors (lemma L1);
 - ``cvxpy(Z)``: the cvxpy expression, and ``needs_sdp`` (the nuclear norm needs a semidefinite cone, which ECOS
@@ -84,7 +85,8 @@ class Nuclear:
         columns = np.concatenate([inner, low.transpose(0, 1, 3, 2)], axis=2)  # H1[:, a] = U^T H W_a (P, n, k, r)
         return (stack.combine(0.5 * (inner + inner.transpose(0, 1, 3, 2)), G1[:, None, :r, :r])
                 + stack.combine(0.5 * (inner - inner.transpose(0, 1, 3, 2)), G2[:, None, :r, :r])
-                + stack.combine(0.5 * (cross + low), pair_G1[:, None]) + stack.combine(0.5 * (cross - low), pair_G2[:, None])
+                + stack.combine(0.5 * (cross + low), pair_G1[:, None])
+                + stack.combine(0.5 * (cross - low), pair_G2[:, None])
                 + stack.right_gram(W[:, :, :r], g3[:, :r]) - stack.combine(columns, g3[:, None, None, :r]))
 
     def jacobian_apply(self, H: np.ndarray, data: tuple, t: float) -> np.ndarray:
@@ -141,7 +143,8 @@ class Frobenius:
             return np.zeros((stack.outputs, stack.outputs))
         scale = np.where(active, t / np.where(active, size, 1.0), 0.0)
         outputs = stack.outputs_of(X) / np.where(active, size, 1.0)[:, None]  # A_p(X_p / |X_p|)
-        return stack.gram_sum(np.where(active, 1.0 - scale, 0.0)) + stack.combine(outputs[:, :, None], scale[:, None, None])
+        return (stack.gram_sum(np.where(active, 1.0 - scale, 0.0))
+                + stack.combine(outputs[:, :, None], scale[:, None, None]))
 
     def jacobian_apply(self, H: np.ndarray, data: tuple, t: float) -> np.ndarray:
         """J_p[H_p] for stacks H (P, rows, cols) (:meth:`jacobian_gram`)."""

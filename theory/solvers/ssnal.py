@@ -20,8 +20,8 @@ uses an element J_p of the generalised Jacobian of S_beta (a positive semidefini
 differences of Ding, Sun & Toh for the SVT, theory.regularisers ``jacobian_gram``); n is a few hundred here while Z
 has up to 10^6 entries, which is why Newton on V is cheap.  The matrix is formed from the products of the blocks' maps
 in the singular-vector basis of the prox argument (only pairs with an active singular value enter), and replaced by
-conjugate gradients on products by A_p, J_p and A_p^T above DENSE_NEWTON_MAX outputs (docs/theory.md §9.9).  A step is accepted by Armijo backtracking on phi (convex,
-C^1).  The stopping rule is the certificate of theory.lifted, as for FISTA (theory.solvers.fista): status "optimal"
+conjugate gradients on products by A_p, J_p and A_p^T above DENSE_NEWTON_MAX outputs (docs/theory.md §9.9).  A step
+is accepted by Armijo backtracking on phi (convex, C^1).  The stopping rule is the certificate of theory.lifted, as for FISTA (theory.solvers.fista): status "optimal"
 means C(Z) - C* <= eps |C(Z)| with C* bounded below by weak duality, whatever the iteration did.
 
 Two safeguards for the end game, both judged by the same certificate: when the gap is small but stagnates,
@@ -77,7 +77,11 @@ DENSE_NEWTON_MAX = 4096
 CG_RTOL, CG_MAX_ITERATIONS = 1e-10, 1000
 
 
-def _groups(program: LiftedProgram) -> list[tuple[list[int], Stack, Regulariser]]:
+#: The blocks of one shape and norm: their indices in the program, their stacked maps, their regulariser.
+Group = tuple[list[int], Stack, Regulariser]
+
+
+def _groups(program: LiftedProgram) -> list[Group]:
     """The blocks of one shape and norm, as one theory.operators.Stack, tall (rows >= cols) for nuclear ones."""
     by_kind: dict[tuple, list[int]] = {}
     for p, block in enumerate(program.blocks):
@@ -92,7 +96,7 @@ def _groups(program: LiftedProgram) -> list[tuple[list[int], Stack, Regulariser]
 class _Augmented:
     """phi, its gradient and the next multipliers Z' at one V, for fixed Z and sigma (module docstring)."""
 
-    def __init__(self, groups: list, y: np.ndarray, beta: float, Z: list[np.ndarray], sigma: float,
+    def __init__(self, groups: list[Group], y: np.ndarray, beta: float, Z: list[np.ndarray], sigma: float,
                  V: np.ndarray) -> None:
         self.V, self.sigma = V, sigma
         self.value, self.grad = 0.5 * V @ V - V @ y, V - y
@@ -104,7 +108,7 @@ class _Augmented:
             self.next_Z.append(sigma * shrunk)
             self.data.append(data)
 
-    def newton_direction(self, groups: list, beta: float) -> np.ndarray:
+    def newton_direction(self, groups: list[Group], beta: float) -> np.ndarray:
         """The solution d of (I + sigma sum_p A_p J_p A_p^T) d = -grad phi: by a dense solve of the formed matrix up
         to DENSE_NEWTON_MAX outputs, by conjugate gradients on the products beyond (docs/theory.md §9.9)."""
         n = self.V.size
@@ -146,7 +150,7 @@ def _next_sigma(sigma: float, beta: float, converged: bool, gap: float, previous
     return sigma
 
 
-def _inner(state: _Augmented, groups: list, y: np.ndarray, beta: float, Z: list[np.ndarray],
+def _inner(state: _Augmented, groups: list[Group], y: np.ndarray, beta: float, Z: list[np.ndarray],
            budget: int) -> tuple[_Augmented, int, bool]:
     """Newton steps on phi from ``state`` until |grad phi| <= INNER_TOL beta' (converged), a step fails to
     decrease phi or |grad phi| (round-off: not converged), or ``budget`` steps are spent."""
@@ -173,7 +177,7 @@ def _subspaces(program: LiftedProgram, blocks: list[np.ndarray]) -> Components:
     return parts
 
 
-def _blocks(program: LiftedProgram, groups: list, Z: list[np.ndarray], back: float) -> list[np.ndarray]:
+def _blocks(program: LiftedProgram, groups: list[Group], Z: list[np.ndarray], back: float) -> list[np.ndarray]:
     blocks: list[np.ndarray] = [np.empty(0)] * len(program.blocks)
     for (indices, stack, _), Zg in zip(groups, Z):
         for p, Zp in zip(indices, Zg):
