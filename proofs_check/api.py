@@ -27,6 +27,7 @@ import numpy as np
 import theory
 from proofs_check import tolerances as tol
 from proofs_check.datafile import load_npz
+from proofs_check.parallel import check_workers
 from proofs_check.harness import ConvexSolution, Verification, relative_scale, solve_and_recover
 from proofs_check.harness import verify as _verify
 from proofs_check.weights import check_weights, load_weights, save_weights
@@ -76,11 +77,12 @@ def _bound(name: str | Theorem, data: Data, **binding: object) -> Theorem:
 
 def verify(name: str | Theorem, data: Data = None, *, beta: float | None = None, seed: int = 0,
            loss: str | None = None, gates: int | None = None, heads: int | None = None, restarts: int = 20,
-           solver: str = "auto", batched: bool = False, convex_only: bool = False) -> Verification:
-    """Verify a theorem on data (proofs_check.harness.verify): the record of ``proofs-check verify --json``."""
+           solver: str = "auto", batched: bool = False, convex_only: bool = False, workers: int = 1) -> Verification:
+    """Verify a theorem on data (proofs_check.harness.verify): the record of ``proofs-check verify --json``.
+    ``workers``: the restarts on that many local processes (proofs_check.parallel; the same values as serially)."""
     bound = _bound(name, data, beta=beta, seed=seed, loss=loss, gates=gates)
     return _verify(bound, heads=heads, restarts=restarts, seed=seed, solver=solver, batched=batched,
-                   convex_only=convex_only)
+                   convex_only=convex_only, workers=check_workers(workers))
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,12 @@
                                             your weights' objective against the certified lower bound (exit 1 if
                                             the objective lies below it, which weak duality forbids)
     proofs-check run [THEOREM ...] [--restarts K] [--seed S] [--solver NAME] [--loss L] [--convex-only] [--json OUT]
+                     [--workers N] [--dask-scheduler ADDRESS]
                      [--report [DIR] | --no-report]     also writes DIR/report.md, report.json and PNG plots
                                             (DIR: reports/ unless given; --no-report writes nothing)
     proofs-check verify THEOREM --data FILE.npz [--beta B] [--heads M] [--restarts K] [--seed S]
                         [--solver NAME] [--loss L] [--convex-only] [--json OUT] [--report [DIR] | --no-report]
+                        [--workers N] [--dask-scheduler ADDRESS]
                                             (a report of the verification only, and only when --report is given)
     proofs-check reproduce [--quick] [--claim PREFIX ...] [--json OUT]
                                             every number the README quotes, re-measured against
@@ -22,7 +24,10 @@
     proofs-check experiment student-teacher [--seed S] [--restarts K] [--solver NAME] [--report [DIR]] [--json OUT]
                                             a frozen random teacher layer (proofs_check.student_teacher)
     proofs-check path [THEOREM] [--data FILE.npz] [--points K] [--seed S] [--solver NAME] [--plot PNG] [--json OUT]
+                      [--workers N] [--dask-scheduler ADDRESS]
                                             the regularisation path (proofs_check.path; default convex-attention)
+    --workers N runs the restarts (the path's points) on N local processes, --dask-scheduler ADDRESS on a Dask
+    cluster (proofs_check.parallel); the values are those of the serial run.
     proofs-check compare [--data FILE.npz] [--beta B] [--seed S] [--solver NAME] [--json OUT]
                                             attention, MLP-Mixer and FNO optima on one data set (proofs_check.compare)
     proofs-check cluster [--data FILE.npz] [--theorem NAME] [--beta B | --beta-fraction F] [--clusters K]
@@ -51,6 +56,7 @@ from proofs_check.compare import compare, default_arrays, format_comparison, row
 from proofs_check import api
 from proofs_check.datafile import load_npz
 from proofs_check.harness import Verification, verify
+from proofs_check.parallel import backend
 from proofs_check.path import POINTS, format_path, path_json, plot_path, regularisation_path
 from proofs_check.report_files import DEFAULT_DIR as DEFAULT_REPORT_DIR
 from proofs_check.report_files import (EXPERIMENT_JSON, GROKKING_JSON, STUDENT_TEACHER_JSON, experiment_plot,
@@ -118,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--convex-only", action="store_true",
                          help="no restarts: the certified optimum, certificate, structure and recovery only")
         sub.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
+        _parallel_arguments(sub, "restarts")
     _certify_parser(commands)
     _reproduce_parser(commands)
     _experiment_parser(commands)
@@ -130,6 +137,14 @@ def _parser() -> argparse.ArgumentParser:
     _solver_argument(sub)
     sub.add_argument("--json", type=Path, default=None, help="write the table as JSON here")
     return parser
+
+
+def _parallel_arguments(sub: argparse.ArgumentParser, what: str) -> None:
+    sub.add_argument("--workers", type=_count("workers"), default=1,
+                     help=f"run the {what} on N local worker processes (default 1: serially; same values)")
+    sub.add_argument("--dask-scheduler", default=None, metavar="ADDRESS",
+                     help=f"run the {what} on the Dask cluster of this scheduler (e.g. tcp://host:8786; needs "
+                          "proofs-check[dask]); with --workers N, N at a time, else all of its threads")
 
 
 def _loss_argument(sub: argparse.ArgumentParser) -> None:
@@ -258,6 +273,7 @@ def _path_parser(commands) -> None:
     _loss_argument(sub)
     sub.add_argument("--plot", type=Path, default=None, help="write the path plot (PNG) here")
     sub.add_argument("--json", type=Path, default=None, help="write the path as JSON here")
+    _parallel_arguments(sub, "points of the path")
 
 
 def _command_path(args: argparse.Namespace) -> int:
@@ -266,7 +282,8 @@ def _command_path(args: argparse.Namespace) -> int:
         theorem = cls.default_instance(args.seed, **_options(args))
     else:  # beta 1 is a placeholder: the path replaces it by its grid
         theorem = cls.from_arrays(load_npz(args.data), 1.0, args.seed, **_options(args))
-    path = regularisation_path(theorem, args.points, solver=args.solver)
+    with backend(args.workers, args.dask_scheduler) as workers:
+        path = regularisation_path(theorem, args.points, solver=args.solver, workers=workers)
     print(format_path(theorem, path))
     if args.plot is not None:
         print(f"plot written: {plot_path(theorem, path, args.plot)}")
@@ -366,9 +383,11 @@ def _progress(label: str):
     return show
 
 
-def _verify_and_show(theorem: theory.Theorem, args: argparse.Namespace, heads: int | None = None) -> Verification:
+def _verify_and_show(theorem: theory.Theorem, args: argparse.Namespace, workers: int,
+                     heads: int | None = None) -> Verification:
     result = verify(theorem, heads=heads, restarts=args.restarts, seed=args.seed, solver=args.solver,
-                    progress=_progress(theorem.name), batched=args.batched, convex_only=args.convex_only)
+                    progress=_progress(theorem.name), batched=args.batched, convex_only=args.convex_only,
+                    workers=workers)
     if sys.stderr.isatty():
         print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
     return result
@@ -381,20 +400,20 @@ def _options(args: argparse.Namespace) -> dict[str, object]:
     return {**options, "loss": get_loss(args.loss)} if "loss" in args else options
 
 
-def _command_run(args: argparse.Namespace) -> list[Verification]:
+def _command_run(args: argparse.Namespace, workers: int) -> list[Verification]:
     names = args.theorems or list(theory.REGISTRY)
     classes = [theory.get(name) for name in names]
     results = []
     for cls in classes:
-        results.append(_verify_and_show(cls.default_instance(args.seed, **_options(args)), args))
+        results.append(_verify_and_show(cls.default_instance(args.seed, **_options(args)), args, workers))
         print(verification_lines(results[-1]))
     print(format_table(results))
     return results
 
 
-def _command_verify(args: argparse.Namespace) -> list[Verification]:
+def _command_verify(args: argparse.Namespace, workers: int) -> list[Verification]:
     theorem = api.theorem(args.theorem, args.data, beta=args.beta, seed=args.seed, loss=args.loss, gates=args.gates)
-    result = _verify_and_show(theorem, args, heads=args.heads)
+    result = _verify_and_show(theorem, args, workers, heads=args.heads)
     print(verification_lines(result))
     print(format_table([result]))
     return [result]
@@ -482,7 +501,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _command_compare(args)
         if args.command == "cluster":
             return _command_cluster(args)
-        results = _command_run(args) if args.command == "run" else _command_verify(args)
+        with backend(args.workers, args.dask_scheduler) as workers:
+            results = (_command_run if args.command == "run" else _command_verify)(args, workers)
         if args.report is not None:
             written = write_report(results, args.report, args.seed, studies=args.command == "run")
             print(f"report written: {', '.join(str(path) for path in written.values())}")

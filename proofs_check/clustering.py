@@ -47,6 +47,7 @@ depend on the tokens' groups.  A read-out wins a map cell when it beats all of t
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,7 @@ import numpy as np
 from scipy.linalg import subspace_angles
 from scipy.stats import rankdata
 
+from proofs_check.parallel import run_tasks
 from proofs_check.plots import _save, plot_attention_maps, plt
 from theory.base import Theorem
 from theory.data import check_positive_int
@@ -585,19 +587,18 @@ def map_cell(name: str, target: str, nuisance: str, nuisance_scale: float, sampl
 
 
 def clustering_map(theorems=THEOREMS, families=MAP_FAMILIES, grid=MAP_GRID, seeds=MAP_SEEDS, sizes=MAP_SIZES,
-                   solver: str = "auto", progress=None) -> list[Cell]:
-    """Every theorem x family x nuisance scale x samples x beta fraction x seed (``progress(cell)`` after each)."""
+                   solver: str = "auto", progress=None, workers: int = 1) -> list[Cell]:
+    """Every theorem x family x nuisance scale x samples x beta fraction x seed (``progress(cell)`` after each), the
+    cells on ``workers`` joblib workers (proofs_check.parallel), in this order whatever the workers."""
+    settings = itertools.product(theorems, families, grid["nuisance_scale"], grid["samples"], grid["beta_fraction"],
+                                 seeds)
+    arguments = ((name, target, nuisance, scale, samples, fraction, seed, sizes, solver)
+                 for name, (target, nuisance), scale, samples, fraction, seed in settings)
     cells = []
-    for name in theorems:
-        for target, nuisance in families:
-            for scale in grid["nuisance_scale"]:
-                for samples in grid["samples"]:
-                    for fraction in grid["beta_fraction"]:
-                        for seed in seeds:
-                            cells.append(map_cell(name, target, nuisance, scale, samples, fraction, seed, sizes,
-                                                  solver))
-                            if progress is not None:
-                                progress(cells[-1])
+    for cell in run_tasks(map_cell, arguments, workers):
+        cells.append(cell)
+        if progress is not None:
+            progress(cell)
     return cells
 
 

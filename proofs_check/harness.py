@@ -190,12 +190,13 @@ class Verification:
 
 def verify(theorem: Theorem, *, heads: int | None = None, restarts: int = 20, seed: int = 0,
            solver: str = "auto", progress: Progress | None = None, batched: bool = False,
-           convex_only: bool = False) -> Verification:
+           convex_only: bool = False, workers: int = 1) -> Verification:
     """Solve the convex program, run the restarts and evaluate the witnesses (a)-(e).
 
     ``solver``: any name of theory.solvers.SOLVERS.  ``batched``: the restart engine's batched path (vectorised
     first phase, L-BFGS on the best few; the unpolished restarts' values are upper bounds, so fraction_at_rank
-    counts only polished ones).  ``convex_only``: no restarts (module docstring)."""
+    counts only polished ones).  ``convex_only``: no restarts (module docstring).  ``workers``: the restarts' L-BFGS
+    runs on that many joblib workers (proofs_check.parallel; the same values as serially)."""
     restarts = check_positive_int(restarts, "restarts")
     heads = theorem.heads_for_zero_gap() if heads is None else check_positive_int(heads, "heads")
     say = progress or (lambda phase, done, total: None)
@@ -208,7 +209,7 @@ def verify(theorem: Theorem, *, heads: int | None = None, restarts: int = 20, se
     structure = theorem.structure(reduced)
     m_star, recovered, C, scale = convex.heads, convex.recovered, solution.optimum, convex.scale
 
-    runs = {} if convex_only else _restart_runs(theorem, heads, m_star, restarts, seed, batched, say)
+    runs = {} if convex_only else _restart_runs(theorem, heads, m_star, restarts, seed, batched, say, workers)
     values = None if convex_only else {m: run.values for m, run in runs.items()}
     narrow = None if convex_only else _narrow_best(theorem, runs, m_star)
     evidence = Evidence(C, scale, cert, recovered, structure["ranks"], structure["max_rank"], program.target.size, m_star,
@@ -262,11 +263,11 @@ def relative_scale(optimum: float, zero_loss: float) -> float:
 
 
 def _restart_runs(theorem: Theorem, heads: int, m_star: int, restarts: int, seed: int, batched: bool,
-                  say: Progress) -> dict[int, RestartRun]:
+                  say: Progress, workers: int) -> dict[int, RestartRun]:
     """Restarts at the zero-gap width ``heads``, at m* and at m* - 1 (each once)."""
     widths = [heads] + [m for m in (m_star, m_star - 1) if m >= 1 and m != heads]
     return {m: run_restarts(TheoremAtWidth(theorem, m), restarts, seed, (m,), batched=batched,
-                            progress=lambda k, n, m=m: say(f"restarts at m={m}", k, n))
+                            progress=lambda k, n, m=m: say(f"restarts at m={m}", k, n), workers=workers)
             for m in dict.fromkeys(widths)}
 
 

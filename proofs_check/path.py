@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from proofs_check.parallel import run_tasks
 from proofs_check.report import text_table
 from theory.base import Theorem
 from theory.data import check_positive_int
@@ -51,21 +52,24 @@ def beta_grid(theorem: Theorem, points: int = POINTS, decades: float = DECADES) 
 
 
 def regularisation_path(theorem: Theorem, points: int = POINTS, decades: float = DECADES,
-                        solver: str = "auto") -> list[PathPoint]:
+                        solver: str = "auto", workers: int = 1) -> list[PathPoint]:
     """Solve the theorem's program with ``solver`` (theory.solvers) at every beta of :func:`beta_grid` (same data,
-    options and seed)."""
-    path = []
-    for beta in beta_grid(theorem, points, decades):
-        bound = theorem.rebind(float(beta))
-        program = bound.program
-        solution = solve(program, solver)
-        reduced = reduce_rank(program, solution.blocks)
-        factors = block_factors(program, reduced)
-        gap = program.objective(reduced) - certificate(program, reduced).lower_bound
-        path.append(PathPoint(float(beta), program.loss_value(program.predict(reduced)),
-                              program.regulariser(reduced), gap, sum(1 for pairs in factors if pairs),
-                              bound.heads_needed(factors), bound.report_fields(reduced, factors), solution.solver))
-    return path
+    options and seed), the betas on ``workers`` joblib workers (proofs_check.parallel)."""
+    betas = beta_grid(theorem, points, decades)
+    return list(run_tasks(path_point, ((theorem, float(beta), solver) for beta in betas), workers))
+
+
+def path_point(theorem: Theorem, beta: float, solver: str) -> PathPoint:
+    """The point of the path at one beta."""
+    bound = theorem.rebind(beta)
+    program = bound.program
+    solution = solve(program, solver)
+    reduced = reduce_rank(program, solution.blocks)
+    factors = block_factors(program, reduced)
+    gap = program.objective(reduced) - certificate(program, reduced).lower_bound
+    return PathPoint(beta, program.loss_value(program.predict(reduced)), program.regulariser(reduced), gap,
+                     sum(1 for pairs in factors if pairs), bound.heads_needed(factors),
+                     bound.report_fields(reduced, factors), solution.solver)
 
 
 def format_path(theorem: Theorem, path: list[PathPoint]) -> str:

@@ -14,7 +14,9 @@ reproducible from (seed, stream, k) alone and independent of the others (the wit
   values, upper bounds on what L-BFGS would reach from there; the best value is always a polished one.  A serial
   restart is a full L-BFGS run, a batched one costs a few vectorised evaluations (benchmarks/README.md).
 
-Every run holds BLAS to theory.threads' thread count.
+Every run holds BLAS to theory.threads' thread count.  With ``workers`` > 1 the L-BFGS runs go to joblib workers
+(local processes, or a Dask cluster: proofs_check.parallel); each starts from the same theta0 as in the serial
+run, so the values are the same.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Callable, Protocol
 import numpy as np
 from scipy.optimize import minimize
 
+from proofs_check.parallel import check_workers, run_tasks
 from theory.base import Theorem
 from theory.threads import limited_blas
 
@@ -134,8 +137,10 @@ def phase_one(objective: Objective, Theta: np.ndarray, iterations: int) -> tuple
 
 def run_restarts(objective: Objective, count: int, seed: int, stream: tuple[int, ...] = (), *, batched: bool = False,
                  options: dict = LBFGS_OPTIONS, iterations: int = PHASE_ONE_ITERATIONS, polish: int = POLISH,
-                 progress: Progress | None = None) -> RestartRun:
-    """``count`` restarts (module docstring); ``progress(done, count)`` is called before the first and after each."""
+                 progress: Progress | None = None, workers: int = 1) -> RestartRun:
+    """``count`` restarts (module docstring), their L-BFGS runs on ``workers`` joblib workers (proofs_check.parallel);
+    ``progress(done, count)`` is called before the first and after each."""
+    workers = check_workers(workers)
     say = progress or (lambda done, total: None)
     say(0, count)
     start = time.perf_counter()
@@ -147,9 +152,10 @@ def run_restarts(objective: Objective, count: int, seed: int, stream: tuple[int,
         else:
             values, Theta, chosen = np.full(count, np.inf), starts, np.arange(count)
         best_value, best_theta = np.inf, None
-        for k in chosen:
-            values[k], theta = local_minimum(objective, Theta[k], options)
-            if values[k] <= best_value:
-                best_value, best_theta = values[k], theta
+        minima = run_tasks(local_minimum, ((objective, Theta[k], options) for k in chosen), workers)
+        for k, (value, theta) in zip(chosen, minima):
+            values[k] = value
+            if value <= best_value:
+                best_value, best_theta = value, theta
             say(int(k) + 1 if not batched else count, count)
     return RestartRun(seed, stream, values, best_theta, time.perf_counter() - start)

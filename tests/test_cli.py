@@ -112,13 +112,15 @@ def test_data_that_cannot_be_verified(capsys, tmp_path, X, needle):
     assert needle in _error_line(capsys, ["verify", "linear-attention", "--data", _data(tmp_path / "d.npz", X=X)])
 
 
-def test_a_program_that_does_not_fit_in_memory_is_refused(capsys, tmp_path, monkeypatch):
-    """With 1 MB of memory (theory.memory's override), the dense map is refused before it is built, with its size."""
+@pytest.mark.parametrize("name, needle", [("mlp-mixer", "the dense lifted map needs about"),
+                                          ("linear-attention", "the prox solvers' working set needs about")])
+def test_a_program_that_does_not_fit_in_memory_is_refused(capsys, tmp_path, monkeypatch, name, needle):
+    """With 1 MB of memory (theory.memory's override), a program is refused before it is built, with its size: the
+    dense map of a dense theorem, the solvers' working set of a matrix-free one."""
     monkeypatch.setenv("PROOFS_CHECK_MEMORY_BYTES", str(10**6))
     big = np.random.default_rng(0).standard_normal((40, 6, 6))
-    line = _error_line(capsys, ["verify", "linear-attention", "--data", _data(tmp_path / "d.npz", X=big,
-                                                                                  Y=big[..., :2])])
-    assert "dense lifted map needs about" in line
+    line = _error_line(capsys, ["verify", name, "--data", _data(tmp_path / "d.npz", X=big, Y=big[..., :2])])
+    assert needle in line
 
 
 def test_solver_not_installed(capsys, tmp_path, monkeypatch):

@@ -26,6 +26,7 @@ from theory.base import Theorem
 from theory.errors import InputError, SolverFailure
 from theory.lifted import Block, LiftedProgram, certificate, certified_gap, compose, normalised, significant_components
 from theory.losses import CROSS_ENTROPY, SQUARED
+from theory.operators import DenseMap, Stack
 from theory.regularisers import FROBENIUS, NUCLEAR
 from theory.solvers import PROX_MIN_BETA, solve
 from theory.solvers.polishing import polish
@@ -82,18 +83,22 @@ def test_ssnal_matches_cvxpy_on_mixed_blocks(seed: int) -> None:
 
 
 @pytest.mark.parametrize("shape, norm", [((7, 4), NUCLEAR), ((4, 7), NUCLEAR), ((5, 3), FROBENIUS)])
-def test_jacobian_gram_is_the_jacobian_of_the_prox(shape: tuple[int, int], norm) -> None:
-    """<H_l, J[H_k]> from the regulariser's jacobian_gram against central differences of its prox (module
-    docstring)."""
+def test_jacobian_gram_and_apply_are_the_jacobian_of_the_prox(shape: tuple[int, int], norm) -> None:
+    """<H_l, J[H_k]> from the regulariser's jacobian_gram (on a map whose rows are the directions, A^T e_k = H_k)
+    and from its jacobian_apply, against central differences of its prox (module docstring)."""
     rng = np.random.default_rng(3)
     X, H, threshold, h = rng.standard_normal((1, *shape)), rng.standard_normal((1, 3, *shape)), 0.8, 1e-6
     wide = norm.needs_sdp and shape[0] < shape[1]  # the nuclear formula takes tall stacks, as SSNAL passes them
     Xt, Ht = (X.transpose(0, 2, 1), H.transpose(0, 1, 3, 2)) if wide else (X, H)
-    gram = norm.jacobian_gram(Ht, norm.prox(Xt, threshold)[1], threshold)
+    data = norm.prox(Xt, threshold)[1]
+    gram = norm.jacobian_gram(Stack([DenseMap(H[0].reshape(3, -1), shape)], wide), data, threshold)
+    applied = np.array([[np.sum(Ht[0, l] * norm.jacobian_apply(Ht[:, k], data, threshold)) for l in range(3)]
+                        for k in range(3)])
     derivative = [(norm.prox(X + h * H[:, k], threshold)[0] - norm.prox(X - h * H[:, k], threshold)[0]) / (2 * h)
                   for k in range(3)]
     numeric = np.array([[np.sum(H[0, l] * derivative[k]) for l in range(3)] for k in range(3)])
     assert np.abs(gram - numeric).max() <= 1e-8 * np.abs(numeric).max()
+    assert np.abs(applied - numeric).max() <= 1e-8 * np.abs(numeric).max()
 
 
 @pytest.mark.parametrize("loss", [SQUARED, CROSS_ENTROPY], ids=["squared", "cross-entropy"])

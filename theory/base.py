@@ -28,7 +28,7 @@ import numpy as np
 from theory.data import check_beta, check_data
 from theory.errors import InputError
 from theory.lifted import Block, LiftedProgram, block_factors, pooled
-from theory.memory import check_dense_map
+from theory.memory import check_dense_map, check_matrix_free
 from theory.losses import CROSS_ENTROPY, SQUARED, Loss
 
 Factors = list[list[tuple[np.ndarray, np.ndarray]]]
@@ -62,6 +62,9 @@ class Theorem(ABC):
     weight_axes: ClassVar[dict[str, tuple[str, ...]]]
     #: The arrays of weight_axes that carry no weight decay (the attention rows of [E22]); all others are decayed.
     undecayed: ClassVar[tuple[str, ...]] = ()
+    #: True when build_blocks gives structured maps (theory.operators) whose dense matrix is never built unless asked
+    #: for (theory.memory then checks the solvers' iterates instead of the dense map).
+    matrix_free: ClassVar[bool] = False
 
     def __init__(self, X: np.ndarray, Y: np.ndarray, beta: float, loss: Loss = SQUARED) -> None:
         self.loss = loss
@@ -95,6 +98,12 @@ class Theorem(ABC):
             other.Y = check_data(self.X, np.reshape(Y, self.Y.shape), self.loss)[1]
         other.__dict__.pop("program", None)  # the cached program holds beta and the targets
         return other
+
+    def __getstate__(self) -> dict:
+        """The state without the cached lifted program (rebuilt on demand): what is sent to worker processes."""
+        state = self.__dict__.copy()
+        state.pop("program", None)
+        return state
 
     @classmethod
     @abstractmethod
@@ -214,6 +223,11 @@ class Theorem(ABC):
         return theta * np.sqrt(target / size) if size > 0 and target > 0 else theta
 
     # ---- convex program, recovery, structure -------------------------------------------------------------
+    def outputs_per_block(self) -> int:
+        """The output rows each block's dense map holds: all N s c by default (theory.memory's estimate)."""
+        N, s, _ = self.X.shape
+        return N * s * self.dims["c"]
+
     @abstractmethod
     def block_shapes(self) -> list[tuple[int, int]]:
         """The shape (rows, cols) of every lifted block Z_p, known before the program is built."""
@@ -225,9 +239,13 @@ class Theorem(ABC):
     @cached_property
     def program(self) -> LiftedProgram:
         """The lifted program (C) with this theorem's loss, targets and beta (rows pooled over tokens when the targets
-        are pooled), built once per bound theorem, after checking that its dense map fits in memory."""
+        are pooled), built once per bound theorem, after checking that its dense map (or, for a matrix-free theorem,
+        the solvers' iterates) fits in memory."""
         N, s, _ = self.X.shape
-        check_dense_map(N * s * self.dims["c"], self.block_shapes())
+        if self.matrix_free:
+            check_matrix_free(N * s * self.dims["c"], self.block_shapes())
+        else:
+            check_dense_map(self.outputs_per_block(), self.block_shapes())
         blocks = self.build_blocks()
         if [b.shape for b in blocks] != [tuple(shape) for shape in self.block_shapes()]:
             raise RuntimeError(f"{self.name}: built blocks disagree with block_shapes()")

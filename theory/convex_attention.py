@@ -30,6 +30,7 @@ import numpy as np
 
 from theory.base import Factors, Theorem
 from theory.lifted import Block
+from theory.operators import DenseMap
 
 
 def simplex_rows(B: np.ndarray) -> np.ndarray:
@@ -51,18 +52,19 @@ def key_blocks(X: np.ndarray, c: int, masks: np.ndarray | None = None,
 
     ``masks`` (P, N, s) are fixed given the data; None means one gate that is always on (convex attention, whose
     blocks are then labelled by (query, key) only).  ``queries``: the output rows to build (default all s; a
-    single read-out row, e.g. [s - 1], gives the output layout (N, 1, c))."""
+    single read-out row, e.g. [s - 1], gives the output layout (N, 1, c)).  Each block's map holds only the N c
+    output rows of its query (theory.operators.DenseMap ``rows``)."""
     N, s, d = X.shape
     gates = np.ones((1, N, s)) if masks is None else masks
     rows = list(range(s)) if queries is None else queries
     blocks = []
     for row, t in enumerate(rows):
+        reached = ((np.arange(N)[:, None] * len(rows) + row) * c + np.arange(c)).reshape(-1)  # outputs (i, row, e)
         for p, mask in enumerate(gates):
             for key in range(s):
-                A = np.zeros((N, len(rows), c, d, c))
-                A[:, row] = np.einsum("i,ia,ef->ieaf", mask[:, t], X[:, key], np.eye(c))
+                A = np.einsum("i,ia,ef->ieaf", mask[:, t], X[:, key], np.eye(c)).reshape(N * c, d * c)
                 label = f"query {t}, key {key}" if masks is None else f"query {t}, gate {p}, key {key}"
-                blocks.append(Block(A.reshape(N * len(rows) * c, d * c), (d, c), label=label))
+                blocks.append(Block(DenseMap(A, (d, c), N * len(rows) * c, reached), (d, c), label=label))
     return tuple(blocks)
 
 
@@ -158,6 +160,10 @@ class ConvexAttention(Theorem):
         """Heads per query row: max_t sum_t' rank(Z_tt')."""
         s = self.dims["s"]
         return max(sum(len(factors[t * s + key]) for key in range(s)) for t in range(s))
+
+    def outputs_per_block(self) -> int:
+        """N c: a block (query t, ...) holds the output rows of its query only (key_blocks)."""
+        return self.dims["N"] * self.dims["c"]
 
     def block_shapes(self) -> list[tuple[int, int]]:
         """One d x c block per (query, key) pair."""

@@ -166,6 +166,10 @@ class ConvexAttentionFC(Theorem):
         dA = np.einsum("itpj,itpju->tpju", dgated, projected)
         return [simplex_rows_vjp(B, dA), dU, dW]
 
+    def outputs_per_block(self) -> int:
+        """N c: a block (query t, ...) holds the output rows of its query only (key_blocks)."""
+        return self.dims["N"] * self.dims["c"]
+
     def block_shapes(self) -> list[tuple[int, int]]:
         """One d x c block per (query, gate, key)."""
         return [(self.dims["d"], self.dims["c"])] * (self.dims["s"] ** 2 * len(self.C))

@@ -118,6 +118,7 @@ class GatedReLUAttention(Gated, Theorem):
 
     gate_axis = 2
     weight_axes = {"W1": ("P", "m", "d", "d"), "W2": ("P", "m", "d", "c")}
+    matrix_free = True
 
     @classmethod
     def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:

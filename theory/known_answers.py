@@ -165,7 +165,7 @@ def narrow_gap_bound(program: LiftedProgram, p: int, lambda_T: float, margin: fl
     if lambda_T <= 0 or margin >= 1:
         return 0.0
     a = program.beta * (1.0 - margin)
-    kappa = max(np.linalg.norm(block.matrix, 2) for block in program.blocks)
+    kappa = max(block.operator.spectral_norm() for block in program.blocks)
     fit = lambda x: 0.5 * max(lambda_T * np.sqrt(max(sigma_r**2 - x * x, 0.0)) - kappa * x, 0.0) ** 2
     x0 = lambda_T * sigma_r / np.hypot(lambda_T, kappa)  # where the fit term reaches 0
     crossing = brentq(lambda x: a * x - fit(x), 0.0, x0, xtol=1e-15 * sigma_r, rtol=1e-15)
@@ -193,7 +193,7 @@ def _answer(theorem: Theorem, p: int, U: np.ndarray, sigma: np.ndarray, W: np.nd
 
 def _signal_scale(program: LiftedProgram, p: int, Z: np.ndarray, V: np.ndarray, signal: float) -> float:
     """The factor that makes |A_p(Z)| = signal |V| (planted output comparable to the residual)."""
-    size = np.linalg.norm(program.blocks[p].matrix @ Z.reshape(-1))
+    size = np.linalg.norm(program.blocks[p].operator.apply(Z))
     if size == 0:
         raise InputError("the planted block has no effect on the outputs (A_p(Z) = 0)")
     return signal * float(np.linalg.norm(V)) / float(size)

@@ -19,8 +19,9 @@ with R° the dual norm (spectral norm |.|_2 for the nuclear norm, Frobenius for 
 loss l(F) = 1/2 |F - y|^2 the dual objective is <V, y> - 1/2 |V|^2 and the residual V* = y - F(Z*) is dual
 optimal.
 
-Conventions: A_p is stored as a dense matrix acting on vec_r(Z_p) = Z_p.reshape(-1) (row-major), and the
-output F is the network output of shape (N, s, c) flattened row-major.
+Conventions: A_p is a linear map of theory.operators (structured contractions, or a dense matrix acting on
+vec_r(Z_p) = Z_p.reshape(-1), row-major, built on demand as ``Block.matrix``), and the output F is the network output
+of shape (N, s, c) flattened row-major.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+import scipy.sparse
 
 from theory.losses import SQUARED, Loss
+from theory.operators import DenseMap, LinearMap
 from theory.regularisers import NUCLEAR, Regulariser
 
 #: A component of the solution (a singular triple of a nuclear block, a whole Frobenius block) counts as zero when
@@ -41,12 +44,22 @@ TRUNCATION_TOL = 1e-8
 
 @dataclass(frozen=True)
 class Block:
-    """One lifted matrix Z_p: its shape, its regulariser and the matrix of the linear map A_p."""
+    """One lifted matrix Z_p: its shape, its regulariser and the linear map A_p (theory.operators; a matrix
+    (n_outputs, rows * cols) acting on Z_p.reshape(-1) is held as a DenseMap)."""
 
-    matrix: np.ndarray  # (n_outputs, rows * cols), acts on Z_p.reshape(-1)
+    operator: LinearMap
     shape: tuple[int, int]
     norm: Regulariser = NUCLEAR
     label: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.operator, np.ndarray):
+            object.__setattr__(self, "operator", DenseMap(self.operator, self.shape))
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """The dense matrix of A_p (n_outputs, rows * cols), built on demand (theory.memory checks that it fits)."""
+        return self.operator.dense()
 
 
 @dataclass(frozen=True)
@@ -77,11 +90,11 @@ class LiftedProgram:
 
     def predict(self, Zs: list[np.ndarray]) -> np.ndarray:
         """F = sum_p A_p vec_r(Z_p), flattened."""
-        return sum((b.matrix @ Z.reshape(-1) for b, Z in zip(self.blocks, Zs)), np.zeros_like(self.target))
+        return sum((b.operator.apply(Z) for b, Z in zip(self.blocks, Zs)), np.zeros_like(self.target))
 
     def adjoint(self, V: np.ndarray) -> list[np.ndarray]:
-        """A_p^T V for every block, reshaped to the block's shape."""
-        return [(b.matrix.T @ V).reshape(b.shape) for b in self.blocks]
+        """A_p^T V for every block, in the block's shape."""
+        return [b.operator.adjoint(V) for b in self.blocks]
 
     def regulariser(self, Zs: list[np.ndarray]) -> float:
         """sum_p R(Z_p) (without beta)."""
@@ -148,6 +161,15 @@ def compose(program: LiftedProgram, parts: Components) -> list[np.ndarray]:
     return [((P * sigma) @ Qt).reshape(b.shape) for (P, sigma, Qt), b in zip(parts, program.blocks)]
 
 
+def component_outputs(block: Block, P: np.ndarray, Q: np.ndarray) -> np.ndarray:
+    """A_p(p_i q_j^T) for every pair of components' columns P (., p), Q (., q): (n, p, q).  The components of a
+    Frobenius block are laid out as vec Z_p (theory.regularisers), so their products are reshaped to the block."""
+    if (P.shape[0], Q.shape[0]) == block.shape:
+        return block.operator.outer(P, Q)
+    atoms = np.einsum("ai,bj->ijab", P, Q).reshape(P.shape[1], Q.shape[1], *block.shape)
+    return np.moveaxis(block.operator.apply(atoms), -1, 0)
+
+
 def beta_max(program: LiftedProgram) -> float:
     """The smallest beta at which Z = 0 solves (C): max_p R°(A_p^T V0), V0 = -grad l(0) (= y for the squared loss);
     it does not depend on the program's own beta."""
@@ -165,18 +187,24 @@ def significant_components(program: LiftedProgram, Zs: list[np.ndarray]) -> Comp
     """The components of Zs that are not zero (TRUNCATION_TOL); none at all when Z = 0 is optimal.
 
     Components are dropped smallest first, over all blocks, while the objective of what remains stays within
-    TRUNCATION_TOL of the objective at Zs.
+    TRUNCATION_TOL of the objective at Zs.  The objective of what remains is updated per dropped component
+    sigma p q^T of block p: the prediction loses sigma A_p(p q^T) and the regulariser sigma (R(sigma p q^T) = sigma for
+    the unit components of theory.regularisers), so a trial costs one product, not the whole program.
     """
     parts = _all_components(program, Zs)
     keep = [0 if zero_is_optimal(program) else sigma.size for _, sigma, _ in parts]
     reference = program.objective(Zs)
+    kept = [(P[:, :k], sigma[:k], Qt[:k]) for (P, sigma, Qt), k in zip(parts, keep)]
+    prediction = program.predict(compose(program, kept))
+    penalty = float(sum(sigma[:k].sum() for (_, sigma, _), k in zip(parts, keep)))
     for sigma_value, p in sorted((float(s), p) for p, (_, sigma, _) in enumerate(parts) for s in sigma[:keep[p]]):
-        trial = keep.copy()
-        trial[p] -= 1
-        trimmed = [(P[:, :k], sigma[:k], Qt[:k]) for (P, sigma, Qt), k in zip(parts, trial)]
-        if abs(program.objective(compose(program, trimmed)) - reference) > TRUNCATION_TOL * max(abs(reference), 1e-12):
+        P, sigma, Qt = parts[p]
+        k = keep[p] - 1
+        trial = prediction - sigma[k] * component_outputs(program.blocks[p], P[:, k:k + 1], Qt[k:k + 1].T)[:, 0, 0]
+        value = program.loss_value(trial) + program.beta * (penalty - sigma[k])
+        if abs(value - reference) > TRUNCATION_TOL * max(abs(reference), 1e-12):
             break
-        keep = trial
+        keep[p], prediction, penalty = k, trial, penalty - sigma[k]
     return [(P[:, :k], sigma[:k], Qt[:k]) for (P, sigma, Qt), k in zip(parts, keep)]
 
 
@@ -184,9 +212,10 @@ def pooled(program: LiftedProgram, tokens: int) -> LiftedProgram:
     """The program whose rows are the means over the ``tokens`` output tokens of each sample's rows: the pooled
     output (1/s) sum_t f(X_i)[t, :] is linear in the lifted blocks too (docs/theory.md §1).  The target must already
     be pooled (one row per sample)."""
-    blocks = tuple(replace(b, matrix=b.matrix.reshape(-1, tokens, program.classes, b.matrix.shape[1]).mean(axis=1)
-                           .reshape(-1, b.matrix.shape[1])) for b in program.blocks)
-    return replace(program, blocks=blocks)
+    samples = program.blocks[0].operator.outputs // (tokens * program.classes)
+    token_mean = scipy.sparse.kron(np.full((1, tokens), 1.0 / tokens), scipy.sparse.identity(program.classes))
+    mean = scipy.sparse.kron(scipy.sparse.identity(samples), token_mean)
+    return replace(program, blocks=tuple(replace(b, operator=b.operator.mapped(mean)) for b in program.blocks))
 
 
 def block_factors(program: LiftedProgram, Zs: list[np.ndarray]) -> list[list[tuple[np.ndarray, np.ndarray]]]:
@@ -204,9 +233,9 @@ def normalised(program: LiftedProgram) -> tuple[LiftedProgram, float]:
     solution Z' of the normalised program maps back exactly to Z = Z' eta / kappa.  The solvers run on it so that
     their tolerances are scale free (docs/theory.md §9).
     """
-    kappa = max(float(np.linalg.norm(b.matrix, 2)) for b in program.blocks)
+    kappa = max(b.operator.spectral_norm() for b in program.blocks)
     eta = float(np.linalg.norm(program.target)) if program.loss == SQUARED else 1.0
     if kappa == 0 or eta == 0:
         return program, 1.0
-    blocks = tuple(replace(b, matrix=b.matrix / kappa) for b in program.blocks)
+    blocks = tuple(replace(b, operator=b.operator.scaled(1.0 / kappa)) for b in program.blocks)
     return replace(program, blocks=blocks, target=program.target / eta, beta=program.beta / (kappa * eta)), eta / kappa

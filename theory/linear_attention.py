@@ -10,7 +10,7 @@ Z = sum_j vec_c(W1_j) vec_r(W2_j)^T in R^{d^2 x dc} and the convex program
     p* = min_Z  1/2 sum_i | sum_{k,l} G_i[k, l] X_i Z_kl - Y_i |_F^2 + beta |Z|_*.
 Zero gap for m >= m* = rank(Z*) <= min(d^2, dc).  Recovery: head r gets W1_r = sqrt(sigma_r) p_r.reshape(d, d).T
 (undoing vec_c) and W2_r = sqrt(sigma_r) q_r.reshape(d, c).  Lifted map as a matrix:
-A[(i, t, e), (k d + a, l c + e')] = X_i[t, a] G_i[k, l] 1[e = e'].
+A[(i, t, e), (k d + a, l c + e')] = X_i[t, a] G_i[k, l] 1[e = e'], applied matrix-free (docs/theory.md §9.9).
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ import numpy as np
 
 from theory.base import Factors, Theorem
 from theory.lifted import Block
+from theory.operators import AttentionMap
 
 
 class LinearAttention(Theorem):
     name = "linear-attention"
+    matrix_free = True
     paper = "Sahiner et al., Unraveling Attention via Convex Duality, ICML 2022, §3 (linear attention)"
     equation = "docs/theory.md §3: min_Z l(sum_kl G[k,l] X Z_kl) + beta |Z|_*"
     statement = "linear self-attention with weight decay <=> nuclear-norm program on Z in R^{d^2 x dc}"
@@ -67,9 +69,7 @@ class LinearAttention(Theorem):
         return self.batch_loss(Theta, np.matmul(query_gram, W2[:, None]).sum(axis=2), backward)
 
     def build_blocks(self) -> tuple[Block, ...]:
-        N, s, d = self.X.shape
-        grams = np.broadcast_to(self.gram[:, None], (N, s, d, d))  # every query sees the same Gram G_i
-        return (attention_block(self.X, grams, self.dims["c"]),)
+        return (attention_block(self.X, self.gram[:, None], self.dims["c"]),)  # every query sees the same Gram G_i
 
     def lift_weights(self, weights: list[np.ndarray]) -> list[np.ndarray]:
         return [lift_heads(*weights)]
@@ -83,11 +83,11 @@ class LinearAttention(Theorem):
 
 
 def attention_block(X: np.ndarray, query_grams: np.ndarray, c: int, label: str = "") -> Block:
-    """The block A of one attention program with per-query Grams G[i, t] (N, s, d, d):
-    A[(i, t, e), (k d + a, l c + e')] = X[i, t, a] G[i, t, k, l] 1[e = e'], acting on Z in R^{d^2 x dc}."""
-    N, s, d = X.shape
-    A = np.einsum("ita,itkl,ef->itekalf", X, query_grams, np.eye(c), optimize=True)
-    return Block(A.reshape(N * s * c, d * d * d * c), (d * d, d * c), label=label)
+    """The block A of one attention program with per-query Grams G[i, t] (N, s, d, d), or one Gram per sample
+    (N, 1, d, d): A[(i, t, e), (k d + a, l c + e')] = X[i, t, a] G[i, t, k, l] 1[e = e'], acting on Z in
+    R^{d^2 x dc}, applied matrix-free (theory.operators.AttentionMap, docs/theory.md §9.9)."""
+    d = X.shape[2]
+    return Block(AttentionMap(X, query_grams, c), (d * d, d * c), label=label)
 
 
 def lift_heads(W1: np.ndarray, W2: np.ndarray) -> np.ndarray:

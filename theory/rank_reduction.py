@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory.lifted import Components, LiftedProgram, compose, significant_components
+from theory.lifted import Components, LiftedProgram, component_outputs, compose, significant_components
 
 #: A direction counts as a null direction when it moves the constraints by less than this fraction of the
 #: largest singular value of the constraint map (float64 round-off on maps of moderate condition).
@@ -39,10 +39,10 @@ def _constraint_columns(program: LiftedProgram, parts: Components) -> tuple[np.n
     columns, index = [], []
     for p, (block, (P, sigma, Qt)) in enumerate(zip(program.blocks, parts)):
         root = np.sqrt(sigma)
+        outputs = component_outputs(block, P, Qt.T)  # A_p(p_a q_b^T)
         for a in range(sigma.size):
             for b in range(a, sigma.size):
-                atom = np.outer(P[:, a], Qt[b]) + (np.outer(P[:, b], Qt[a]) if a != b else 0.0)
-                change = root[a] * root[b] * (block.matrix @ atom.reshape(-1))
+                change = root[a] * root[b] * (outputs[:, a, b] + (outputs[:, b, a] if a != b else 0.0))
                 columns.append(np.append(change, sigma[a] if a == b else 0.0))
                 index.append((p, a, b))
     return np.array(columns).T, index

@@ -40,6 +40,7 @@ class ReLUAttention(Theorem):
     statement = "ReLU self-attention >= block nuclear-norm relaxation over all logit patterns (tight if heads in cones)"
     exact = False
     weight_axes = {"W1": ("m", "d", "d"), "W2": ("m", "d", "c")}
+    matrix_free = True
 
     @classmethod
     def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:

@@ -19,6 +19,7 @@ import numpy as np
 
 from theory.errors import SolverFailure
 from theory.lifted import LiftedProgram, certified_gap
+from theory.operators import held_dense
 from theory.solvers.result import DEFAULT_EPS, Solution, check_iterative_input
 
 #: Iterations between two certificate evaluations (each needs an SVD of every block's A_p^T V).
@@ -30,13 +31,14 @@ LIPSCHITZ_MARGIN = 1.01
 Callback = Callable[[int, list[np.ndarray], float], None]
 
 
-def lipschitz_constant(A: np.ndarray, seed: int = 0, iterations: int = 500, tol: float = 1e-6) -> float:
-    """sigma_max(A)^2 by power iteration on A^T A from a seeded start, times LIPSCHITZ_MARGIN."""
-    v = np.random.default_rng(seed).standard_normal(A.shape[1])
+def lipschitz_constant(A: Stacked, seed: int = 0, iterations: int = 500, tol: float = 1e-6) -> float:
+    """sigma_max(A)^2 of the stacked operator A = [A_1 ... A_P] by power iteration on A^T A from a seeded start,
+    times LIPSCHITZ_MARGIN."""
+    v = np.random.default_rng(seed).standard_normal(A.size)
     v /= np.linalg.norm(v)
     estimate = 0.0
     for _ in range(iterations):
-        w = A.T @ (A @ v)
+        w = A.adjoint(A.apply(v))
         previous, estimate = estimate, float(np.linalg.norm(w))
         if estimate == 0.0:
             return 0.0
@@ -58,6 +60,29 @@ def _split(program: LiftedProgram, z: np.ndarray, offsets: np.ndarray) -> list[n
     return [z[a:b].reshape(blk.shape) for blk, a, b in zip(program.blocks, offsets[:-1], offsets[1:])]
 
 
+class Stacked:
+    """The stacked operator A = [A_1 ... A_P] on the flat vector of all blocks: one matrix when the blocks are held
+    dense (theory.operators.held_dense; one product per iteration however many blocks), the blocks' maps otherwise."""
+
+    def __init__(self, program: LiftedProgram) -> None:
+        self.program = program
+        self.offsets = np.cumsum([0] + [b.shape[0] * b.shape[1] for b in program.blocks])
+        self.size = int(self.offsets[-1])
+        dense = held_dense([b.operator for b in program.blocks])
+        self.matrix = np.hstack([b.matrix for b in program.blocks]) if dense else None
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        return self.matrix @ x if self.matrix is not None else self.program.predict(self.split(x))
+
+    def adjoint(self, V: np.ndarray) -> np.ndarray:
+        if self.matrix is not None:
+            return self.matrix.T @ V
+        return np.concatenate([M.reshape(-1) for M in self.program.adjoint(V)])
+
+    def split(self, x: np.ndarray) -> list[np.ndarray]:
+        return _split(self.program, x, self.offsets)
+
+
 def solve_fista(program: LiftedProgram, eps: float = DEFAULT_EPS, max_seconds: float = 600.0,
                 max_iterations: int = 1_000_000, seed: int = 0, start: list[np.ndarray] | None = None,
                 callback: Callback | None = None) -> Solution:
@@ -65,14 +90,14 @@ def solve_fista(program: LiftedProgram, eps: float = DEFAULT_EPS, max_seconds: f
     is <= eps; SolverFailure (with the gap reached) if the time or iteration budget runs out first."""
     check_iterative_input(program, eps, "FISTA")
     began = time.perf_counter()
-    A = np.hstack([b.matrix for b in program.blocks])
-    offsets = np.cumsum([0] + [b.matrix.shape[1] for b in program.blocks])
+    A = Stacked(program)
+    offsets = A.offsets
     L = program.loss.lipschitz * lipschitz_constant(A, seed)
-    x = np.zeros(A.shape[1]) if start is None else np.concatenate([Z.reshape(-1) for Z in start])
+    x = np.zeros(A.size) if start is None else np.concatenate([Z.reshape(-1) for Z in start])
     if L > 0:
         x_prev, point, t = x, x, 1.0
         for iteration in range(1, max_iterations + 1):
-            x = _prox(program, point + A.T @ program.dual_point(A @ point) / L, program.beta / L, offsets)
+            x = _prox(program, point + A.adjoint(program.dual_point(A.apply(point))) / L, program.beta / L, offsets)
             if np.vdot(point - x, x - x_prev) > 0:  # momentum points uphill: restart it
                 t, point = 1.0, x
             else:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory.lifted import Components, LiftedProgram
+from theory.lifted import Components, LiftedProgram, component_outputs
 
 #: Newton iterations at most; a step may raise the objective by ten ulps (round-off of its evaluation).
 NEWTON_STEPS, ROUND_OFF = 50, 10 * np.finfo(float).eps
@@ -26,11 +26,9 @@ NEWTON_STEPS, ROUND_OFF = 50, 10 * np.finfo(float).eps
 def _face(program: LiftedProgram, parts: Components) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
     """B (n, k), the traces c (k,), the start m0 = diag(sigma) (k,) and each block's (P, Q, index) layout."""
     columns, traces, start, layout = [], [], [], []
-    n = program.target.size
     for block, (P, sigma, Qt) in zip(program.blocks, parts):
         Q, r = Qt.T, sigma.size
-        acting = block.matrix.reshape(n, P.shape[0], Q.shape[0])  # A_p on the components' (rows, cols) layout
-        reduced = np.einsum("ai,naj->nij", P, acting @ Q)  # A_p(P e_i e_j^T Q^T)
+        reduced = component_outputs(block, P, Q)  # A_p(P e_i e_j^T Q^T)
         upper = np.triu_indices(r)
         diagonal = upper[0] == upper[1]
         columns.append((reduced + reduced.transpose(0, 2, 1))[:, upper[0], upper[1]] / np.where(diagonal, 2.0, 1.0))

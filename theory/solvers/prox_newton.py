@@ -23,6 +23,7 @@ import time
 from dataclasses import replace
 
 import numpy as np
+import scipy.sparse
 
 from theory.errors import SolverFailure
 from theory.lifted import LiftedProgram, certified_gap
@@ -56,9 +57,8 @@ def model_program(program: LiftedProgram, Zs: list[np.ndarray]) -> LiftedProgram
     root, inverse = _row_roots(program.loss.hessian(F0, target))
     g = program.loss.gradient(F0, target)
     new_target = np.einsum("rij,rj->ri", root, F0) - np.einsum("rij,rj->ri", inverse, g)
-    blocks = tuple(replace(b, matrix=np.einsum("rij,rjk->rik", root, b.matrix.reshape(-1, program.classes,
-                                                                                        b.matrix.shape[1]))
-                           .reshape(b.matrix.shape)) for b in program.blocks)
+    rows_root = scipy.sparse.bsr_matrix((root, np.arange(len(root)), np.arange(len(root) + 1)))  # block diagonal
+    blocks = tuple(replace(b, operator=b.operator.mapped(rows_root)) for b in program.blocks)
     return LiftedProgram(blocks, new_target.reshape(-1), program.beta, SQUARED, program.classes)
 
 

@@ -17,9 +17,11 @@ minimises phi by Newton steps, then sets Z <- Z' and raises sigma (SIGMA0 ...). 
     I + sigma sum_p A_p J_p A_p^T        (n x n, n = number of outputs)
 
 uses an element J_p of the generalised Jacobian of S_beta (a positive semidefinite operator: the divided
-differences of Ding, Sun & Toh for the SVT, theory.regularisers ``jacobian_gram``); n is a few hundred here while Z has up to
-10^5 entries, which is why Newton on V is cheap.  A step is accepted by Armijo backtracking on phi (convex,
-C^1).  The stopping rule is the certificate of theory.lifted, as for FISTA (theory.solvers.fista): status "optimal"
+differences of Ding, Sun & Toh for the SVT, theory.regularisers ``jacobian_gram``); n is a few hundred here while Z
+has up to 10^6 entries, which is why Newton on V is cheap.  The matrix is formed from the products of the blocks' maps
+in the singular-vector basis of the prox argument (only pairs with an active singular value enter), and replaced by
+conjugate gradients on products by A_p, J_p and A_p^T above DENSE_NEWTON_MAX outputs (docs/theory.md §9.9).  A step
+is accepted by Armijo backtracking on phi (convex, C^1).  The stopping rule is the certificate of theory.lifted, as for FISTA (theory.solvers.fista): status "optimal"
 means C(Z) - C* <= eps |C(Z)| with C* bounded below by weak duality, whatever the iteration did.
 
 Two safeguards for the end game, both judged by the same certificate: when the gap is small but stagnates,
@@ -35,12 +37,13 @@ constants below are scale free; how they were chosen is measured in benchmarks/R
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse.linalg import LinearOperator, cg
 
 from theory.errors import SolverFailure
 from theory.lifted import Components, LiftedProgram, certified_gap, normalised
+from theory.operators import Stack
 from theory.regularisers import Regulariser
 from theory.solvers.polishing import polish
 from theory.solvers.result import DEFAULT_EPS, Solution, check_iterative_input
@@ -66,52 +69,60 @@ INNER_TOL = 1e-6
 ARMIJO, MIN_STEP = 1e-4, 1e-12
 #: Relative round-off of a computed phi (ten ulps).
 ROUND_OFF = 10 * np.finfo(float).eps
+#: The Newton matrix is formed and factorised up to this many outputs n (8 n^2 bytes: 128 MiB); above, conjugate
+#: gradients solve the Newton system with products by A_p, J_p and A_p^T only (memory O(size of Z + data)).
+DENSE_NEWTON_MAX = 4096
+#: Conjugate gradients stop at this relative residual (an inexact Newton direction; the line search and the
+#: certificate judge the step) or after this many products.
+CG_RTOL, CG_MAX_ITERATIONS = 1e-10, 1000
 
 
-@dataclass
-class _Group:
-    """The blocks of one shape and norm, stacked: A as (P, n, rows, cols), tall (rows >= cols) for nuclear ones."""
-
-    indices: list[int]
-    tensor: np.ndarray
-    norm: Regulariser
-    transposed: bool
+#: The blocks of one shape and norm: their indices in the program, their stacked maps, their regulariser.
+Group = tuple[list[int], Stack, Regulariser]
 
 
-def _groups(program: LiftedProgram) -> list[_Group]:
+def _groups(program: LiftedProgram) -> list[Group]:
+    """The blocks of one shape and norm, as one theory.operators.Stack, tall (rows >= cols) for nuclear ones."""
     by_kind: dict[tuple, list[int]] = {}
     for p, block in enumerate(program.blocks):
         by_kind.setdefault((block.shape, block.norm), []).append(p)
-    n = program.target.size
     groups = []
     for ((rows, cols), norm), indices in by_kind.items():
-        tensor = np.stack([program.blocks[p].matrix.reshape(n, rows, cols) for p in indices])
         transposed = norm.needs_sdp and rows < cols  # the nuclear norm's Jacobian formula takes tall matrices
-        groups.append(_Group(indices, tensor.transpose(0, 1, 3, 2) if transposed else tensor, norm, transposed))
+        groups.append((indices, Stack([program.blocks[p].operator for p in indices], transposed), norm))
     return groups
 
 
 class _Augmented:
     """phi, its gradient and the next multipliers Z' at one V, for fixed Z and sigma (module docstring)."""
 
-    def __init__(self, groups: list[_Group], y: np.ndarray, beta: float, Z: list[np.ndarray], sigma: float,
+    def __init__(self, groups: list[Group], y: np.ndarray, beta: float, Z: list[np.ndarray], sigma: float,
                  V: np.ndarray) -> None:
         self.V, self.sigma = V, sigma
         self.value, self.grad = 0.5 * V @ V - V @ y, V - y
         self.next_Z, self.data = [], []
-        for group, Zg in zip(groups, Z):
-            flat = group.tensor.reshape(*group.tensor.shape[:2], -1)  # (P, n, rows * cols)
-            X = (V @ flat).reshape(Zg.shape) + Zg / sigma
-            shrunk, data = group.norm.prox(X, beta)
+        for (_, stack, norm), Zg in zip(groups, Z):
+            shrunk, data = norm.prox(stack.adjoint(V) + Zg / sigma, beta)
             self.value += 0.5 * sigma * float(np.sum(shrunk * shrunk))
-            self.grad = self.grad + sigma * (flat @ shrunk.reshape(len(Zg), -1, 1)).sum(axis=(0, 2))
+            self.grad = self.grad + sigma * stack.apply(shrunk)
             self.next_Z.append(sigma * shrunk)
             self.data.append(data)
 
-    def newton_direction(self, groups: list[_Group], beta: float) -> np.ndarray:
-        matrix = np.eye(self.V.size)
-        for group, data in zip(groups, self.data):
-            matrix += self.sigma * group.norm.jacobian_gram(group.tensor, data, beta)
+    def newton_direction(self, groups: list[Group], beta: float) -> np.ndarray:
+        """The solution d of (I + sigma sum_p A_p J_p A_p^T) d = -grad phi: by a dense solve of the formed matrix up
+        to DENSE_NEWTON_MAX outputs, by conjugate gradients on the products beyond (docs/theory.md §9.9)."""
+        n = self.V.size
+        if n > DENSE_NEWTON_MAX:
+            def product(v: np.ndarray) -> np.ndarray:
+                out = v.copy()
+                for (_, stack, norm), data in zip(groups, self.data):
+                    out += self.sigma * stack.apply(norm.jacobian_apply(stack.adjoint(v), data, beta))
+                return out
+            operator = LinearOperator((n, n), matvec=product, dtype=float)
+            return cg(operator, -self.grad, rtol=CG_RTOL, maxiter=CG_MAX_ITERATIONS)[0]
+        matrix = np.eye(n)
+        for (_, stack, norm), data in zip(groups, self.data):
+            matrix += self.sigma * norm.jacobian_gram(stack, data, beta)
         return -np.linalg.solve(matrix, self.grad)
 
 
@@ -139,7 +150,7 @@ def _next_sigma(sigma: float, beta: float, converged: bool, gap: float, previous
     return sigma
 
 
-def _inner(state: _Augmented, groups: list[_Group], y: np.ndarray, beta: float, Z: list[np.ndarray],
+def _inner(state: _Augmented, groups: list[Group], y: np.ndarray, beta: float, Z: list[np.ndarray],
            budget: int) -> tuple[_Augmented, int, bool]:
     """Newton steps on phi from ``state`` until |grad phi| <= INNER_TOL beta' (converged), a step fails to
     decrease phi or |grad phi| (round-off: not converged), or ``budget`` steps are spent."""
@@ -166,11 +177,11 @@ def _subspaces(program: LiftedProgram, blocks: list[np.ndarray]) -> Components:
     return parts
 
 
-def _blocks(program: LiftedProgram, groups: list[_Group], Z: list[np.ndarray], back: float) -> list[np.ndarray]:
+def _blocks(program: LiftedProgram, groups: list[Group], Z: list[np.ndarray], back: float) -> list[np.ndarray]:
     blocks: list[np.ndarray] = [np.empty(0)] * len(program.blocks)
-    for group, Zg in zip(groups, Z):
-        for p, Zp in zip(group.indices, Zg):
-            blocks[p] = back * (Zp.T if group.transposed else Zp)
+    for (indices, stack, _), Zg in zip(groups, Z):
+        for p, Zp in zip(indices, Zg):
+            blocks[p] = back * (Zp.T if stack.transposed else Zp)
     return blocks
 
 
@@ -195,7 +206,7 @@ def solve_ssnal(program: LiftedProgram, eps: float = DEFAULT_EPS, max_seconds: f
     scaled, back = normalised(program)
     groups = _groups(scaled)
     y, beta = scaled.target, scaled.beta
-    Z = [np.zeros((len(g.indices), *g.tensor.shape[2:])) for g in groups]
+    Z = [np.zeros((len(indices), *stack.shape)) for indices, stack, _ in groups]
     V, sigma, steps, outer, previous_gap = y.copy(), SIGMA0, 0, 0, np.inf
     best, best_gap, mark = program.zeros(), np.inf, (np.inf, 0)  # mark: (gap, outer) of the last tenfold gain
     while True:
