@@ -183,6 +183,12 @@ def zero_is_optimal(program: LiftedProgram) -> bool:
     return beta_max(program) <= program.beta
 
 
+def objective_scale(program: LiftedProgram, value: float) -> float:
+    """max(|value|, 1e-12 l(0), tiny): the denominator of a relative change of the objective near ``value``, scale
+    free (an absolute floor would call every component of a program with objective 1e-58 zero)."""
+    return max(abs(value), 1e-12 * abs(program.loss_value(np.zeros_like(program.target))), np.finfo(float).tiny)
+
+
 def significant_components(program: LiftedProgram, Zs: list[np.ndarray]) -> Components:
     """The components of Zs that are not zero (TRUNCATION_TOL); none at all when Z = 0 is optimal.
 
@@ -202,7 +208,7 @@ def significant_components(program: LiftedProgram, Zs: list[np.ndarray]) -> Comp
         k = keep[p] - 1
         trial = prediction - sigma[k] * component_outputs(program.blocks[p], P[:, k:k + 1], Qt[k:k + 1].T)[:, 0, 0]
         value = program.loss_value(trial) + program.beta * (penalty - sigma[k])
-        if abs(value - reference) > TRUNCATION_TOL * max(abs(reference), 1e-12):
+        if abs(value - reference) > TRUNCATION_TOL * objective_scale(program, reference):
             break
         keep[p], prediction, penalty = k, trial, penalty - sigma[k]
     return [(P[:, :k], sigma[:k], Qt[:k]) for (P, sigma, Qt), k in zip(parts, keep)]

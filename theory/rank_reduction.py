@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory.lifted import Components, LiftedProgram, component_outputs, compose, significant_components
+from theory.lifted import (Components, LiftedProgram, component_outputs, compose, objective_scale,
+                           significant_components)
 
 #: A direction counts as a null direction when it moves the constraints by less than this fraction of the
 #: largest singular value of the constraint map (float64 round-off on maps of moderate condition).
@@ -83,4 +84,4 @@ def reduce_rank(program: LiftedProgram, Zs: list[np.ndarray]) -> list[np.ndarray
         parts = _step(parts, Vt[-1], index)
     reduced = compose(program, parts)
     before, after = program.objective(truncated), program.objective(reduced)
-    return reduced if abs(after - before) <= OBJECTIVE_TOL * max(abs(before), 1e-12) else truncated
+    return reduced if abs(after - before) <= OBJECTIVE_TOL * objective_scale(program, before) else truncated
