@@ -112,13 +112,13 @@ def select(claims: list[Claim], quick: bool, only: list[str] | None = None) -> l
 # ---- measurements: each returns a JSON-like record; a claim's quantity is a dotted path into it ------------------
 
 def _verification(theorem: str, seed: int = 0, beta: float | None = None, convex_only: bool = False,
-                  restarts: int = 20) -> dict:
+                  restarts: int = 20, loss: str | None = None) -> dict:
     """`proofs-check verify` on the default instance (its JSON), and how many restarts at the zero-gap width end
     within proofs_check.tolerances.GAP of C*."""
     from proofs_check import api
     from proofs_check import tolerances as tol
 
-    record = api.verify(theorem, seed=seed, beta=beta, convex_only=convex_only, restarts=restarts).to_json()
+    record = api.verify(theorem, seed=seed, beta=beta, convex_only=convex_only, restarts=restarts, loss=loss).to_json()
     values = (record["restart_values"] or {}).get(str(record["heads"]), [])
     reached = sum((v - record["convex_optimum"]) / record["scale"] <= tol.GAP for v in values)
     return {**record, "restarts_reaching_optimum": reached}
@@ -232,10 +232,57 @@ def _restart_speed(size: list[int], seed: int = 0, beta: float = 0.1, serial: in
             "best_difference": abs(many.best - one.best) / abs(one.best)}
 
 
+def _matrix_free_solve(size: list[int], seed: int = 0, beta: float = 0.1) -> dict:
+    """The prox solver on a linear-attention program of ``size`` (N, s, d, c) built from its structured maps, as
+    benchmarks/bench_scale.py runs it (without the child process and its memory measurement)."""
+    import time
+
+    from theory.solvers import solve
+
+    start = time.perf_counter()
+    solution = solve(_bench_theorem(size, seed, beta).program, "prox")
+    return {"seconds": time.perf_counter() - start, "certified_gap": solution.certified_gap}
+
+
+def _parallel_restarts(restarts: int = 16, workers: int = 2, seed: int = 0) -> dict:
+    """Restarts of the default linear-attention instance at its zero-gap width, serially and on ``workers`` local
+    processes (after a warm-up that starts the pool): the speed-up and whether the values are identical."""
+    import theory
+    from proofs_check.restarts import TheoremAtWidth, run_restarts
+
+    theorem = theory.get("linear-attention").default_instance(seed)
+    task = TheoremAtWidth(theorem, theorem.heads_for_zero_gap())
+    run_restarts(task, workers, seed, (task.m,), workers=workers)
+    serial, parallel = (run_restarts(task, restarts, seed, (task.m,), workers=w) for w in (1, workers))
+    return {"speed_up": serial.seconds / parallel.seconds,
+            "identical": bool(np.array_equal(serial.values, parallel.values))}
+
+
+def _grokking(train_fraction: float, seed: int = 0, steps: int = 5000) -> dict:
+    """One run of the modular-division experiment (proofs_check.grokking), per model its steps to 99 % train and
+    test accuracy and its final accuracies."""
+    from proofs_check.grokking import GrokkingConfig, run_grokking
+
+    result = run_grokking(GrokkingConfig(train_fraction=train_fraction, seed=seed, steps=steps))
+    return {run.model: {"steps_to_train_99": run.train_step, "steps_to_test_99": run.test_step,
+                        "test_accuracy": run.curve.test_accuracy[-1], **run.details} for run in result.runs}
+
+
+def _student_teacher(seed: int = 0) -> dict:
+    """The student-teacher experiment (proofs_check.student_teacher) with its default sizes."""
+    from proofs_check.student_teacher import StudentTeacherConfig, run_student_teacher
+
+    result = run_student_teacher(StudentTeacherConfig(seed=seed))
+    return {s.student: {"objective": s.objective, "certified_gap": s.certified_gap, "train_error": s.train_error,
+                        "test_error": s.test_error} for s in result.students}
+
+
 MEASURES: dict[str, Callable[..., dict]] = {
     "verification": _verification, "path": _path, "path_monotone": _path_monotone,
     "clustering_cell": _clustering_cell, "stored_clustering_map": _stored_clustering_map, "comparison": _comparison,
     "digits": _digits, "solver_speed": _solver_speed, "restart_speed": _restart_speed,
+    "matrix_free_solve": _matrix_free_solve, "parallel_restarts": _parallel_restarts, "grokking": _grokking,
+    "student_teacher": _student_teacher,
 }
 
 

@@ -20,9 +20,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 #: softmax baseline, the convex-attention restarts near the vertices, the path's drawn instances, the MLP head), and
 #: README.md takes the replacement text at merge.  Until then README.md must not quote them; once it does, this test
 #: fails and the id is removed here.
-PENDING = {"compare.softmax-attention.optimum", "compare.softmax-attention.relative_fit",
-           "convex-attention.beta0.5.restarts_at_optimum", "path.monotone_count", "path.seed8_counts",
-           "experiment.mlp.objective", "experiment.mlp.train_accuracy", "experiment.mlp.test_accuracy"}
+PENDING = {"experiment.mlp.objective", "experiment.mlp.train_accuracy", "experiment.mlp.test_accuracy"}
 
 
 def test_every_claim_is_quoted_in_the_readme():
