@@ -21,8 +21,8 @@ from theory.convex_attention import ConvexAttention
 from theory.convex_attention_fc import ConvexAttentionFC, draw_fc_gates
 from theory.errors import InputError
 from theory.relu_attention_fc import ReLUAttentionFC
+from tests.tolerances import ROUND_OFF
 
-ROUND_OFF = 1e-12
 
 
 def _fc(seed: int = 0, shape=(4, 3, 2, 2), gates: int = 2, beta: float = 0.5) -> ConvexAttentionFC:

@@ -16,7 +16,8 @@ import theory
 from proofs_check.harness import verify
 from theory.data import SCALE_RANGE
 from theory.lifted import beta_max
-from theory.solvers import ACCEPT_GAP
+
+from tests.tolerances import TWO_ACCEPTED
 
 THEOREMS = ["linear-mlp", "linear-attention", "gated-relu-attention", "convex-attention", "mlp-mixer", "fno"]
 
@@ -38,5 +39,5 @@ def test_witnesses_at_the_ends_of_the_scale_range(name, end):
     reference = verify(theorem, convex_only=True)
     result = verify(scaled, convex_only=True)
     assert result.passed, [(c.name, c.value) for c in result.checks if c.passed is False]
-    assert result.convex_optimum / factor == pytest.approx(reference.convex_optimum, rel=2 * ACCEPT_GAP)  # each certified within ACCEPT_GAP
+    assert result.convex_optimum / factor == pytest.approx(reference.convex_optimum, rel=TWO_ACCEPTED)
     assert result.rank == reference.rank

@@ -21,8 +21,8 @@ from proofs_check.transformer_block import AdamW, BlockShape, init_params, loss_
 from theory.losses import CROSS_ENTROPY, SQUARED
 from theory.convex_attention_fc import ConvexAttentionFC, draw_fc_gates
 from theory.errors import InputError
+from tests.tolerances import ROUND_OFF
 
-ROUND_OFF = 1e-12
 TINY = GrokkingConfig(modulus=5, train_fraction=0.6, steps=60, log_every=20, width=8, heads=2, hidden=8, gates=3,
                       beta_fraction=0.1)
 

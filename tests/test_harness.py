@@ -2,7 +2,12 @@
 fail, and a verification whose restarts end below the certified bound exits with code 1.
 
 The evidence is the real evidence of the default linear-attention instance (its certificate, ranks and restarts),
-with one number changed by far more than any tolerance, so each test isolates one witness.
+with one number changed, so each test isolates one witness.  The changes are fixed sizes, not multiples of the
+tolerance under test (a multiple would grow with a loosened tolerance and hide it): EFFECT, the smallest real effect
+a witness must see (a restart at too small a width ends 1e-4 or more above C*, proofs_check/tolerances.py), is
+rejected, and ACCEPT_GAP, the largest error of an accepted solution, is accepted.  So every tolerance must lie
+between the two, and loosening or tightening one past them fails a test.  End to end, each failing witness makes
+`proofs-check verify` print [FAIL] and exit with code 1.
 """
 
 from __future__ import annotations
@@ -20,7 +25,10 @@ from proofs_check.restarts import RestartRun
 import theory
 from theory.lifted import block_factors, certificate
 from theory.rank_reduction import reduce_rank
-from theory.solvers import solve
+from theory.solvers import ACCEPT_GAP, solve
+
+#: The smallest effect a witness must detect, relative to C* (module docstring).
+EFFECT = 1e-4
 
 
 @pytest.fixture(scope="module")
@@ -48,25 +56,31 @@ def test_the_true_evidence_passes_every_witness(evidence):
 
 
 def test_a_restart_below_the_certified_bound_fails_weak_duality(evidence):
-    below = evidence.certificate.lower_bound - 1e-6 * evidence.optimum  # 1000 times ROUNDOFF below LB
+    below = evidence.certificate.lower_bound - 1e-6 * evidence.optimum  # 1000 times float64 round-off below LB
     restarts = {**evidence.restarts, evidence.m_star - 1: np.array([below])}
     assert _verdicts(replace(evidence, restarts=restarts))["weak_duality"] is False
 
 
-def test_a_best_restart_above_the_optimum_fails_the_zero_gap(evidence):
-    restarts = {**evidence.restarts, evidence.heads: np.full(3, evidence.optimum * (1 + 100 * tol.GAP))}
-    assert _verdicts(replace(evidence, restarts=restarts))["zero_gap"] is False
+def _best_restart(evidence: Evidence, relative: float) -> Evidence:
+    return replace(evidence, restarts={**evidence.restarts, evidence.heads: np.full(3, evidence.optimum * (1 + relative))})
 
 
-def test_a_recovered_network_off_the_optimum_fails_recovery(evidence):
-    assert _verdicts(replace(evidence, recovered=evidence.optimum * (1 + 100 * tol.RECOVERY)))["recovery"] is False
+def _recovered(evidence: Evidence, relative: float) -> Evidence:
+    return replace(evidence, recovered=evidence.optimum * (1 + relative))
 
 
-def test_a_dual_point_far_from_the_optimum_fails_the_certificate(evidence):
-    """A lower bound 100 times DUAL below C*, and one above C* (a dual objective above the primal: a wrong dual)."""
-    for factor in (1 - 100 * tol.DUAL, 1 + 100 * tol.DUAL):
-        cert = replace(evidence.certificate, lower_bound=factor * evidence.optimum)
-        assert _verdicts(replace(evidence, certificate=cert))["dual_certificate"] is False
+def _lower_bound(evidence: Evidence, relative: float) -> Evidence:
+    return replace(evidence, certificate=replace(evidence.certificate, lower_bound=evidence.optimum * (1 + relative)))
+
+
+@pytest.mark.parametrize("change, witness", [(_best_restart, "zero_gap"), (_recovered, "recovery"),
+                                             (_lower_bound, "dual_certificate")])
+def test_a_real_effect_fails_and_solver_accuracy_passes(evidence, change, witness):
+    """A best restart, a recovered network or a dual bound EFFECT above (or, for the bound, below) C* fails its
+    witness; the same ACCEPT_GAP off passes (a dual bound above the primal, a wrong dual, fails at any size)."""
+    for sign in (1, -1) if witness == "dual_certificate" else (1,):
+        assert _verdicts(change(evidence, sign * EFFECT))[witness] is False
+    assert _verdicts(change(evidence, ACCEPT_GAP if witness != "dual_certificate" else -ACCEPT_GAP))[witness] is True
 
 
 def test_ranks_over_the_extreme_point_bound_fail_the_structure(evidence):
@@ -95,3 +109,55 @@ def test_a_failed_witness_exits_with_code_1(tmp_path, monkeypatch):
     assert main(["verify", "linear-attention", "--data", str(data), "--restarts", "2", "--json", str(out)]) == 1
     report = json.loads(out.read_text())
     assert report["passed"] is False and report["checks"]["weak_duality"]["passed"] is False
+
+
+def _corrupt(monkeypatch, field: str, relative: float) -> None:
+    """Make the harness's convex solution report ``field`` off by ``relative`` of C* (a bug's signature)."""
+    import proofs_check.harness as harness
+
+    original = harness.solve_and_recover
+
+    def corrupted(theorem, solver="auto"):
+        convex = original(theorem, solver)
+        C = convex.solution.optimum
+        if field == "recovered":
+            return replace(convex, recovered=C * (1 + relative))
+        return replace(convex, certificate=replace(convex.certificate, lower_bound=C * (1 + relative)))
+    monkeypatch.setattr(harness, "solve_and_recover", corrupted)
+
+
+def _restarts_above(monkeypatch) -> None:
+    """Every restart ends EFFECT above where it did (L-BFGS stopping early: the zero gap's signature)."""
+    import proofs_check.harness as harness
+
+    original = harness.run_restarts
+
+    def early(*args, **kwargs):
+        run = original(*args, **kwargs)
+        return replace(run, values=run.values * (1 + EFFECT))
+    monkeypatch.setattr(harness, "run_restarts", early)
+
+
+def _too_many_ranks(monkeypatch) -> None:
+    cls = theory.get("linear-attention")
+    original = cls.structure
+    monkeypatch.setattr(cls, "structure", lambda self, Z: {**original(self, Z),
+                                                           "ranks": [r + 1 for r in original(self, Z)["max_rank"]]})
+
+
+@pytest.mark.parametrize("witness, setup", [
+    ("zero_gap", _restarts_above),
+    ("recovery", lambda mp: _corrupt(mp, "recovered", EFFECT)),
+    ("dual_certificate", lambda mp: _corrupt(mp, "lower_bound", -EFFECT)),
+    ("structure", _too_many_ranks),
+])
+def test_every_failing_witness_prints_fail_and_exits_1(witness, setup, tmp_path, monkeypatch, capsys):
+    setup(monkeypatch)
+    rng = np.random.default_rng(1)
+    data = tmp_path / "d.npz"
+    np.savez(data, X=rng.standard_normal((5, 3, 2)), Y=rng.standard_normal((5, 3, 2)))
+    out = tmp_path / "out.json"
+    code = main(["verify", "linear-attention", "--data", str(data), "--restarts", "3", "--json", str(out)])
+    report = json.loads(out.read_text())
+    assert code == 1 and report["passed"] is False and report["checks"][witness]["passed"] is False
+    assert any(line.split()[:2] == ["[FAIL]", witness] for line in capsys.readouterr().out.splitlines())

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from tests import reference
 from tests.strategies import bind, instances_for
 from tests.test_prox import _mixed_program
-from tests.tolerances import ROUND_OFF
+from tests.tolerances import ROUND_OFF, TWO_CERTIFIED
 import theory
 from theory.errors import InputError
 from theory.lifted import certified_gap
@@ -29,7 +29,6 @@ from theory.solvers import ssnal
 
 MATRIX_FREE = sorted(name for name, cls in theory.REGISTRY.items() if cls.matrix_free)
 #: Two certified solutions of one program: each within eps = 1e-8 of C*.
-TWO_CERTIFIED = 2e-8
 
 
 def _close(actual: np.ndarray, expected: np.ndarray, what: str) -> None:

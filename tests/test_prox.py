@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from proofs_check.restarts import TheoremAtWidth, run_restarts
 from tests.strategies import bind, instances_for
-from tests.tolerances import ROUND_OFF
+from tests.tolerances import ROUND_OFF, WITNESS
 import theory
 from theory.base import Theorem
 from theory.errors import InputError, SolverFailure
@@ -35,7 +35,6 @@ NAMES = sorted(theory.REGISTRY)
 #: FISTA is not tested on relu-attention (measured): its program has one small block per logit pattern (390 on
 #: the default instance), and FISTA reached only a certified gap of 1.1e-2 in 120 s there (SSNAL: 0.3 s).
 FISTA_NAMES = sorted(set(theory.REGISTRY) - {"relu-attention"})
-AGREEMENT = 1e-6
 #: What solve reports per prox method (SSNAL hands over to FISTA when it stalls).
 SOLVER_NAMES = {"prox": ("PROX-SSNAL", "PROX-SSNAL+FISTA"), "fista": ("PROX-FISTA",)}
 
@@ -46,7 +45,7 @@ def _agree(program, method: str = "prox", reference=None) -> None:
     assert solution.solver in SOLVER_NAMES[method] and solution.status == "optimal"
     gap = solution.optimum - certificate(program, solution.blocks).lower_bound
     assert gap <= 1e-8 * abs(solution.optimum) + 1e-300
-    assert abs(solution.optimum - reference.optimum) <= AGREEMENT * abs(reference.optimum)
+    assert abs(solution.optimum - reference.optimum) <= WITNESS * abs(reference.optimum)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -22,8 +22,8 @@ from theory.convex_attention_fc import ConvexAttentionFC
 from theory.errors import InputError
 from theory.lifted import block_factors
 from theory.solvers import solve
+from tests.tolerances import ROUND_OFF
 
-ROUND_OFF = 1e-12
 TINY = StudentTeacherConfig(n_train=8, n_test=12, tokens=3, features=2, outputs=1, teacher_hidden=3, gates=2,
                             restarts=1, beta=0.01)
 
