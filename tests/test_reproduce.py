@@ -16,11 +16,8 @@ from theory.errors import InputError
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
-#: Claims whose README text is stale on this branch: the measured values changed since the README was written (the
-#: softmax baseline, the convex-attention restarts near the vertices, the path's drawn instances, the MLP head), and
-#: README.md takes the replacement text at merge.  Until then README.md must not quote them; once it does, this test
-#: fails and the id is removed here.
-PENDING = {"experiment.mlp.objective", "experiment.mlp.train_accuracy", "experiment.mlp.test_accuracy"}
+#: Claims whose README text is stale on this branch (none now); an id here must not be quoted in README.md.
+PENDING: set[str] = set()
 
 
 def test_every_claim_is_quoted_in_the_readme():
