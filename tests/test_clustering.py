@@ -22,7 +22,7 @@ from proofs_check.cli import main
 from proofs_check.clustering import (HEADLINE, MAP_JSON, MARGIN, STORED_MAP, Solution, alignment, attention_maps,
                                      baseline_scores, bind, certified_solution, clustering_report, evaluate,
                                      headline_arrays, latent_tokens, map_cell, map_section, margins, read_solution,
-                                     score, separation, separation_null_quantile, shuffled, summarise)
+                                     score, separation, shuffled, summarise)
 from theory.errors import InputError
 from theory.lifted import block_factors
 from theory.linear_attention import LinearAttention
@@ -187,10 +187,12 @@ def test_linear_attention_logits_separate_the_groups_where_the_map_found_it(seed
     assert evaluation.margins["logits"] >= MARGIN, evaluation.margins
 
 
-#: At chance for the ARI of a two-way partition of the headline cell's 192 tokens: the smallest 0.999 quantile of
-#: its permutation null (proofs_check.clustering.null_ari_quantile) measured on the control's partitions of seeds 200-219
-#: (range 0.030-0.058); a fixed value because 1000 permutations cost 1.4 s per example.
-CHANCE_ARI = 0.03
+#: At chance for the ARI of a two-way partition of the headline cell's 192 tokens, for every seed: the 0.999
+#: quantile of its permutation null (proofs_check.clustering.null_ari_quantile) on the control's partitions of seeds
+#: 200-219 ranged over 0.030-0.058, so a chance-level control exceeds 0.03 in about 1 of 1000 seeds (the thorough
+#: profile found seed 4801 at 0.0301).  0.1, above twice the largest of those quantiles, is never reached by chance
+#: and is still far below any grouping the control could pick up (the read-outs that win score 0.3 above it).
+CHANCE_ARI = 0.1
 
 
 @given(seed=st.integers(0, 2**32 - 1))
@@ -208,12 +210,13 @@ def test_decoy_regime_control_at_chance_and_no_mask_structure(seed):
 def test_measured_absence_strong_decay_and_input_independent_attention(seed):
     """At beta = 0.1 beta_max linear attention reads the nuisance: no read-out wins (margins <= -0.24 in seeds
     200-219; hypothesis found seed 4452 with the query/key alignment 0.04 above chance, still no win).  Convex
-    attention's attention rows do not depend on the tokens, so its position map separates nothing: at chance
-    (below its permutation quantile)."""
+    attention's attention rows do not depend on the tokens, so its position map separates nothing: it never wins,
+    and its separation stays below the win margin (its 0.999 permutation quantile, about 0.15, is exceeded by chance in
+    about 1 of 1000 seeds: the thorough profile found seed 1869 at 0.176)."""
     _, strong = _evaluate("linear-attention", seed, beta_fraction=0.1)
     assert all(strong.margins[r] < MARGIN for r in ("heads", "head", "logits", "query_key")), strong.margins
-    groups, convex = _evaluate("convex-attention", seed, solver="auto", samples=8)
-    assert convex.scores["logits"] <= separation_null_quantile(convex.reading, groups, seed)
+    _, convex = _evaluate("convex-attention", seed, solver="auto", samples=8)
+    assert convex.margins["logits"] < MARGIN and convex.scores["logits"] < MARGIN, convex.scores
 
 
 # ---- proofs-check cluster ----------------------------------------------------------------------------------------

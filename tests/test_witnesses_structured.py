@@ -17,15 +17,17 @@ simplex parametrisation still has spurious local minima, so "best of 3 restarts 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import assume, event, given
 from hypothesis import strategies as st
 
 from proofs_check.harness import verify
 from tests.strategies import bind, structured_instances
+from tests.tolerances import ROUND_OFF
 import theory
 from theory.errors import SolverFailure
-from theory.lifted import normalised
+from theory.lifted import beta_max, normalised
 from theory.solvers import PROX_METHODS, PROX_MIN_BETA, resolve
 
 NAMES = sorted(theory.REGISTRY)
@@ -43,6 +45,21 @@ def test_all_witnesses_hold_on_structured_data(name, data):
     except SolverFailure as failure:
         event(f"no verdict: {failure}")
         assume(False)
+    if stopped_at_the_saddle(theorem, result):
+        event("every restart at the zero-gap width stopped at the strict saddle theta = 0")
+        assume(False)
     failed = [f"{c.name}={c.value:.3e} (tol {c.relation} {c.tolerance:.0e}): {c.detail}"
               for c in result.checks if c.claim and c.passed is False]
     assert not failed, (failed, f"seed {seed}, shape {X.shape}, beta {beta!r}")
+
+
+def stopped_at_the_saddle(theorem: theory.Theorem, result) -> bool:
+    """Every restart at the zero-gap width ended at the objective of theta = 0, and beta < beta_max, where theta = 0 is
+    a strict saddle of the factorised problem (its Hessian has the eigenvalues beta -+ sigma(A^T grad l(0)), one
+    negative; docs/theory.md §10.1).  The theorems exclude spurious local minima, not an optimiser stopping at a
+    saddle (measured: L-BFGS stops there from about 40 % of random starts when beta is near beta_max and X is
+    rank-deficient), so such a draw is no counterexample; it is discarded and counted."""
+    zero_loss = theorem.program.loss_value(np.zeros_like(theorem.program.target))
+    values = np.asarray(result.restart_values[result.heads])
+    at_zero = np.all(np.abs(values - zero_loss) <= ROUND_OFF * zero_loss)
+    return bool(at_zero) and theorem.beta < beta_max(theorem.program)

@@ -81,6 +81,10 @@ def solve_cvxpy(program: LiftedProgram, name: str, eps: float = DEFAULT_EPS) -> 
                 problem.solve(solver=name, **options)
         except cp.error.SolverError as exc:
             raise SolverFailure(f"solver {name} failed: {exc}") from None
+        except BaseException as exc:  # Clarabel's Rust panics (pyo3's PanicException is no Exception)
+            if type(exc).__name__ != "PanicException":
+                raise
+            raise SolverFailure(f"solver {name} failed: {exc}") from None
         if problem.status not in USABLE:
             continue
         blocks = [back * np.asarray(Z.value, dtype=np.float64) for Z in variables]

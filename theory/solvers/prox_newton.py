@@ -25,7 +25,6 @@ from dataclasses import replace
 import numpy as np
 import scipy.sparse
 
-from theory.errors import SolverFailure
 from theory.lifted import LiftedProgram, certified_gap
 from theory.losses import SQUARED
 from theory.solvers.result import DEFAULT_EPS, Solution, check_iterative_input
@@ -81,8 +80,8 @@ def _line_search(program: LiftedProgram, Z0: list[np.ndarray], Z1: list[np.ndarr
 
 def solve_prox_newton(program: LiftedProgram, eps: float = DEFAULT_EPS, max_seconds: float = 600.0,
                       max_iterations: int = 100) -> Solution:
-    """Solve (C) by proximal Newton to a certified relative gap <= eps; SolverFailure with the gap reached when the
-    budget runs out or no step decreases the objective any more."""
+    """Solve (C) by proximal Newton to a certified relative gap <= eps, or until the budget runs out or no step
+    decreases the objective any more; then status "inaccurate" with the gap reached (theory.solvers.solve judges it)."""
     check_iterative_input(program, eps, "proximal Newton")
     start = time.perf_counter()
     Zs = program.zeros()
@@ -100,9 +99,8 @@ def solve_prox_newton(program: LiftedProgram, eps: float = DEFAULT_EPS, max_seco
         if new_value >= value:
             break
         value, gap = certified_gap(program, Zs)
-    seconds = time.perf_counter() - start
-    if gap > eps:
-        raise SolverFailure(f"proximal Newton stopped at certified relative gap {gap:.2e} > eps {eps:.0e} after "
-                            f"{seconds:.1f} s")
-    return Solution(Zs, value, gap, "PROX-NEWTON", "optimal", seconds, {"method": "prox-newton", "eps": eps,
-                                                                        "iterations": iteration})
+    # Above eps the point is still returned, as cvxpy's are: theory.solvers.solve polishes it and accepts it up to
+    # ACCEPT_GAP (a point certified at 2e-8 is a result, not a failure).
+    status = "optimal" if gap <= eps else "inaccurate"
+    return Solution(Zs, value, gap, "PROX-NEWTON", status, time.perf_counter() - start,
+                    {"method": "prox-newton", "eps": eps, "iterations": iteration})
