@@ -57,8 +57,8 @@ def stopped_at_the_saddle(theorem: theory.Theorem, result) -> bool:
     """Every restart at the zero-gap width ended at the objective of theta = 0, and beta < beta_max, where theta = 0 is
     a strict saddle of the factorised problem (its Hessian has the eigenvalues beta -+ sigma(A^T grad l(0)), one
     negative; docs/theory.md §10.1).  The theorems exclude spurious local minima, not an optimiser stopping at a
-    saddle (measured: L-BFGS stops there from about 40 % of random starts when beta is near beta_max and X is
-    rank-deficient), so such a draw is no counterexample; it is discarded and counted."""
+    saddle (measured: L-BFGS stopped there from 9 of 20 random starts on a draw with beta near beta_max and X of
+    rank one), so such a draw is no counterexample; it is discarded and counted."""
     zero_loss = theorem.program.loss_value(np.zeros_like(theorem.program.target))
     values = np.asarray(result.restart_values[result.heads])
     at_zero = np.all(np.abs(values - zero_loss) <= ROUND_OFF * zero_loss)
