@@ -187,3 +187,24 @@ def test_auto_falls_back_to_the_other_solver_family(monkeypatch):
     assert "optimal_inaccurate" in solution.options["fallback after"]
     with pytest.raises(SolverFailure, match="optimal_inaccurate"):
         solve(program, "clarabel")
+
+
+def test_a_solver_panic_is_a_solver_failure(monkeypatch):
+    """Clarabel's Rust panics reach Python as pyo3's PanicException, a BaseException (found by the thorough fuzz test
+    as a traceback): solve turns it into a SolverFailure, and other BaseExceptions pass through."""
+    import cvxpy as cp
+
+    PanicException = type("PanicException", (BaseException,), {})
+
+    def panicking(self, *args, **kwargs):
+        raise PanicException("Eigval error: Eigen(1)")
+    monkeypatch.setattr(cp.Problem, "solve", panicking)
+    program = theory.get("linear-attention").default_instance(0).program
+    with pytest.raises(SolverFailure, match="Eigval error"):
+        solve(program, "clarabel")
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cp.Problem, "solve", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        solve(program, "clarabel")
