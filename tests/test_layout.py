@@ -21,15 +21,19 @@ def test_theory_never_imports_the_harness():
     assert not {path: names for path, names in offenders.items() if names}
 
 
-#: Directories that are not the artifact's own text (build products, caches, the git store, written reports).
+#: Directories that are not the artifact's own text (build products, caches, the git store, written reports; and
+#: any virtual environment inside the checkout, found by its pyvenv.cfg).
 NOT_SOURCE = {".git", "__pycache__", ".hypothesis", ".pytest_cache", "build", "dist", "reports"}
 #: What would point a reader outside the repository: the source notes and the machine's work directories.
 OUTSIDE = ("../shared", "THEORY.md", "/work/")
 
 
 def _text_files():
+    venvs = [cfg.parent for cfg in ROOT.rglob("pyvenv.cfg")]  # a virtual environment made inside the checkout
     for path in ROOT.rglob("*"):
         parts = set(path.relative_to(ROOT).parts)
+        if any(venv in path.parents for venv in venvs):
+            continue
         if path.is_file() and not parts & NOT_SOURCE and not any(p.endswith(".egg-info") for p in parts):
             try:
                 yield path, path.read_text()
