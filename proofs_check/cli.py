@@ -401,8 +401,12 @@ def _options(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _command_run(args: argparse.Namespace, workers: int) -> list[Verification]:
-    names = args.theorems or list(theory.REGISTRY)
-    classes = [theory.get(name) for name in names]
+    classes = [theory.get(name) for name in args.theorems or theory.REGISTRY]
+    if not args.theorems:  # every theorem stated for the loss (a named theorem that is not stated for it exits 2)
+        skipped = [cls.name for cls in classes if args.loss not in cls.losses]
+        classes = [cls for cls in classes if cls.name not in skipped]
+        if skipped:
+            print(f"not stated for the {args.loss} loss, skipped: {', '.join(skipped)}")
     results = []
     for cls in classes:
         results.append(_verify_and_show(cls.default_instance(args.seed, **_options(args)), args, workers))

@@ -199,8 +199,49 @@ DECAYED = {"convex-attention": (False, True, True), "convex-attention-fc": (Fals
            "relu-attention-fc": (False, True, True)}
 
 
+def readout_outputs(name: str, W: np.ndarray) -> np.ndarray:
+    """The output weights w (m, c) of the read-out theorems: w itself (scalar, stored (m,)), or w[j, l] =
+    p[j, l] |p[j, l]| (convex-attention-vector's chart, docs/theory.md §8.10)."""
+    m = W.shape[0]
+    w = np.zeros((m, W.size // m))
+    for j in range(m):
+        for l in range(w.shape[1]):
+            value = float(W.reshape(m, -1)[j, l])
+            w[j, l] = value * abs(value) if name == "convex-attention-vector" else value
+    return w
+
+
+def convex_attention_readout(theorem, weights, name):
+    """f(X_i)[0, l] = sum_j (sum_k a_j[k] x_{i,k}^T v_j) w_j[l], a_j = b_j^2 / sum_k b_j[k]^2 ([E22] eqs. (8), (11)
+    as the formalization transcribes them; one output row per sample, docs/theory.md §8.10)."""
+    B, V, W = weights
+    w = readout_outputs(name, W)
+    X = theorem.X
+    N, s, d = X.shape
+    F = np.zeros((N, 1, w.shape[1]))
+    for i in range(N):
+        for j in range(len(B)):
+            total = sum(B[j, k] ** 2 for k in range(s))
+            value = sum(B[j, k] ** 2 / total * sum(X[i, k, a] * V[j, a] for a in range(d)) for k in range(s))
+            for l in range(w.shape[1]):
+                F[i, 0, l] += value * w[j, l]
+    return F
+
+
+FORWARD["convex-attention-scalar"] = lambda theorem, weights: convex_attention_readout(
+    theorem, weights, "convex-attention-scalar")
+FORWARD["convex-attention-vector"] = lambda theorem, weights: convex_attention_readout(
+    theorem, weights, "convex-attention-vector")
+
+
 def weight_decay(name: str, weights: list[np.ndarray]) -> float:
-    """1/2 sum of |W|_F^2 over the decayed weight arrays, entry by entry."""
+    """1/2 sum of |W|_F^2 over the decayed weight arrays, entry by entry; for the read-out theorems
+    1/2 sum_j (|v_j|^2 + (sum_l |w_j[l]|)^2) ([E22] eqs. (8), (11))."""
+    if name in ("convex-attention-scalar", "convex-attention-vector"):
+        _, V, W = weights
+        w = readout_outputs(name, W)
+        return 0.5 * sum(sum(float(x) ** 2 for x in V[j]) + sum(abs(float(x)) for x in w[j]) ** 2
+                         for j in range(len(V)))
     decayed = DECAYED.get(name, (True,) * len(weights))
     return 0.5 * sum(float(value) ** 2 for W, keep in zip(weights, decayed) if keep for value in W.reshape(-1))
 
@@ -260,6 +301,9 @@ def _coefficients(name: str, theorem) -> list[tuple[Callable, tuple[int, int]]]:
         patterns = theorem.patterns
         return [(lambda i, t, e, row, col, q=q, D=D, key=key: X[i, key, row] * (col == e) * (t == q) * float(D[i]),
                  (d, c)) for q in range(s) for D in patterns for key in range(s)]
+    if name in ("convex-attention-scalar", "convex-attention-vector"):  # group (l, k) at l s + k: f[0, e] +=
+        return [(lambda i, t, e, row, col, l=l, key=key: X[i, key, row] * (e == l), (d, 1))  # x_k^T z_lk [e = l]
+                for l in range(c) for key in range(s)]
     if name == "mlp-mixer":  # Z[t s + u, a c + e] = sum_j W1_j[t, u] W2_j[a, e]
         def mixer(i, t, e, row, col):
             t_row, u = divmod(row, s)
@@ -284,17 +328,18 @@ def _coefficients(name: str, theorem) -> list[tuple[Callable, tuple[int, int]]]:
 
 
 def lifted_matrices(name: str, theorem) -> list[np.ndarray]:
-    """A_p as (N s c, rows cols) matrices, entry by entry from the coefficient formulas."""
-    N, s, _ = theorem.X.shape
-    c = theorem.Y.shape[2]
+    """A_p as (N s c, rows cols) matrices, entry by entry from the coefficient formulas (N c rows for the read-out
+    theorems, whose output has one row per sample)."""
+    N = theorem.X.shape[0]
+    out, c = theorem.Y.shape[1:]  # output rows per sample (s, or 1 for the read-out theorems) and outputs per row
     matrices = []
     for coefficient, (rows, cols) in _coefficients(name, theorem):
-        A = np.zeros((N * s * c, rows * cols))
+        A = np.zeros((N * out * c, rows * cols))
         for i in range(N):
-            for t in range(s):
+            for t in range(out):
                 for e in range(c):
                     for row in range(rows):
                         for col in range(cols):
-                            A[(i * s + t) * c + e, row * cols + col] = coefficient(i, t, e, row, col)
+                            A[(i * out + t) * c + e, row * cols + col] = coefficient(i, t, e, row, col)
         matrices.append(A)
     return matrices

@@ -42,12 +42,19 @@ def instances(draw, max_N: int = 6, max_s: int = 4, max_d: int = 3, max_c: int =
 LIMITS: dict[str, dict[str, int]] = {"relu-attention": {"max_N": 2, "max_s": 2, "max_d": 2},
                                      "relu-attention-fc": {"max_N": 3, "max_s": 2, "max_d": 2},
                                      "gated-relu-attention": {"max_N": 4, "max_s": 3},
-                                     "gated-relu-mixer": {"max_N": 4, "max_s": 3}}
+                                     "gated-relu-mixer": {"max_N": 4, "max_s": 3},
+                                     "convex-attention-scalar": {"max_c": 1}}
+
+
+def sample_targets(name: str, Y: np.ndarray) -> np.ndarray:
+    """Token-wise targets (N, s, c) as the theorem takes them: unchanged, or the first token's row (N, c) for the
+    read-out theorems of one target per sample (Theorem.sample_targets)."""
+    return Y[:, 0, :] if theory.get(name).sample_targets else Y
 
 
 def instances_for(name: str):
-    """:func:`instances` within the theorem's LIMITS."""
-    return instances(**LIMITS.get(name, {}))
+    """:func:`instances` within the theorem's LIMITS, with targets of the shape the theorem takes."""
+    return instances(**LIMITS.get(name, {})).map(lambda case: (case[0], sample_targets(name, case[1]), *case[2:]))
 
 
 @st.composite
@@ -56,9 +63,9 @@ def loss_instances(draw, name: str, loss: Loss):
     for the cross-entropy loss integer labels over 2 or 3 classes, every class present (a seeded permutation of
     0, 1, .., c - 1 repeated); for the others the drawn targets, averaged over tokens when pooled."""
     X, Y, beta, seed = draw(instances_for(name))
-    pooled = draw(st.booleans())
+    pooled = theory.get(name).sample_targets or draw(st.booleans())
     if loss != CROSS_ENTROPY:
-        return X, Y.mean(axis=1) if pooled else Y, beta, seed
+        return X, Y.mean(axis=1) if pooled and Y.ndim == 3 else Y, beta, seed
     shape = X.shape[:1] if pooled else X.shape[:2]
     classes = draw(st.integers(2, 3))
     assume(int(np.prod(shape)) >= classes)
@@ -97,7 +104,7 @@ def structured_instances(draw, name: str):
     X = 10.0**log_scale * X.reshape(N, s, d)
     if duplicate:
         X[:, -1] = X[:, 0]
-    planted = bind(name, X, np.zeros((N, s, c)), 1.0, seed)
+    planted = bind(name, X, sample_targets(name, np.zeros((N, s, c))), 1.0, seed)
     F = planted.forward(planted.unpack(rng.standard_normal(planted.n_params(heads)), heads))
     Y = F + noise * float(np.sqrt(np.mean(F * F))) * rng.standard_normal(F.shape)
     largest = beta_max(replace(planted.program, target=Y.reshape(-1)))

@@ -9,6 +9,8 @@ from __future__ import annotations
 from theory.base import Theorem
 from theory.convex_attention import ConvexAttention
 from theory.convex_attention_fc import ConvexAttentionFC
+from theory.convex_attention_scalar import ConvexAttentionScalar
+from theory.convex_attention_vector import ConvexAttentionVector
 from theory.errors import InputError, SolverFailure
 from theory.fno import FNO
 from theory.gated_relu_attention import GatedReLUAttention
@@ -19,7 +21,7 @@ from theory.mlp_mixer import MLPMixer
 from theory.relu_attention import ReLUAttention
 from theory.relu_attention_fc import ReLUAttentionFC
 
-REGISTRY: dict[str, type[Theorem]] = {cls.name: cls for cls in (LinearMLP, LinearAttention, GatedReLUAttention, ReLUAttention, ConvexAttention, ConvexAttentionFC, ReLUAttentionFC, MLPMixer, GatedReLUMixer, FNO)}
+REGISTRY: dict[str, type[Theorem]] = {cls.name: cls for cls in (LinearMLP, LinearAttention, GatedReLUAttention, ReLUAttention, ConvexAttention, ConvexAttentionScalar, ConvexAttentionVector, ConvexAttentionFC, ReLUAttentionFC, MLPMixer, GatedReLUMixer, FNO)}
 
 
 def get(name: str) -> type[Theorem]:

@@ -37,10 +37,10 @@ Factors = list[list[tuple[np.ndarray, np.ndarray]]]
 LABEL_STREAM = 5
 
 
-def default_labels(shape: tuple[int, int], classes: int, seed: int) -> np.ndarray:
-    """Token-wise labels (N, s) for the default cross-entropy instances: a seeded permutation of 0, 1, ..., c - 1
-    repeated, so that every class appears whenever N s >= c."""
-    size = shape[0] * shape[1]
+def default_labels(shape: tuple[int, ...], classes: int, seed: int) -> np.ndarray:
+    """Labels of the default cross-entropy instances, token-wise (N, s) or one per sample (N,): a seeded permutation
+    of 0, 1, ..., c - 1 repeated, so that every class appears whenever there are at least c labels."""
+    size = int(np.prod(shape))
     return np.random.default_rng([seed, LABEL_STREAM]).permutation(np.arange(size) % classes).reshape(shape)
 
 
@@ -62,6 +62,11 @@ class Theorem(ABC):
     weight_axes: ClassVar[dict[str, tuple[str, ...]]]
     #: The arrays of weight_axes that carry no weight decay (the attention rows of [E22]); all others are decayed.
     undecayed: ClassVar[tuple[str, ...]] = ()
+    #: The losses (theory.losses names) the theorem is stated for; another is an InputError when binding.
+    losses: ClassVar[tuple[str, ...]] = ("squared", "cross-entropy", "huber")
+    #: True when the network gives one output row per sample, F (N, 1, c), compared with one target per sample
+    #: (Y (N,) or (N, c), stored as (N, 1, c)) with no averaging over tokens: the read-out models of [E22] §3.2-§3.3.
+    sample_targets: ClassVar[bool] = False
     #: True when build_blocks gives structured maps (theory.operators) whose dense matrix is never built unless asked
     #: for (theory.memory then checks the solvers' iterates instead of the dense map).
     matrix_free: ClassVar[bool] = False
@@ -86,7 +91,7 @@ class Theorem(ABC):
         loss, Y is replaced by token-wise labels over max(c, 2) classes (:func:`default_labels`)."""
         X, Y, beta = cls.default_data(np.random.default_rng(seed))
         if loss == CROSS_ENTROPY:
-            Y = default_labels(X.shape[:2], max(Y.shape[2], 2), seed)
+            Y = default_labels(X.shape[:1] if cls.sample_targets else X.shape[:2], max(Y.shape[-1], 2), seed)
         return cls.from_arrays({"X": X, "Y": Y}, beta, seed, loss=loss, **options)
 
     def rebind(self, beta: float, Y: np.ndarray | None = None) -> "Theorem":
@@ -95,9 +100,13 @@ class Theorem(ABC):
         other = copy.copy(self)
         other.beta = check_beta(beta)
         if Y is not None:
-            other.Y = check_data(self.X, np.reshape(Y, self.Y.shape), self.loss)[1]
+            other.Y = self.check_targets(np.reshape(Y, self.Y.shape))
         other.__dict__.pop("program", None)  # the cached program holds beta and the targets
         return other
+
+    def check_targets(self, Y: np.ndarray) -> np.ndarray:
+        """Targets Y for this theorem's data X and loss, checked (theory.data.check_data)."""
+        return check_data(self.X, Y, self.loss)[1]
 
     def __getstate__(self) -> dict:
         """The state without the cached lifted program (rebuilt on demand): what is sent to worker processes."""

@@ -66,7 +66,8 @@ from typing import Mapping
 import numpy as np
 
 from theory.base import Factors, Theorem
-from theory.convex_attention import init_near_vertices, key_blocks, simplex_rows, simplex_rows_vjp, vertex_width
+from theory.convex_attention import key_blocks
+from theory.simplex_heads import init_near_vertices, simplex_rows, simplex_rows_vjp, vertex_width
 from theory.data import check_positive_int, numeric_array
 from theory.errors import InputError
 from theory.gated_relu_attention import DEFAULT_GATES, GATE_STREAM

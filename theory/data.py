@@ -71,9 +71,14 @@ def _probabilities(T: np.ndarray) -> np.ndarray:
     return T
 
 
+def check_tokens(X: object) -> np.ndarray:
+    """Return the token matrices X (N, s, d) as a float64 array, or raise InputError."""
+    return _finite_float(numeric_array(X, "X"), "X", ("N", "s", "d"))
+
+
 def check_data(X: object, Y: object, loss: Loss = SQUARED) -> tuple[np.ndarray, np.ndarray]:
     """Return X (N, s, d) and the target rows T, (N, s, c) or (N, c), as float64 arrays, or raise InputError."""
-    X = _finite_float(numeric_array(X, "X"), "X", ("N", "s", "d"))
+    X = check_tokens(X)
     N, s = X.shape[:2]
     Y = numeric_array(Y, "Y")
     if loss == CROSS_ENTROPY and Y.dtype.kind in "iu":

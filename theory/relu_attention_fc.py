@@ -30,7 +30,8 @@ from functools import cached_property
 import numpy as np
 
 from theory.base import Factors
-from theory.convex_attention import ConvexAttention, key_blocks, simplex_rows_vjp
+from theory.convex_attention import ConvexAttention, key_blocks
+from theory.simplex_heads import simplex_rows_vjp
 from theory.errors import InputError
 from theory.lifted import Block
 from theory.losses import SQUARED, Loss
