@@ -30,6 +30,9 @@
     cluster (proofs_check.parallel); the values are those of the serial run.
     proofs-check compare [--data FILE.npz] [--beta B] [--seed S] [--solver NAME] [--json OUT]
                                             attention, MLP-Mixer and FNO optima on one data set (proofs_check.compare)
+    proofs-check errata [--restarts K] [--seed S] [--json OUT]
+                                            every printed statement of [E22] the suite checks, on an instance, with
+                                            its verdict (proofs_check.errata; exit 1 if a verdict is not the expected)
     proofs-check cluster [--data FILE.npz] [--theorem NAME] [--beta B | --beta-fraction F] [--clusters K]
                          [--seed S] [--solver NAME] [--gates P] [--json OUT] [--plot PNG]
                                             token clusters read off the certified solution, against baselines
@@ -130,6 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     _experiment_parser(commands)
     _path_parser(commands)
     _cluster_parser(commands)
+    _errata_parser(commands)
     sub = commands.add_parser("compare", help="attention, MLP-Mixer and FNO convex optima side by side on one data set")
     sub.add_argument("--data", type=Path, default=None, help=".npz with X and Y (default: linear-attention's default)")
     sub.add_argument("--beta", type=float, default=None, help="weight decay (default: that of the default instance)")
@@ -234,6 +238,25 @@ def _command_certify(args: argparse.Namespace) -> int:
     if args.json is not None:
         args.json.write_text(json.dumps(result.to_json(), indent=2, allow_nan=True) + "\n")
     return 0 if result.consistent else 1
+
+
+def _errata_parser(commands) -> None:
+    """`proofs-check errata`: the printed statements of [E22] with their verdicts (proofs_check.errata)."""
+    sub = commands.add_parser("errata", help="the printed statements of [E22], each on an instance, with a verdict")
+    sub.add_argument("--restarts", type=_count("restarts"), default=10, help="restarts per width (default 10)")
+    sub.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of drawn instances and restarts (default 0)")
+    sub.add_argument("--json", type=Path, default=None, help="write the records as JSON here")
+
+
+def _command_errata(args: argparse.Namespace) -> int:
+    from proofs_check import errata
+
+    records = errata.errata(errata.Settings(args.restarts, args.seed),
+                            progress=lambda name: print(f"[errata] {name}", file=sys.stderr, flush=True))
+    print(errata.format_errata(records))
+    if args.json is not None:
+        args.json.write_text(json.dumps([r.to_json() for r in records], indent=2, allow_nan=True) + "\n")
+    return 0 if all(r.agrees for r in records) else 1
 
 
 def _reproduce_parser(commands) -> None:
@@ -505,6 +528,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _command_compare(args)
         if args.command == "cluster":
             return _command_cluster(args)
+        if args.command == "errata":
+            return _command_errata(args)
         with backend(args.workers, args.dask_scheduler) as workers:
             results = (_command_run if args.command == "run" else _command_verify)(args, workers)
         if args.report is not None:

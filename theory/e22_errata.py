@@ -104,3 +104,11 @@ def shared_matrix_misfit() -> float:
     simplex since both coordinates stay in [0, 1])."""
     a, b = shared_softmax_outputs()
     return (a + b - 1) ** 2 / 2
+
+
+def one_head_matrix_separating(beta: float) -> float:
+    """The one-head network (30) on SEPARATING_MATRIX, loss (f - y)^2 [derived here]: with t = V o, row 0 of A
+    costs (A[0, 0] t - 1)^2 + (A[0, 1] t + 1)^2 >= (t - 1)^2 + 1 (a = e_0 for t >= 0), row 1 costs
+    (A[1, 0] t)^2 + (A[1, 1] t)^2 >= t^2 / 2 (A[1] uniform), the decay beta |t|: min_t 3/2 t^2 - (2 - beta) t + 2
+    = 2 - (2 - beta)^2 / 6 (t = (2 - beta) / 3); 1.4140625 at beta = 1/8 (the formalization proves >= 1)."""
+    return 2.0 - (2.0 - beta) ** 2 / 6
