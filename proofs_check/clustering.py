@@ -10,7 +10,9 @@ across groups produces; that is where a learned W1 should read the latent subspa
 Data (:func:`latent_tokens`).  d = latent_dim + nuisance_dim; a seeded rotation splits R^d into the latent
 subspace L and the nuisance subspace.  The k centres are k orthonormal directions of L scaled by 1/sqrt(2), so
 every two are at distance 1 (k <= latent_dim): then K = 2 P_L gives mu_g^T K mu_h = 1[g = h] exactly, so the
-family is one that linear attention can represent, and a failure cannot be blamed on the family.  Token
+family is one that linear attention can represent, and a failure cannot be blamed on the family
+(``centres="antipodal"``: two groups at +-mu/2 instead, the same distance and the same second moment, outside what
+linear attention can separate: docs/theory.md §12.8).  Token
 x = L (mu_g + noise e) + (nuisance part), independent of the group, of one of two kinds:
 - ``gaussian``: nuisance_scale times standard normal coordinates (per-direction standard deviation
   ``nuisance_scale``, against 1/2 for the centres along their difference);
@@ -153,14 +155,24 @@ def _check_scale(value: float, name: str, positive: bool) -> float:
     return float(value)
 
 
+#: The geometry of the latent centres: ``orthogonal`` (k orthonormal directions / sqrt 2, the default) or
+#: ``antipodal`` (two groups at +-mu/2, |mu| = 1: the same distance 1, but x x^T is the same for both centres,
+#: which linear attention cannot tell apart, docs/theory.md §12.8).
+CENTRES = ("orthogonal", "antipodal")
+
+
 def latent_tokens(rng: np.random.Generator, *, samples: int, tokens: int, groups: int, latent_dim: int,
                   nuisance_dim: int, nuisance_scale: float, noise: float, target: str = "group-sum",
-                  nuisance: str = "gaussian") -> LatentTokens:
+                  nuisance: str = "gaussian", centres: str = "orthogonal") -> LatentTokens:
     """Tokens with groups in a latent subspace and group-independent nuisance (see the module docstring).
 
-    Every draw is made whatever the target and the nuisance kind, in the same order, so the variants of one seed
-    share the groups, the bases and the latent coordinates.
+    Every draw is made whatever the target, the nuisance kind and the centres, in the same order, so the variants of
+    one seed share the groups, the bases and the latent coordinates.
     """
+    if centres not in CENTRES:
+        raise InputError(f"unknown centres {centres!r}; choose {' or '.join(CENTRES)}")
+    if centres == "antipodal" and groups != 2:
+        raise InputError(f"antipodal centres make two groups, got groups = {groups!r}")
     samples, tokens, latent_dim, nuisance_dim = (check_positive_int(v, n) for v, n in (
         (samples, "samples"), (tokens, "tokens"), (latent_dim, "latent_dim"), (nuisance_dim, "nuisance_dim")))
     if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or not 2 <= groups <= latent_dim:
@@ -177,9 +189,12 @@ def latent_tokens(rng: np.random.Generator, *, samples: int, tokens: int, groups
     d = latent_dim + nuisance_dim
     basis = np.linalg.qr(rng.standard_normal((d, d)))[0]
     latent, nuisance_basis = basis[:, :latent_dim], basis[:, latent_dim:]
-    centres = np.linalg.qr(rng.standard_normal((latent_dim, latent_dim)))[0][:groups] / np.sqrt(2)
+    directions = np.linalg.qr(rng.standard_normal((latent_dim, latent_dim)))[0][:groups] / np.sqrt(2)
+    if centres == "antipodal":  # +-mu/2 with mu the unit difference of the two orthogonal centres: distance 1
+        half = (directions[0] - directions[1]) / 2
+        directions = np.stack([half, -half])
     labels = rng.integers(0, groups, size=(samples, tokens))
-    codes = centres[labels] + noise * rng.standard_normal((samples, tokens, latent_dim))
+    codes = directions[labels] + noise * rng.standard_normal((samples, tokens, latent_dim))
     gaussian = rng.standard_normal((samples, tokens, nuisance_dim))
     direction = rng.standard_normal(nuisance_dim)
     group_values = rng.standard_normal(groups)

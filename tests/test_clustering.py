@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
 from proofs_check.cli import main
-from proofs_check.clustering import (HEADLINE, MAP_JSON, MARGIN, STORED_MAP, Solution, alignment, attention_maps,
+from proofs_check.clustering import (HEADLINE, MAP_JSON, MAP_SIZES, MARGIN, STORED_MAP, Solution, alignment, attention_maps,
                                      baseline_scores, bind, certified_solution, clustering_report, evaluate,
                                      headline_arrays, latent_tokens, map_cell, map_section, margins, read_solution,
                                      score, separation, shuffled, summarise)
@@ -302,3 +302,27 @@ def test_map_section_renders_the_stored_map(tmp_path):
     assert any(line.startswith("| linear-attention | group-sum | decoy | 3 | 8 |") for line in lines)
     for file in files.values():
         assert (tmp_path / file).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _antipodal(seed: int, constant: bool):
+    """The headline cell with antipodal centres (proofs_check.clustering.CENTRES), with or without a constant last
+    feature on every token (docs/theory.md §12.8)."""
+    setting = {**HEADLINE}
+    data = latent_tokens(np.random.default_rng(seed), samples=setting["samples"], target=setting["target"],
+                         nuisance=setting["nuisance"], nuisance_scale=setting["nuisance_scale"], centres="antipodal",
+                         **MAP_SIZES)
+    X, latent = data.X, data.latent
+    if constant:
+        X = np.concatenate([X, np.ones(X.shape[:2] + (1,))], axis=2)
+        latent = np.vstack([latent, np.zeros((1, latent.shape[1]))])
+    return evaluate("linear-attention", X, data.Y, data.groups, latent, seed, beta_fraction=setting["beta_fraction"],
+                    solver="prox")
+
+
+@given(seed=st.integers(0, 2**32 - 1))
+def test_antipodal_centres_lose_the_logit_separation_and_a_constant_feature_restores_it(seed):
+    """Centres +-mu/2 have one second moment, which linear attention's Gram cannot tell apart: the logits do not win
+    (margin at most 0.17 in seeds 0-2, 200-219); a constant feature makes the first moment visible and they win
+    again (margin at least 0.365 in the same seeds)."""
+    assert _antipodal(seed, constant=False).margins["logits"] < MARGIN
+    assert _antipodal(seed, constant=True).margins["logits"] >= MARGIN

@@ -99,3 +99,17 @@ def test_the_printed_matrix_program_is_a_bound_only_for_the_max_row_norm(records
 ])
 def test_the_verdict_rule(kind, network, claimed, lower, verdict):
     assert errata.decide(kind, network, claimed, lower) == verdict
+
+
+def test_paper_labels_name_no_section_no_source_showed():
+    """Provenance (docs/theory.md §13): no theorem's label names a section of [S22] (only its abstract was read);
+    a label that names a section of [E22] says it comes through the formalization; the rest say they are ours or
+    standard."""
+    import theory
+
+    for cls in theory.REGISTRY.values():
+        label = cls.paper
+        assert "[S22] §" not in label and "ICML 2022, §" not in label, cls.name
+        if "§" in label and "2211.11052" in label:
+            assert "formalization" in label or label.startswith("ours"), cls.name
+        assert "formalization" in label or label.startswith(("ours", "standard", "[S22] (abstract")), cls.name

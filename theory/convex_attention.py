@@ -59,7 +59,8 @@ def key_blocks(X: np.ndarray, c: int, masks: np.ndarray | None = None,
 
 class ConvexAttention(Theorem):
     name = "convex-attention"
-    paper = "Ergen, Neyshabur, Mehta, Convexifying Transformers, arXiv:2211.11052 (2022), eq. (4)"
+    paper = ("ours, generalising [E22] (arXiv:2211.11052v1) §3.2 Theorem 1 to per-query-row heads with c outputs: "
+             "with c = 1 each row is convex-attention-scalar (proofs-check errata)")
     equation = "docs/theory.md §8 (C-E22): min_Z l(sum_t' x_t'^T Z_tt') + beta sum_tt' |Z_tt'|_*"
     statement = "row-stochastic attention, per-row value maps <=> group nuclear norm over token pairs (token sparsity)"
     weight_axes = {"b": ("s", "m", "s"), "v": ("s", "m", "d"), "w": ("s", "m", "c")}  # attention rows a = b^2/|b|^2

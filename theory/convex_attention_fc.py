@@ -100,7 +100,8 @@ def check_fc_gates(C: object, G: object, s: int, d: int) -> tuple[np.ndarray, np
 
 class ConvexAttentionFC(Theorem):
     name = "convex-attention-fc"
-    paper = "Ergen, Neyshabur, Mehta, Convexifying Transformers, arXiv:2211.11052 (2022), attention + gated-ReLU FC"
+    paper = ("ours: convex attention then a gated-ReLU FC layer, in the spirit of [E22] (arXiv:2211.11052v1) §3.4, "
+             "whose printed model no source showed")
     equation = "docs/theory.md §8.7: min_Z l(sum_p M_p[t] sum_t' x_t'^T Z_t,p,t') + beta sum_t,p,t' |Z_t,p,t'|_*"
     statement = ("convex attention + gated-ReLU FC layer (frozen gate units) <=> group nuclear norm over "
                  "(query, gate, key) triples")

@@ -1,4 +1,4 @@
-"""`fno`: token mixing by a learned circular convolution (FNO / circulant), [S22] §(d) (docs/theory.md §6, reconstructed).
+"""`fno`: token mixing by a learned circular convolution (FNO / circulant), [S22] abstract (docs/theory.md §6; the model is ours).
 
 Primal, m hidden channels with filters K_j in R^{s x d} (K_j[tau, a]: tap tau of input channel a) and output
 weights w_j in R^c, linear activation:
@@ -43,7 +43,7 @@ def fourier_blocks(Z: np.ndarray, s: int) -> np.ndarray:
 
 class FNO(Theorem):
     name = "fno"
-    paper = "Sahiner et al., Unraveling Attention via Convex Duality, ICML 2022, FNO / circulant token mixing"
+    paper = "[S22] (abstract: FNO token mixing); the linear circulant model and its program derived here"
     equation = "docs/theory.md §6: min_Z l(C(X) Z) + beta |Z|_*, Z in R^{sd x c}; |Z|_* = |F Z|_* (Fourier blocks)"
     statement = "linear FNO (circular convolution over tokens) with weight decay <=> nuclear-norm program on R^{sd x c}"
     weight_axes = {"K": ("m", "s", "d"), "w": ("m", "c")}

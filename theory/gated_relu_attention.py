@@ -112,7 +112,7 @@ class Gated:
 
 class GatedReLUAttention(Gated, Theorem):
     name = "gated-relu-attention"
-    paper = "Sahiner et al., Unraveling Attention via Convex Duality, ICML 2022, §4 (gated ReLU attention)"
+    paper = "[S22] (abstract: non-linear self-attention); the gated-ReLU model and its program derived here"
     equation = "docs/theory.md §4: min_Z l(sum_p sum_kl G_pt[k,l] x_t^T Z_p,kl) + beta sum_p |Z_p|_*"
     statement = "gated-ReLU self-attention with weight decay <=> block nuclear-norm program, one block per gate"
 

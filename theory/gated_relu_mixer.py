@@ -24,7 +24,7 @@ from theory.mlp_mixer import MLPMixer
 
 class GatedReLUMixer(Gated, MLPMixer):
     name = "gated-relu-mixer"
-    paper = "Sahiner et al., Unraveling Attention via Convex Duality, ICML 2022, gated-ReLU MLP-Mixer"
+    paper = "[S22] (abstract: MLP-Mixer token mixing); the gated-ReLU mixer and its program derived here"
     equation = "docs/theory.md §5: min_Z l(sum_p sum_t'a D_p[t,a] X[t',a] Z_p[(t,t'),(a,:)]) + beta sum_p |Z_p|_*"
     statement = "gated-ReLU MLP-Mixer with weight decay <=> block nuclear-norm program, one block per gate"
 

@@ -27,7 +27,7 @@ from theory.operators import AttentionMap
 class LinearAttention(Theorem):
     name = "linear-attention"
     matrix_free = True
-    paper = "Sahiner et al., Unraveling Attention via Convex Duality, ICML 2022, §3 (linear attention)"
+    paper = "[S22] (abstract: self-attention as a block nuclear-norm program); the linear model derived here"
     equation = "docs/theory.md §3: min_Z l(sum_kl G[k,l] X Z_kl) + beta |Z|_*"
     statement = "linear self-attention with weight decay <=> nuclear-norm program on Z in R^{d^2 x dc}"
     weight_axes = {"W1": ("m", "d", "d"), "W2": ("m", "d", "c")}

@@ -18,7 +18,7 @@ from theory.lifted import Block
 
 class LinearMLP(Theorem):
     name = "linear-mlp"
-    paper = "Sahiner et al. ICML 2022 (lemma L1; Pilanci & Ergen 2020)"
+    paper = "standard: Pilanci & Ergen 2020 (lemma L1), the building block of [S22] and [E22]"
     equation = "docs/theory.md §2: min_Z l(XZ) + beta |Z|_*"
     statement = "two-layer linear network with weight decay <=> nuclear-norm regularised linear model"
     weight_axes = {"W1": ("d", "m"), "W2": ("m", "c")}

@@ -1,4 +1,4 @@
-"""`mlp-mixer`: linear token mixing + channel mixing, [S22] §(c) (docs/theory.md §5, reconstructed, structure quoted).
+"""`mlp-mixer`: linear token mixing + channel mixing, [S22] abstract (docs/theory.md §5; the model is ours).
 
 Primal, m mixing units, token mixing W1_j in R^{s x s} and channel mixing W2_j in R^{d x c}:
     f(X) = sum_j (W1_j X) W2_j,    weight decay beta/2 sum_j (|W1_j|_F^2 + |W2_j|_F^2).
@@ -20,7 +20,7 @@ from theory.lifted import Block
 
 class MLPMixer(Theorem):
     name = "mlp-mixer"
-    paper = "Sahiner et al., Unraveling Attention via Convex Duality, ICML 2022, MLP-Mixer token mixing"
+    paper = "[S22] (abstract: MLP-Mixer token mixing); the linear mixer and its program derived here"
     equation = "docs/theory.md §5: min_Z l(sum_t' x_t'^T Z_tt') + beta |Z|_*, Z in R^{s^2 x dc}"
     statement = "linear MLP-Mixer (token x channel mixing) with weight decay <=> nuclear-norm program on R^{s^2 x dc}"
     weight_axes = {"W1": ("m", "s", "s"), "W2": ("m", "d", "c")}

@@ -1,4 +1,4 @@
-"""`relu-attention`: ReLU self-attention and the lower bound of its gated relaxation, [S22] §4 (docs/theory.md §4).
+"""`relu-attention`: ReLU self-attention and the lower bound of its gated relaxation, [S22] abstract (docs/theory.md §4; the relaxation is ours).
 
 Primal (ReLU in place of softmax), m heads W1_j in R^{d x d}, W2_j in R^{d x c}:
     f(X) = sum_j relu(X W1_j X^T) X W2_j,   p* = min 1/2 sum_i |f(X_i) - Y_i|_F^2 + beta/2 sum_j (|W1_j|^2 + |W2_j|^2).
@@ -35,7 +35,7 @@ from theory.linear_attention import attention_block, heads_from_pairs, lift_head
 
 class ReLUAttention(Theorem):
     name = "relu-attention"
-    paper = "Sahiner et al., Unraveling Attention via Convex Duality, ICML 2022, §4 (ReLU attention)"
+    paper = "[S22] (abstract: non-linear dot-product self-attention); the relaxation derived here (a lower bound)"
     equation = "docs/theory.md §4: gated program over all realisable patterns, a lower bound on the ReLU optimum"
     statement = "ReLU self-attention >= block nuclear-norm relaxation over all logit patterns (tight if heads in cones)"
     exact = False

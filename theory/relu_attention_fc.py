@@ -42,7 +42,7 @@ MAX_SAMPLES = 6
 
 class ReLUAttentionFC(ConvexAttention):
     name = "relu-attention-fc"
-    paper = "Ergen, Neyshabur, Mehta, Convexifying Transformers, arXiv:2211.11052 (2022), attention + ReLU FC"
+    paper = "ours: convex attention then a ReLU FC layer, a relaxation derived here (docs/theory.md §8.7)"
     equation = "docs/theory.md §8.7: the program of convex-attention-fc over all 2^N - 1 sample patterns (lower bound)"
     statement = "convex attention + ReLU FC layer >= group nuclear-norm relaxation over all sample patterns"
     exact = False
