@@ -63,7 +63,8 @@ from proofs_check.parallel import backend
 from proofs_check.path import POINTS, format_path, path_json, plot_path, regularisation_path
 from proofs_check.report_files import DEFAULT_DIR as DEFAULT_REPORT_DIR
 from proofs_check.report_files import (EXPERIMENT_JSON, GROKKING_JSON, STUDENT_TEACHER_JSON, experiment_plot,
-                                       grokking_plots, student_teacher_plot, write_report)
+                                       grokking_plots, student_teacher_curves, student_teacher_plot,
+                                       write_report)
 from proofs_check.report import format_table, verification_lines
 from proofs_check.weights import layout
 from theory.errors import InputError, SolverFailure
@@ -506,7 +507,8 @@ def _command_student_teacher(args: argparse.Namespace, seeds: list[int]) -> int:
                                                                      flush=True))
     print(format_student_teacher(result))
     _write_experiment(args, result.to_json(), STUDENT_TEACHER_JSON,
-                      lambda directory: student_teacher_plot(result, directory))
+                      lambda directory: ", ".join(str(path) for path in (student_teacher_plot(result, directory),
+                                                                       student_teacher_curves(result, directory)) if path))
     return 0
 
 

@@ -140,3 +140,19 @@ def plot_student_errors(students: list[str], train: list[float], test: list[floa
     right.set(yscale="log", ylabel="training time (s, wall clock)", title="training time")
     fig.suptitle(textwrap.fill(title, width=int(12 * fig.get_figwidth())), fontsize=9)
     return _save(fig, path)
+
+
+def plot_student_curves(curves: dict[str, tuple[list[int], list[float], list[float]]], optimum: float, title: str,
+                        path: Path) -> Path:
+    """Best objective so far against passes over the data (left) and seconds (right), one line per arm, with the
+    certified optimum of the simplex-row model as a horizontal line."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for name, (passes, seconds, objective) in curves.items():
+        left.plot(np.maximum(passes, 1), objective, label=name)
+        right.plot(np.maximum(seconds, 1e-4), objective, label=name)
+    for axis, label in ((left, "passes over the training data"), (right, "seconds (wall clock)")):
+        axis.axhline(optimum, color="k", linestyle=":", linewidth=1, label="certified optimum (convex-attention)")
+        axis.set(xscale="log", yscale="log", xlabel=label, ylabel="training objective (best so far)")
+    left.legend(fontsize=7)
+    fig.suptitle(textwrap.fill(title, width=int(12 * fig.get_figwidth())), fontsize=9)
+    return _save(fig, path)

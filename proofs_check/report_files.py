@@ -129,8 +129,22 @@ def student_teacher_report(directory: Path) -> tuple[list[str], dict[str, object
     fields = json.loads(path.read_text())
     result = StudentTeacherResult.from_json(fields)
     files = {"errors": student_teacher_plot(result, directory).name}
-    lines = header + ["```", format_student_teacher(result), "```", "", f"![errors]({files['errors']})", ""]
-    return lines, fields, files
+    curves = student_teacher_curves(result, directory)
+    if curves is not None:
+        files["curves"] = curves.name
+    lines = header + ["```", format_student_teacher(result), "```", ""]
+    return lines + [f"![{key}]({file})" for key, file in files.items()] + [""], fields, files
+
+
+def student_teacher_curves(result: StudentTeacherResult, directory: Path) -> Path | None:
+    """Objective against passes and time for the arms that carry a curve (None for a result without curves)."""
+    curves = {s.student: (s.curve.passes, s.curve.seconds, s.curve.objective) for s in result.students if s.curve}
+    optimum = next((s.objective for s in result.students if s.student == "convex-attention"), None)
+    if not curves or optimum is None:
+        return None
+    title = (f"student-teacher, seed {result.config.seed}: softmax attention and the simplex-row model by L-BFGS "
+             "restarts, the convex program by FISTA")
+    return plots.plot_student_curves(curves, optimum, title, directory / "student_teacher_curves.png")
 
 
 def comparison_report(directory: Path, seed: int) -> tuple[list[str], list[dict], dict[str, str]]:

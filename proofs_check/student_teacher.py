@@ -13,12 +13,20 @@ Teacher (numpy.random.default_rng([seed, 1]), never trained): softmax attention 
 Data: X standard normal (numpy.random.default_rng([seed, 0])), ``n_train`` training and ``n_test`` test samples.
 
 Students, each with weight decay ``beta`` on the summed squared loss 1/2 sum_i |F_i - Y_i|^2:
-- ``softmax-attention``: standard attention (proofs_check.softmax_attention, s min(d, c) + 1 heads shared by all rows),
-  best of ``restarts`` L-BFGS runs: non-convex, no certificate;
+- ``softmax-attention``: standard attention ([E22] eq. (3); proofs_check.softmax_attention, s min(d, c) + 1 heads
+  shared by all rows), best of ``restarts`` L-BFGS runs: non-convex, no certificate;
+- ``simplex-attention``: the non-convex simplex-row model that [E22] convexifies (convex-attention's network, heads
+  with rows in the simplex, theory.convex_attention), trained the way [E22]'s baseline is, by a local method: best of
+  ``restarts`` L-BFGS runs from rows near the vertices at the restarts' width; no certificate of its own, but its
+  objective is held against the certified optimum of its program (the next student), which bounds it from below;
 - ``convex-attention`` and ``convex-attention-fc`` (``gates`` frozen gate units from the seed): their lifted
   programs solved by theory.solvers.solve (``StudentTeacherConfig.solver``); the certified gap shows the global optimum was reached.
-Reported: the relative test error |F - Y|^2 / |Y|^2 on the test samples, the same on the training samples, and
-the training time (wall clock, noisy on a shared machine).
+Reported: the relative test error |F - Y|^2 / |Y|^2 on the test samples, the same on the training samples, the
+training time (wall clock, noisy on a shared machine), and for the three attention arms of [E22]'s comparison the
+objective against time and against passes over the training data (:class:`Curve`): one pass is one evaluation of
+the objective and its gradient over all training samples (an L-BFGS function evaluation, summed over the restarts
+in order), or one FISTA iteration on the convex program (one product with A and one with A^T); FISTA runs for the
+curve only (the reported convex numbers come from ``solver``).
 """
 
 from __future__ import annotations
@@ -30,13 +38,50 @@ import numpy as np
 
 import theory
 from proofs_check.report import text_table
-from proofs_check.restarts import run_restarts
+from proofs_check.restarts import TheoremAtWidth, run_restarts
 from proofs_check.softmax_attention import LBFGS_BUDGET, STREAM, SoftmaxAttention
 from theory.data import check_beta, check_positive_int
 from theory.errors import InputError
 from theory.solvers import SOLVERS, solve
 
 CONVEX_STUDENTS = ("convex-attention", "convex-attention-fc")
+#: At most this many points of a curve are kept (evenly spaced in passes), so the JSON stays small.
+CURVE_POINTS = 200
+
+
+@dataclass
+class Curve:
+    """The best objective so far against passes over the training data and seconds since the arm started."""
+
+    passes: list[int] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    objective: list[float] = field(default_factory=list)
+
+    def log(self, passes: int, seconds: float, value: float) -> None:
+        best = min(value, self.objective[-1]) if self.objective else value
+        self.passes.append(int(passes))
+        self.seconds.append(float(seconds))
+        self.objective.append(float(best))
+
+    def thinned(self) -> "Curve":
+        keep = sorted(set(np.linspace(0, len(self.passes) - 1, min(CURVE_POINTS, len(self.passes))).astype(int)))
+        return Curve([self.passes[k] for k in keep], [self.seconds[k] for k in keep], [self.objective[k] for k in keep])
+
+
+class Traced:
+    """An objective of proofs_check.restarts whose every evaluation (one pass over the data) is logged to a Curve."""
+
+    def __init__(self, objective) -> None:
+        self.objective, self.curve, self.calls, self.start = objective, Curve(), 0, time.perf_counter()
+
+    def init(self, rng: np.random.Generator) -> np.ndarray:
+        return self.objective.init(rng)
+
+    def value_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        value, gradient = self.objective.value_and_gradient(theta)
+        self.calls += 1
+        self.curve.log(self.calls, time.perf_counter() - self.start, value)
+        return value, gradient
 
 
 @dataclass(frozen=True)
@@ -88,6 +133,7 @@ class StudentResult:
     train_error: float  # |F - Y|^2 / |Y|^2 on the training samples
     test_error: float
     seconds: float
+    curve: Curve | None = None  # objective against passes and seconds (the arms of [E22]'s comparison)
 
 
 @dataclass
@@ -100,7 +146,9 @@ class StudentTeacherResult:
 
     @classmethod
     def from_json(cls, fields: dict) -> "StudentTeacherResult":
-        return cls(StudentTeacherConfig(**fields["config"]), [StudentResult(**s) for s in fields["students"]])
+        students = [StudentResult(**{**s, "curve": None if s.get("curve") is None else Curve(**s["curve"])})
+                    for s in fields["students"]]
+        return cls(StudentTeacherConfig(**fields["config"]), students)
 
 
 def _relative(residual_squares: float, Y: np.ndarray) -> float:
@@ -122,7 +170,35 @@ def convex_student(name: str, data: tuple[np.ndarray, ...], config: StudentTeach
     return StudentResult(name, f"convex ({solution.solver.lower()}, certified)", solution.optimum,
                          solution.certified_gap,
                          _relative(float(train_residual @ train_residual), Ytr),
-                         _relative(float(test_residual @ test_residual), Yte), seconds)
+                         _relative(float(test_residual @ test_residual), Yte), seconds,
+                         fista_curve(program) if name == "convex-attention" else None)
+
+
+def fista_curve(program) -> Curve:
+    """FISTA's iterates on the program, one pass per iteration (module docstring), to its certified gap of 1e-8."""
+    curve, start = Curve(), time.perf_counter()
+    solve(program, "fista", callback=lambda iteration, blocks, gap: curve.log(
+        iteration, time.perf_counter() - start, program.objective(blocks)))
+    return curve.thinned()
+
+
+def simplex_student(data: tuple[np.ndarray, ...], config: StudentTeacherConfig) -> StudentResult:
+    """Best of ``restarts`` L-BFGS runs of convex-attention's non-convex network (module docstring)."""
+    Xtr, Ytr, Xte, Yte = data
+    cls = theory.get("convex-attention")
+    train = cls.from_arrays({"X": Xtr, "Y": Ytr}, config.beta, config.seed)
+    heads = train.heads_for_zero_gap()
+    start = time.perf_counter()
+    traced = Traced(TheoremAtWidth(train, heads))
+    run = run_restarts(traced, config.restarts, config.seed, (heads,))
+    seconds = time.perf_counter() - start
+    weights = train.unpack(run.best_theta, heads)
+    test = cls.from_arrays({"X": Xte, "Y": Yte}, config.beta, config.seed)
+    train_error = float(np.sum((train.forward(weights) - train.Y) ** 2))
+    test_error = float(np.sum((test.forward(weights) - test.Y) ** 2))
+    return StudentResult("simplex-attention", f"non-convex (best of {config.restarts} L-BFGS restarts, {heads} heads "
+                         "per row)", run.best, None, _relative(train_error, Ytr), _relative(test_error, Yte), seconds,
+                         traced.curve.thinned())
 
 
 def _options(name: str, config: StudentTeacherConfig) -> dict[str, object]:
@@ -134,15 +210,16 @@ def softmax_student(data: tuple[np.ndarray, ...], config: StudentTeacherConfig) 
     Xtr, Ytr, Xte, Yte = data
     heads = Xtr.shape[1] * min(Xtr.shape[2], Ytr.shape[2]) + 1
     start = time.perf_counter()
-    student = SoftmaxAttention(Xtr, Ytr, config.beta, heads)
-    run = run_restarts(student, config.restarts, config.seed, STREAM, options=LBFGS_BUDGET)
+    traced = Traced(SoftmaxAttention(Xtr, Ytr, config.beta, heads))
+    run = run_restarts(traced, config.restarts, config.seed, STREAM, options=LBFGS_BUDGET)
     seconds = time.perf_counter() - start
     theta = run.best_theta
     decay = 0.5 * config.beta * float(theta @ theta)
     train_loss = run.best - decay
     test_loss = SoftmaxAttention(Xte, Yte, config.beta, heads).value_and_gradient(theta)[0] - decay
     return StudentResult("softmax-attention", f"non-convex (best of {config.restarts} L-BFGS restarts, {heads} heads)",
-                         run.best, None, _relative(2 * train_loss, Ytr), _relative(2 * test_loss, Yte), seconds)
+                         run.best, None, _relative(2 * train_loss, Ytr), _relative(2 * test_loss, Yte), seconds,
+                         traced.curve.thinned())
 
 
 def run_student_teacher(config: StudentTeacherConfig = StudentTeacherConfig(), progress=None) -> StudentTeacherResult:
@@ -154,10 +231,31 @@ def run_student_teacher(config: StudentTeacherConfig = StudentTeacherConfig(), p
     result = StudentTeacherResult(config)
     say("softmax-attention")
     result.students.append(softmax_student(data, config))
+    say("simplex-attention")
+    result.students.append(simplex_student(data, config))
     for name in CONVEX_STUDENTS:
         say(name)
         result.students.append(convex_student(name, data, config))
     return result
+
+
+#: "Reached the certified optimum" on a curve: within this relative distance of convex-attention's C*.
+REACHED = 1e-3
+
+
+def convergence_lines(result: StudentTeacherResult) -> list[str]:
+    """Per arm with a curve: its final objective, passes and seconds, and the first pass and second at which it came
+    within REACHED of the certified optimum of the simplex-row model (convex-attention's C*), or "never"."""
+    optimum = next((s.objective for s in result.students if s.student == "convex-attention"), None)
+    lines = []
+    for s in result.students:
+        if s.curve is None or optimum is None or not s.curve.passes:
+            continue
+        hit = next((k for k, value in enumerate(s.curve.objective) if value <= optimum * (1 + REACHED)), None)
+        reach = "never" if hit is None else f"after {s.curve.passes[hit]} passes, {s.curve.seconds[hit]:.2f} s"
+        lines.append(f"  {s.student:<18} final {s.curve.objective[-1]:.6g} after {s.curve.passes[-1]} passes, "
+                     f"{s.curve.seconds[-1]:.2f} s; within {REACHED:g} of C*(convex-attention) = {optimum:.6g}: {reach}")
+    return lines
 
 
 def format_student_teacher(result: StudentTeacherResult) -> str:
@@ -168,4 +266,7 @@ def format_student_teacher(result: StudentTeacherResult) -> str:
     caption = (f"student-teacher: seed {c.seed}, teacher = frozen random softmax attention ({c.teacher_heads} heads) + "
                f"ReLU FC ({c.teacher_hidden}); {c.n_train} train / {c.n_test} test samples, s = {c.tokens}, "
                f"d = {c.features}, c = {c.outputs}; beta = {c.beta:g}, squared loss; errors are |F - Y|^2 / |Y|^2")
-    return caption + "\n" + text_table(header, rows)
+    curves = convergence_lines(result)
+    table = caption + "\n" + text_table(header, rows)
+    return table + ("\nobjective against passes over the data (one pass: one objective and gradient evaluation, or one "
+                    "FISTA iteration):\n" + "\n".join(curves) if curves else "")

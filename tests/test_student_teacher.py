@@ -52,14 +52,33 @@ def test_teacher_is_softmax_attention_then_a_relu_layer():
 
 def test_every_student_is_reported_with_its_certificate(tiny_result):
     students = {s.student: s for s in tiny_result.students}
-    assert list(students) == ["softmax-attention", "convex-attention", "convex-attention-fc"]
-    assert students["softmax-attention"].certified_gap is None
+    assert list(students) == ["softmax-attention", "simplex-attention", "convex-attention", "convex-attention-fc"]
+    assert students["softmax-attention"].certified_gap is None and students["simplex-attention"].certified_gap is None
     for name in ("convex-attention", "convex-attention-fc"):
         assert students[name].certified_gap <= tol.DUAL
     for student in students.values():
         assert student.train_error >= 0 and student.test_error >= 0 and student.seconds > 0
     again = StudentTeacherResult.from_json(json.loads(json.dumps(tiny_result.to_json())))
     assert again.to_json() == tiny_result.to_json()
+
+
+def test_the_simplex_model_by_restarts_lies_above_its_certified_optimum_and_its_curves_are_honest(tiny_result):
+    """The non-convex simplex-row model is convex-attention's network: weak duality puts every restart at or above
+    the certified optimum (within tolerances.ROUNDOFF), and on this tiny instance one restart reaches it (GAP).  Each
+    curve is the best value so far: non-increasing in passes and seconds, ending at the arm's reported objective
+    (FISTA's at the convex optimum within its own certified gap of 1e-8)."""
+    students = {s.student: s for s in tiny_result.students}
+    optimum = students["convex-attention"].objective
+    relative = (students["simplex-attention"].objective - optimum) / optimum
+    assert -tol.ROUNDOFF <= relative <= tol.GAP
+    for name in ("softmax-attention", "simplex-attention", "convex-attention"):
+        curve = students[name].curve
+        assert np.all(np.diff(curve.passes) > 0) and np.all(np.diff(curve.seconds) >= 0), name
+        assert np.all(np.diff(curve.objective) <= 0), name
+    assert students["softmax-attention"].curve.objective[-1] == students["softmax-attention"].objective
+    assert students["simplex-attention"].curve.objective[-1] == students["simplex-attention"].objective
+    assert abs(students["convex-attention"].curve.objective[-1] / optimum - 1) <= 1e-8 + tol.ROUNDOFF
+    assert students["convex-attention-fc"].curve is None
 
 
 def test_test_error_is_that_of_the_recovered_network(tiny_result):
@@ -95,4 +114,5 @@ def test_cli_writes_the_student_teacher_json_and_plot(tmp_path, capsys, monkeypa
     stored = json.loads((tmp_path / "student_teacher.json").read_text())
     assert stored["config"]["seed"] == 3 and stored["loss"] == "squared loss"
     assert (tmp_path / "student_teacher.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "student_teacher_curves.png").read_bytes()[:4] == b"\x89PNG"
     assert cli.main(["experiment", "student-teacher", "--steps", "3"]) == 2
