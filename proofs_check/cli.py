@@ -176,8 +176,10 @@ def _command_compare(args: argparse.Namespace) -> int:
 
 
 #: The axis letters of the weight arrays (theory.base.Theorem.weight_axes), for `list --weights`.
-AXES = ("m: heads or units (gated theorems: per gate; convex-attention family: per query row, and per gate for "
-        "convex-attention-fc), P: gates, s: tokens, d: features, c: outputs; 'no decay': no weight decay on that array")
+AXES = ("m: heads or units (gated theorems: per gate; convex-attention, convex-attention-fc and relu-attention-fc: "
+        "per query row, and per gate for convex-attention-fc; the read-out theorems convex-attention-scalar and "
+        "-vector: in all), P: gates, s: tokens, d: features, c: outputs; 'no decay': no weight decay on that array; "
+        "convex-attention-vector's p: the output map w = p o |p|, decayed by |w|_1^2")
 
 
 def _command_list(args: argparse.Namespace) -> int:

@@ -277,12 +277,23 @@ def _student_teacher(seed: int = 0) -> dict:
                         "test_error": s.test_error} for s in result.students}
 
 
+def _errata(seed: int = 0, restarts: int = 10) -> dict:
+    """`proofs-check errata` (proofs_check.errata): per record its verdict and numbers, and whether every verdict is
+    the expected one."""
+    from proofs_check.errata import Settings, errata
+
+    records = errata(Settings(restarts, seed))
+    return {"all_expected": all(r.agrees for r in records),
+            **{r.id: {"verdict": r.verdict, "network": r.network, "printed": r.printed, "corrected": r.corrected}
+               for r in records}}
+
+
 MEASURES: dict[str, Callable[..., dict]] = {
     "verification": _verification, "path": _path, "path_monotone": _path_monotone,
     "clustering_cell": _clustering_cell, "stored_clustering_map": _stored_clustering_map, "comparison": _comparison,
     "digits": _digits, "solver_speed": _solver_speed, "restart_speed": _restart_speed,
     "matrix_free_solve": _matrix_free_solve, "parallel_restarts": _parallel_restarts, "grokking": _grokking,
-    "student_teacher": _student_teacher,
+    "student_teacher": _student_teacher, "errata": _errata,
 }
 
 

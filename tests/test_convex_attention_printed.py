@@ -89,7 +89,7 @@ def test_cross_entropy_labels_pass_every_witness():
     ("convex-attention-scalar", np.zeros((5, 3, 1)), "squared", "one target per sample"),
     ("convex-attention-vector", np.zeros((5, 3, 2)), "squared", "one target per sample"),
     ("convex-attention-scalar", np.zeros((5, 2)), "squared", "one number per sample"),
-    ("convex-attention-scalar", np.array([0, 1, 0, 1, 1]), "cross-entropy", "needs c >= 2"),
+    ("convex-attention-scalar", np.array([0, 1, 0, 1, 1]), "cross-entropy", "not stated for the cross-entropy loss"),
 ])
 def test_bad_targets_are_one_line_errors(tmp_path, capsys, name, Y, loss, needle):
     path = tmp_path / "data.npz"

@@ -25,7 +25,7 @@ from typing import ClassVar, Mapping
 
 import numpy as np
 
-from theory.data import check_beta, check_data
+from theory.data import check_beta, check_data, check_tokens
 from theory.errors import InputError
 from theory.lifted import Block, LiftedProgram, block_factors, pooled
 from theory.memory import check_dense_map, check_matrix_free
@@ -72,8 +72,11 @@ class Theorem(ABC):
     matrix_free: ClassVar[bool] = False
 
     def __init__(self, X: np.ndarray, Y: np.ndarray, beta: float, loss: Loss = SQUARED) -> None:
+        if loss.name not in self.losses:
+            raise InputError(f"{self.name} is not stated for the {loss.name} loss; it takes {', '.join(self.losses)}")
         self.loss = loss
-        self.X, self.Y = check_data(X, Y, loss)
+        self.X = check_tokens(X)
+        self.Y = self.check_targets(Y)
         self.beta = check_beta(beta)
 
     @classmethod

@@ -21,7 +21,6 @@ from __future__ import annotations
 import numpy as np
 
 from theory.errors import InputError
-from theory.losses import SQUARED, Loss
 from theory.simplex_readout import SimplexReadout
 
 
@@ -34,14 +33,12 @@ class ConvexAttentionScalar(SimplexReadout):
     weight_axes = {"b": ("m", "s"), "v": ("m", "d"), "w": ("m",)}  # attention rows a = b^2 / |b|^2
     losses = ("squared", "huber")  # one real output: no class scores for the cross-entropy
 
-    def __init__(self, X: np.ndarray, Y: np.ndarray, beta: float, loss: Loss = SQUARED) -> None:
-        if loss.name not in self.losses:
-            raise InputError(f"{self.name} has one real output per sample; the cross-entropy loss needs c >= 2 "
-                             "classes: use convex-attention-vector")
-        super().__init__(X, Y, beta, loss)
-        if self.Y.shape[-1] != 1:
-            raise InputError(f"{self.name} takes one number per sample, Y (N,) or (N, 1), got {self.Y.shape[-1]} "
+    def check_targets(self, Y: np.ndarray) -> np.ndarray:
+        targets = super().check_targets(Y)
+        if targets.shape[-1] != 1:
+            raise InputError(f"{self.name} takes one number per sample, Y (N,) or (N, 1), got {targets.shape[-1]} "
                              "outputs: use convex-attention-vector")
+        return targets
 
     @classmethod
     def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:

@@ -28,15 +28,15 @@ same decay as functions of w, a smooth objective for L-BFGS.
 
 from __future__ import annotations
 
-from typing import ClassVar, Mapping
+from typing import ClassVar
 
 import numpy as np
 
 from theory.base import Factors, Theorem
-from theory.data import check_beta, check_data, check_tokens
+from theory.data import check_data
 from theory.errors import InputError
 from theory.lifted import Block
-from theory.losses import SQUARED, Loss
+from theory.losses import Loss
 from theory.operators import DenseMap
 from theory.regularisers import FROBENIUS
 from theory.simplex_heads import init_near_vertices, simplex_rows, simplex_rows_vjp
@@ -60,19 +60,6 @@ class SimplexReadout(Theorem):
 
     sample_targets: ClassVar[bool] = True
     undecayed = ("b",)
-
-    def __init__(self, X: np.ndarray, Y: np.ndarray, beta: float, loss: Loss = SQUARED) -> None:
-        self.loss = loss
-        self.X = check_tokens(X)
-        self.Y = readout_targets(self.X, Y, loss, self.name)
-        self.beta = check_beta(beta)
-
-    @classmethod
-    def from_arrays(cls, arrays: Mapping[str, np.ndarray], beta: float, seed: int, loss: Loss = SQUARED,
-                    **options: object) -> "SimplexReadout":
-        if options:
-            raise InputError(f"theorem {cls.name} takes no option {', '.join(sorted(options))}")
-        return cls(arrays["X"], arrays["Y"], beta, loss)
 
     def check_targets(self, Y: np.ndarray) -> np.ndarray:
         return readout_targets(self.X, Y, self.loss, self.name)
