@@ -34,7 +34,7 @@ import numpy as np
 
 from proofs_check.report import text_table
 from proofs_check.transformer_block import AdamW, BlockShape, init_params, logits, loss_and_gradient
-from theory.convex_attention import key_blocks
+from theory.simplex_heads import key_blocks
 from theory.convex_attention_fc import draw_fc_gates, gate_masks
 from theory.errors import InputError
 from theory.losses import Loss, get_loss

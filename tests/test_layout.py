@@ -45,3 +45,14 @@ def test_no_file_points_outside_the_repository():
     found = [f"{path.relative_to(ROOT)}: {needle}" for path, text in _text_files() for needle in OUTSIDE
              if needle in text and path != Path(__file__).resolve()]
     assert not found
+
+
+def test_no_theorem_module_imports_another():
+    """A theorem module imports only shared infrastructure (gates, attention heads, simplex rows, the lifted program),
+    never another theorem's module: one home per concept, and theorem modules are not libraries for each other."""
+    import theory
+
+    theorem_modules = {cls.__module__ for cls in theory.REGISTRY.values()}
+    offenders = {module: sorted(theorem_modules & _imported_modules(ROOT / (module.replace(".", "/") + ".py")))
+                 for module in theorem_modules}
+    assert not {module: names for module, names in offenders.items() if names}, offenders

@@ -28,57 +28,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory.base import Factors, Theorem
+from theory.base import Factors
 from theory.lifted import Block
-from theory.operators import DenseMap
-from theory.simplex_heads import init_near_vertices, simplex_rows, simplex_rows_vjp, vertex_width
+from theory.simplex_heads import RowHeads, key_blocks, simplex_rows_vjp, vertex_width
 
 
-def key_blocks(X: np.ndarray, c: int, masks: np.ndarray | None = None,
-               queries: list[int] | None = None) -> tuple[Block, ...]:
-    """The blocks (query t, gate p, key t'), in that order, of a program whose output row t is
-    sum_p masks[p, i, t] sum_t' x_{i,t'}^T Z_{t,p,t'}: A[(i, t, e), (a, e')] = masks[p, i, t] x_{i,t'}[a] 1[e = e'].
-
-    ``masks`` (P, N, s) are fixed given the data; None means one gate that is always on (convex attention, whose
-    blocks are then labelled by (query, key) only).  ``queries``: the output rows to build (default all s; a
-    single read-out row, e.g. [s - 1], gives the output layout (N, 1, c)).  Each block's map holds only the N c
-    output rows of its query (theory.operators.DenseMap ``rows``)."""
-    N, s, d = X.shape
-    gates = np.ones((1, N, s)) if masks is None else masks
-    rows = list(range(s)) if queries is None else queries
-    blocks = []
-    for row, t in enumerate(rows):
-        reached = ((np.arange(N)[:, None] * len(rows) + row) * c + np.arange(c)).reshape(-1)  # outputs (i, row, e)
-        for p, mask in enumerate(gates):
-            for key in range(s):
-                A = np.einsum("i,ia,ef->ieaf", mask[:, t], X[:, key], np.eye(c)).reshape(N * c, d * c)
-                label = f"query {t}, key {key}" if masks is None else f"query {t}, gate {p}, key {key}"
-                blocks.append(Block(DenseMap(A, (d, c), N * len(rows) * c, reached), (d, c), label=label))
-    return tuple(blocks)
-
-
-class ConvexAttention(Theorem):
+class ConvexAttention(RowHeads):
     name = "convex-attention"
     paper = ("ours, generalising [E22] (arXiv:2211.11052v1) §3.2 Theorem 1 to per-query-row heads with c outputs: "
              "with c = 1 each row is convex-attention-scalar (proofs-check errata)")
     equation = "docs/theory.md §8 (C-E22): min_Z l(sum_t' x_t'^T Z_tt') + beta sum_tt' |Z_tt'|_*"
     statement = "row-stochastic attention, per-row value maps <=> group nuclear norm over token pairs (token sparsity)"
-    weight_axes = {"b": ("s", "m", "s"), "v": ("s", "m", "d"), "w": ("s", "m", "c")}  # attention rows a = b^2/|b|^2
-    undecayed = ("b",)
-
     @classmethod
     def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
         return rng.standard_normal((6, 4, 3)), rng.standard_normal((6, 4, 2)), 2.0
-
-    attention_rows = staticmethod(simplex_rows)
-
-    def init(self, m: int, rng: np.random.Generator) -> np.ndarray:
-        return init_near_vertices(self, m, rng)
-
-    def _head_values(self, B: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """x_{i,u}^T v_tk (N, s_t, m, s_u) and u[i, t, k] = sum_u a_tk[u] x_{i,u}^T v_tk (N, s, m)."""
-        projected = np.einsum("iua,tka->itku", self.X, V)
-        return projected, np.einsum("tku,itku->itk", self.attention_rows(B), projected)
 
     def forward(self, weights: list[np.ndarray]) -> np.ndarray:
         B, V, W = weights
@@ -120,10 +83,6 @@ class ConvexAttention(Theorem):
         """Heads per query row: max_t sum_t' rank(Z_tt')."""
         s = self.dims["s"]
         return max(sum(len(factors[t * s + key]) for key in range(s)) for t in range(s))
-
-    def outputs_per_block(self) -> int:
-        """N c: a block (query t, ...) holds the output rows of its query only (key_blocks)."""
-        return self.dims["N"] * self.dims["c"]
 
     def block_shapes(self) -> list[tuple[int, int]]:
         """One d x c block per (query, key) pair."""

@@ -24,7 +24,7 @@ Lifting (docs/theory.md §8.7).  With Z_{t,p,t'} = sum_j a_tpj[t'] u_tpj w_tpj^T
 
     f(X_i)[t, :] = sum_p M_p(X_i)[t] sum_t' x_{i,t'}^T Z_{t,p,t'},
 
-a linear map of the blocks (theory.convex_attention.key_blocks).  Lower bound: by the triangle inequality and
+a linear map of the blocks (theory.simplex_heads.key_blocks).  Lower bound: by the triangle inequality and
 sum_t' a[t'] = 1,
     sum_t' |Z_{t,p,t'}|_* <= sum_j sum_t' a_tpj[t'] |u_tpj| |w_tpj| = sum_j |u_tpj| |w_tpj|
                           <= 1/2 sum_j (|u_tpj|^2 + |w_tpj|^2).
@@ -66,11 +66,10 @@ from typing import Mapping
 import numpy as np
 
 from theory.base import Factors, Theorem
-from theory.convex_attention import key_blocks
-from theory.simplex_heads import init_near_vertices, simplex_rows, simplex_rows_vjp, vertex_width
+from theory.simplex_heads import init_near_vertices, key_blocks, simplex_rows, simplex_rows_vjp, vertex_width
 from theory.data import check_positive_int, numeric_array
 from theory.errors import InputError
-from theory.gated_relu_attention import DEFAULT_GATES, GATE_STREAM
+from theory.gates import DEFAULT_GATES, GATE_STREAM
 from theory.lifted import Block
 from theory.losses import SQUARED, Loss
 
@@ -209,7 +208,7 @@ class ConvexAttentionFC(Theorem):
         return max(sum(len(factors[self._index(t, p, key)]) for key in range(s)) for t in range(s) for p in range(P))
 
     def heads_for_zero_gap(self) -> int:
-        """s (min(d, c) + 1) units per (row, gate), as for convex-attention (theory.convex_attention.vertex_width)."""
+        """s (min(d, c) + 1) units per (row, gate), as for convex-attention (theory.simplex_heads.vertex_width)."""
         return vertex_width(self.dims)
 
     def report_fields(self, blocks: list[np.ndarray], factors: Factors) -> dict[str, object]:

@@ -1,4 +1,4 @@
-"""`gated-relu-mixer`: the gated-ReLU MLP-Mixer, [S22] (docs/theory.md §5, "Gated ReLU mixer", reconstructed).
+"""`gated-relu-mixer`: the gated-ReLU MLP-Mixer, [S22] abstract (docs/theory.md §5.2; the gated mixer is ours).
 
 Gates H_p in R^{s x s} (fixed, drawn from the seed or read from the data file as ``H`` (P, s, s)) give the masks
 D_p(X_i) = 1[H_p X_i >= 0] in {0, 1}^{s x d}.  Primal, m mixing units per gate:
@@ -16,13 +16,13 @@ from functools import cached_property
 
 import numpy as np
 
-from theory.base import Factors
-from theory.gated_relu_attention import Gated
+from theory.base import Factors, Theorem
+from theory.gates import Gated
 from theory.lifted import Block
-from theory.mlp_mixer import MLPMixer
+from theory.mixer_units import lift_units, units_from_pairs
 
 
-class GatedReLUMixer(Gated, MLPMixer):
+class GatedReLUMixer(Gated, Theorem):
     name = "gated-relu-mixer"
     paper = "[S22] (abstract: MLP-Mixer token mixing); the gated-ReLU mixer and its program derived here"
     equation = "docs/theory.md §5: min_Z l(sum_p sum_t'a D_p[t,a] X[t',a] Z_p[(t,t'),(a,:)]) + beta sum_p |Z_p|_*"
@@ -48,8 +48,13 @@ class GatedReLUMixer(Gated, MLPMixer):
         dmixed = np.einsum("itc,pjac,pita->pjita", dF, W2, self.masks, optimize=True)
         return [np.einsum("pjita,iua->pjtu", dmixed, self.X, optimize=True), dW2]
 
+    @classmethod
+    def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
+        return rng.standard_normal((6, 4, 3)), rng.standard_normal((6, 4, 2)), 0.1
+
     def block_shapes(self) -> list[tuple[int, int]]:
-        return super().block_shapes() * len(self.H)
+        s, d, c = self.dims["s"], self.dims["d"], self.dims["c"]
+        return [(s * s, d * c)] * len(self.H)
 
     def build_blocks(self) -> tuple[Block, ...]:
         """A_p[(i, t, e), (t s + t', a c + e')] = D_p[i, t, a] X[i, t', a] 1[e = e']."""
@@ -60,8 +65,9 @@ class GatedReLUMixer(Gated, MLPMixer):
                      for p, mask in enumerate(self.masks))
 
     def lift_weights(self, weights: list[np.ndarray]) -> list[np.ndarray]:
-        return [super(GatedReLUMixer, self).lift_weights([W1, W2])[0] for W1, W2 in zip(*weights)]
+        return [lift_units(W1, W2) for W1, W2 in zip(*weights)]
 
     def weights_from_factors(self, factors: Factors, m: int) -> list[np.ndarray]:
-        heads = [super(GatedReLUMixer, self).weights_from_factors([pairs], m) for pairs in factors]
-        return [np.stack([W1 for W1, _ in heads]), np.stack([W2 for _, W2 in heads])]
+        s, d, c = self.dims["s"], self.dims["d"], self.dims["c"]
+        units = [units_from_pairs(pairs, m, s, d, c) for pairs in factors]
+        return [np.stack([W1 for W1, _ in units]), np.stack([W2 for _, W2 in units])]

@@ -1,4 +1,4 @@
-"""`linear-attention`: linear (no-softmax) self-attention, [S22] section 3 (docs/theory.md §3).
+"""`linear-attention`: linear (no-softmax) self-attention, [S22] abstract (docs/theory.md §3; the model is ours).
 
 Primal (query-key product merged into W1_j in R^{d x d}, value-output product into W2_j in R^{d x c}):
     f(X) = sum_{j=1}^m (X W1_j X^T) X W2_j,
@@ -21,7 +21,7 @@ import numpy as np
 
 from theory.base import Factors, Theorem
 from theory.lifted import Block
-from theory.operators import AttentionMap
+from theory.attention_heads import attention_block, heads_from_pairs, lift_heads
 
 
 class LinearAttention(Theorem):
@@ -80,25 +80,3 @@ class LinearAttention(Theorem):
     def block_shapes(self) -> list[tuple[int, int]]:
         d, c = self.dims["d"], self.dims["c"]
         return [(d * d, d * c)]
-
-
-def attention_block(X: np.ndarray, query_grams: np.ndarray, c: int, label: str = "") -> Block:
-    """The block A of one attention program with per-query Grams G[i, t] (N, s, d, d), or one Gram per sample
-    (N, 1, d, d): A[(i, t, e), (k d + a, l c + e')] = X[i, t, a] G[i, t, k, l] 1[e = e'], acting on Z in
-    R^{d^2 x dc}, applied matrix-free (theory.operators.AttentionMap, docs/theory.md §9.9)."""
-    d = X.shape[2]
-    return Block(AttentionMap(X, query_grams, c), (d * d, d * c), label=label)
-
-
-def lift_heads(W1: np.ndarray, W2: np.ndarray) -> np.ndarray:
-    """Z = sum_j vec_c(W1_j) vec_r(W2_j)^T for heads W1 (m, d, d), W2 (m, d, c)."""
-    m, d, c = W2.shape
-    return np.swapaxes(W1, 1, 2).reshape(m, d * d).T @ W2.reshape(m, d * c)
-
-
-def heads_from_pairs(pairs: list[tuple[np.ndarray, np.ndarray]], m: int, d: int, c: int) -> tuple[np.ndarray, np.ndarray]:
-    """W1 (m, d, d), W2 (m, d, c) of m heads whose lifted matrix is sum_r u_r v_r^T (undoing vec_c, vec_r)."""
-    W1, W2 = np.zeros((m, d, d)), np.zeros((m, d, c))
-    for r, (u, v) in enumerate(pairs):
-        W1[r], W2[r] = u.reshape(d, d).T, v.reshape(d, c)
-    return W1, W2

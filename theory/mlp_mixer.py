@@ -16,6 +16,7 @@ import numpy as np
 
 from theory.base import Factors, Theorem
 from theory.lifted import Block
+from theory.mixer_units import lift_units, units_from_pairs
 
 
 class MLPMixer(Theorem):
@@ -46,16 +47,10 @@ class MLPMixer(Theorem):
         return (Block(A.reshape(N * s * c, s * s * d * c), (s * s, d * c)),)
 
     def lift_weights(self, weights: list[np.ndarray]) -> list[np.ndarray]:
-        W1, W2 = weights
-        m, s, _ = W1.shape
-        return [W1.reshape(m, s * s).T @ W2.reshape(m, W2.shape[1] * W2.shape[2])]
+        return [lift_units(*weights)]
 
     def weights_from_factors(self, factors: Factors, m: int) -> list[np.ndarray]:
-        s, d, c = self.dims["s"], self.dims["d"], self.dims["c"]
-        W1, W2 = np.zeros((m, s, s)), np.zeros((m, d, c))
-        for r, (u, v) in enumerate(factors[0]):
-            W1[r], W2[r] = u.reshape(s, s), v.reshape(d, c)
-        return [W1, W2]
+        return list(units_from_pairs(factors[0], m, self.dims["s"], self.dims["d"], self.dims["c"]))
 
     def block_shapes(self) -> list[tuple[int, int]]:
         s, d, c = self.dims["s"], self.dims["d"], self.dims["c"]

@@ -81,7 +81,7 @@ class LinearMap:
 
 class DenseMap(LinearMap):
     """A map held as its matrix: (n, rows cols), or only its non-zero output rows ``rows`` (m, rows cols) of n
-    ``outputs`` (a block that reaches few outputs, e.g. one query's rows: theory.convex_attention.key_blocks)."""
+    ``outputs`` (a block that reaches few outputs, e.g. one query's rows: theory.simplex_heads.key_blocks)."""
 
     def __init__(self, matrix: np.ndarray, shape: tuple[int, int], outputs: int | None = None,
                  rows: np.ndarray | None = None) -> None:

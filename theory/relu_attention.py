@@ -28,9 +28,9 @@ import numpy as np
 from theory.arrangements import enumerate_patterns, patterns_of
 from theory.base import Factors, Theorem
 from theory.errors import InputError
-from theory.gated_relu_attention import masked_grams
+from theory.gates import masked_grams
 from theory.lifted import Block
-from theory.linear_attention import attention_block, heads_from_pairs, lift_heads
+from theory.attention_heads import attention_block, heads_from_pairs, lift_heads
 
 
 class ReLUAttention(Theorem):

@@ -30,8 +30,7 @@ from functools import cached_property
 import numpy as np
 
 from theory.base import Factors
-from theory.convex_attention import ConvexAttention, key_blocks
-from theory.simplex_heads import simplex_rows_vjp
+from theory.simplex_heads import RowHeads, key_blocks, simplex_rows_vjp
 from theory.errors import InputError
 from theory.lifted import Block
 from theory.losses import SQUARED, Loss
@@ -40,7 +39,7 @@ from theory.losses import SQUARED, Loss
 MAX_SAMPLES = 6
 
 
-class ReLUAttentionFC(ConvexAttention):
+class ReLUAttentionFC(RowHeads):
     name = "relu-attention-fc"
     paper = "ours: convex attention then a ReLU FC layer, a relaxation derived here (docs/theory.md §8.7)"
     equation = "docs/theory.md §8.7: the program of convex-attention-fc over all 2^N - 1 sample patterns (lower bound)"

@@ -2,8 +2,10 @@
 
 Shared by every theorem of the convex-attention family: the parametrisation a = b^2 / |b|^2 of a simplex row
 (smooth for b != 0, and it reaches the one-hot rows of an optimum exactly, b = e_t', which a softmax reaches only
-in the limit), its vector-Jacobian product, and the restarts' initialisation near the vertices of the simplex
-(docs/theory.md §8.4: the factorised problem keeps spurious local minima at any width).
+in the limit), its vector-Jacobian product, the restarts' initialisation near the vertices of the simplex
+(docs/theory.md §8.4: the factorised problem keeps spurious local minima at any width), the lifted blocks of heads
+that attend per query row (:func:`key_blocks`), and :class:`RowHeads`, the per-query-row heads that
+`convex-attention` and `relu-attention-fc` share.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from theory.base import Theorem
+from theory.lifted import Block
+from theory.operators import DenseMap
 
 
 def simplex_rows(B: np.ndarray) -> np.ndarray:
@@ -53,3 +57,48 @@ def init_near_vertices(theorem: Theorem, m: int, rng: np.random.Generator) -> np
     target = float(np.linalg.norm(theorem.Y))
     scale = np.sqrt(target / size) if size > 0 and target > 0 else 1.0
     return theorem.pack([B, scale * U, scale * W])
+
+
+def key_blocks(X: np.ndarray, c: int, masks: np.ndarray | None = None,
+               queries: list[int] | None = None) -> tuple[Block, ...]:
+    """The blocks (query t, gate p, key t'), in that order, of a program whose output row t is
+    sum_p masks[p, i, t] sum_t' x_{i,t'}^T Z_{t,p,t'}: A[(i, t, e), (a, e')] = masks[p, i, t] x_{i,t'}[a] 1[e = e'].
+
+    ``masks`` (P, N, s) are fixed given the data; None means one gate that is always on (convex attention, whose
+    blocks are then labelled by (query, key) only).  ``queries``: the output rows to build (default all s; a
+    single read-out row, e.g. [s - 1], gives the output layout (N, 1, c)).  Each block's map holds only the N c
+    output rows of its query (theory.operators.DenseMap ``rows``)."""
+    N, s, d = X.shape
+    gates = np.ones((1, N, s)) if masks is None else masks
+    rows = list(range(s)) if queries is None else queries
+    blocks = []
+    for row, t in enumerate(rows):
+        reached = ((np.arange(N)[:, None] * len(rows) + row) * c + np.arange(c)).reshape(-1)  # outputs (i, row, e)
+        for p, mask in enumerate(gates):
+            for key in range(s):
+                A = np.einsum("i,ia,ef->ieaf", mask[:, t], X[:, key], np.eye(c)).reshape(N * c, d * c)
+                label = f"query {t}, key {key}" if masks is None else f"query {t}, gate {p}, key {key}"
+                blocks.append(Block(DenseMap(A, (d, c), N * len(rows) * c, reached), (d, c), label=label))
+    return tuple(blocks)
+
+
+class RowHeads(Theorem):
+    """Heads per query row t: an attention row a_tk = b_tk^2 / |b_tk|^2 in the simplex (not decayed) and value /
+    output maps v_tk in R^d, w_tk in R^c (docs/theory.md §8.1); theta packs (b (s, m, s), v (s, m, d), w (s, m, c)).
+    Subclasses give the activation, the program and the recovery."""
+
+    weight_axes = {"b": ("s", "m", "s"), "v": ("s", "m", "d"), "w": ("s", "m", "c")}  # attention rows a = b^2/|b|^2
+    undecayed = ("b",)
+    attention_rows = staticmethod(simplex_rows)
+
+    def init(self, m: int, rng: np.random.Generator) -> np.ndarray:
+        return init_near_vertices(self, m, rng)
+
+    def _head_values(self, B: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """x_{i,u}^T v_tk (N, s_t, m, s_u) and u[i, t, k] = sum_u a_tk[u] x_{i,u}^T v_tk (N, s, m)."""
+        projected = np.einsum("iua,tka->itku", self.X, V)
+        return projected, np.einsum("tku,itku->itk", self.attention_rows(B), projected)
+
+    def outputs_per_block(self) -> int:
+        """N c: a block (query t, ...) holds the output rows of its query only (key_blocks)."""
+        return self.dims["N"] * self.dims["c"]
