@@ -27,12 +27,14 @@ import numpy as np
 import theory
 from proofs_check import tolerances as tol
 from proofs_check.datafile import load_npz
+from proofs_check.optimum import Optimum, find_optimum
 from proofs_check.parallel import check_workers
-from proofs_check.harness import ConvexSolution, Verification, relative_scale, solve_and_recover
+from proofs_check.harness import Verification
 from proofs_check.harness import verify as _verify
 from proofs_check.weights import check_weights, load_weights, save_weights
 from theory.base import Theorem
 from theory.errors import InputError
+from theory.lifted import objective_scale
 from theory.losses import get_loss
 
 Data = Union[str, os.PathLike, Mapping[str, np.ndarray], None]
@@ -49,22 +51,26 @@ def weight_layout(name: str) -> dict[str, tuple[str, ...]]:
     return dict(theory.get(name).weight_axes)
 
 
-def theorem(name: str, data: Data = None, *, beta: float | None = None, seed: int = 0, loss: str = "squared",
-            gates: int | None = None) -> Theorem:
-    """The theorem ``name`` bound to ``data`` (module docstring) with weight decay ``beta`` (default: the default
-    instance's), ``loss`` (theory.losses) and, for gated theorems without gates in the data, ``gates`` drawn from
-    ``seed``."""
+def theorem(name: str, data: Data = None, *, beta: float | None = None, beta_fraction: float | None = None,
+            seed: int = 0, loss: str = "squared", gates: int | None = None) -> Theorem:
+    """The theorem ``name`` bound to ``data`` (module docstring) with weight decay ``beta`` (default: the theorem's
+    default_beta) or ``beta_fraction`` times its beta_max on these data, ``loss`` (theory.losses) and, for gated
+    theorems without gates in the data, ``gates`` drawn from ``seed``.  Every command binds through here."""
+    if beta is not None and beta_fraction is not None:
+        raise InputError("give beta or beta_fraction, not both")
     cls = theory.get(name)
     options = {"loss": get_loss(loss), **({} if gates is None else {"gates": gates})}
     if data is None:
         bound = cls.default_instance(seed, **options)
-        return bound if beta is None else bound.rebind(beta)
-    arrays = load_npz(Path(data)) if isinstance(data, (str, os.PathLike)) else dict(data)
-    for key in ("X", "Y"):
-        if key not in arrays:
-            raise InputError(f"the data hold no array {key} (found: {', '.join(arrays) or 'none'})")
-    beta = cls.default_data(np.random.default_rng(seed))[2] if beta is None else beta
-    return cls.from_arrays(arrays, beta, seed, **options)
+    else:
+        arrays = load_npz(Path(data)) if isinstance(data, (str, os.PathLike)) else dict(data)
+        for key in ("X", "Y"):
+            if key not in arrays:
+                raise InputError(f"the data hold no array {key} (found: {', '.join(arrays) or 'none'})")
+        bound = cls.from_arrays(arrays, cls.default_beta, seed, **options)
+    if beta_fraction is not None:
+        return bound.rebind(fraction=beta_fraction)
+    return bound if beta is None else bound.rebind(beta)
 
 
 def _bound(name: str | Theorem, data: Data, **binding: object) -> Theorem:
@@ -85,53 +91,17 @@ def verify(name: str | Theorem, data: Data = None, *, beta: float | None = None,
                    convex_only=convex_only, workers=check_workers(workers))
 
 
-@dataclass(frozen=True)
-class Optimum:
-    """The certified convex optimum of a theorem on its data and the network recovered from it.
-
-    ``lower_bound`` <= C* <= ``convex_optimum`` (the dual certificate of theory.lifted), so it bounds the objective
-    of every network of the theorem from below, exact theorem or relaxation.  ``weights`` (name -> array, m* =
-    ``heads``) is the recovered network; its objective ``recovered_objective`` equals C* for an exact theorem, and
-    ``reaches_optimum`` says whether it does within proofs_check.tolerances.RECOVERY."""
-
-    theorem: str
-    exact: bool
-    convex_optimum: float
-    lower_bound: float
-    certified_gap: float  # (C(Z) - lower_bound) / scale
-    solver: str
-    seconds: float
-    heads: int
-    recovered_objective: float
-    reaches_optimum: bool
-    weights: dict[str, np.ndarray]
-
-    @classmethod
-    def of(cls, bound: Theorem, convex: ConvexSolution) -> "Optimum":
-        C = convex.solution.optimum
-        weights = bound.unpack(convex.recovered_theta, convex.heads)
-        return cls(bound.name, bound.exact, C, convex.certificate.lower_bound,
-                   (C - convex.certificate.lower_bound) / convex.scale, convex.solution.solver,
-                   convex.solution.seconds, convex.heads, convex.recovered,
-                   abs(convex.recovered - C) / convex.scale <= tol.RECOVERY, dict(zip(bound.weight_axes, weights)))
-
-    def to_json(self) -> dict[str, object]:
-        fields = {key: value for key, value in self.__dict__.items() if key != "weights"}
-        return {**fields, "weight_shapes": {name: list(array.shape) for name, array in self.weights.items()}}
-
-
 def solve(name: str | Theorem, data: Data = None, *, beta: float | None = None, seed: int = 0,
           loss: str | None = None, gates: int | None = None, solver: str = "auto") -> Optimum:
     """The certified convex optimum of a theorem on data, with the recovered globally optimal weights."""
-    bound = _bound(name, data, beta=beta, seed=seed, loss=loss, gates=gates)
-    return Optimum.of(bound, solve_and_recover(bound, solver))
+    return find_optimum(_bound(name, data, beta=beta, seed=seed, loss=loss, gates=gates), solver)
 
 
 @dataclass(frozen=True)
 class Certification:
     """How far given weights are from the global optimum: their training objective l(f(X), Y) + beta/2 |theta|^2
     (decayed arrays only), the certified lower bound LB on every network of the theorem, and the certified relative
-    suboptimality (objective - LB) / |objective| (|objective| floored as in proofs_check.harness.relative_scale),
+    suboptimality (objective - LB) / |objective| (|objective| floored as in theory.lifted.objective_scale),
     an upper bound on the true relative distance to the global optimum.
 
     ``consistent`` is False when the objective lies below LB by more than float64 round-off
@@ -168,7 +138,7 @@ def certify(name: str | Theorem, data: Data, weights: Weights, *, beta: float | 
     if not np.isfinite(objective):
         raise InputError(f"the objective of these weights is not finite ({objective}): their scale overflows float64")
     optimum = solve(bound, solver=solver)
-    scale = relative_scale(objective, bound.program.loss_value(np.zeros_like(bound.program.target)))
+    scale = objective_scale(bound.program, objective)
     written = None if save_optimum is None else str(save_weights(optimum.weights, save_optimum))
     return Certification(bound.name, bound.loss.name, bound.dims, bound.beta, seed, m, objective, optimum.lower_bound,
                          (objective - optimum.lower_bound) / scale,

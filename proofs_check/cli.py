@@ -303,11 +303,7 @@ def _path_parser(commands) -> None:
 
 
 def _command_path(args: argparse.Namespace) -> int:
-    cls = theory.get(args.theorem)
-    if args.data is None:
-        theorem = cls.default_instance(args.seed, **_options(args))
-    else:  # beta 1 is a placeholder: the path replaces it by its grid
-        theorem = cls.from_arrays(load_npz(args.data), 1.0, args.seed, **_options(args))
+    theorem = api.theorem(args.theorem, args.data, seed=args.seed, loss=args.loss, gates=args.gates)
     with backend(args.workers, args.dask_scheduler) as workers:
         path = regularisation_path(theorem, args.points, solver=args.solver, workers=workers)
     print(format_path(theorem, path))
@@ -435,7 +431,8 @@ def _command_run(args: argparse.Namespace, workers: int) -> list[Verification]:
             print(f"not stated for the {args.loss} loss, skipped: {', '.join(skipped)}")
     results = []
     for cls in classes:
-        results.append(_verify_and_show(cls.default_instance(args.seed, **_options(args)), args, workers))
+        bound = api.theorem(cls.name, seed=args.seed, loss=args.loss, gates=args.gates)
+        results.append(_verify_and_show(bound, args, workers))
         print(verification_lines(results[-1]))
     print(format_table(results))
     return results

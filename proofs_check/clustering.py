@@ -57,14 +57,12 @@ import numpy as np
 from scipy.linalg import subspace_angles
 from scipy.stats import rankdata
 
+from proofs_check.optimum import Optimum, find_optimum
 from proofs_check.parallel import run_tasks
 from proofs_check.plots import _save, plot_attention_maps, plt
 from theory.base import Theorem
 from theory.data import check_positive_int
 from theory.errors import InputError
-from theory.lifted import beta_max, block_factors
-from theory.rank_reduction import reduce_rank
-from theory.solvers import solve
 
 TARGETS = ("token", "group-sum")
 NUISANCES = ("gaussian", "decoy")
@@ -232,34 +230,6 @@ def shuffled(Y: np.ndarray, seed: int) -> np.ndarray:
 # ---- the certified solution and its read-outs -------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Solution:
-    """The rank-reduced optimum of (C), its factors, the recovered weights and how it was certified."""
-
-    theorem: Theorem
-    blocks: list[np.ndarray]
-    factors: list[list[tuple[np.ndarray, np.ndarray]]]
-    weights: list[np.ndarray]
-    solver: str
-    gap: float  # certified relative gap (C(Z) - LB) / C(Z) of the solver's solution, before the reduction
-
-
-def certified_solution(theorem: Theorem, solver: str = "auto") -> Solution:
-    """Solve (C) with ``solver`` (theory.solvers.solve: ``auto`` falls back to the other solver family), move the
-    optimum to an extreme point (theory.rank_reduction) and recover the heads with the theorem's
-    weights_from_factors (m* of them).
-
-    The gap is certified on the solver's solution, as in proofs_check.harness: the reduction keeps the objective to
-    1e-8 (theory.lifted.TRUNCATION_TOL), but the residual certificate of the reduced point can be far weaker
-    (measured: 2e-10 before, 1.5e-3 after, gated attention at beta = 1e-4 beta_max, N = 8)."""
-    program = theorem.program
-    solution = solve(program, solver)
-    blocks = reduce_rank(program, solution.blocks)
-    factors = block_factors(program, blocks)
-    weights = theorem.weights_from_factors(factors, theorem.heads_needed(factors))
-    return Solution(theorem, blocks, factors, weights, solution.solver, solution.certified_gap)
-
-
-@dataclass(frozen=True)
 class Reading:
     """What a solution says about the tokens, before any comparison with groups (module docstring)."""
 
@@ -286,10 +256,10 @@ def principal_basis(columns: np.ndarray, dim: int) -> np.ndarray:
     return U[:, :min(dim, rank)]
 
 
-def _attention_heads(solution: Solution) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _attention_heads(solution: Optimum) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """W1 (m, d, d), W2 (m, d, c), sigma (m,) and gate (m,) of every head of linear or gated attention, numbered
     gate-major as in theorem.head_masks (gate 0 for linear attention); zero heads have sigma 0."""
-    W1, W2 = solution.weights
+    W1, W2 = solution.weight_list
     if W1.ndim == 3:  # linear attention: one block, no gate
         W1, W2 = W1[None], W2[None]
     sigma = np.zeros(W1.shape[:2])
@@ -303,7 +273,7 @@ def _stack(columns: list[np.ndarray], d: int) -> np.ndarray:
     return np.concatenate(columns, axis=1) if columns else np.zeros((d, 0))
 
 
-def _read_attention(solution: Solution, k: int, dim: int, seed: int) -> Reading:
+def _read_attention(solution: Optimum, k: int, dim: int, seed: int) -> Reading:
     """Read-outs of linear or gated-ReLU attention (module docstring): the logit of two tokens is
     x_t^T W1_j x_u, times the gate's mask 1[x_t^T H_p x_u >= 0] for gated attention."""
     theorem, X = solution.theorem, solution.theorem.X
@@ -331,12 +301,12 @@ def _labels(features: np.ndarray, k: int, seed: int, shape: tuple[int, int]) -> 
     return kmeans_labels(features, k, seed).reshape(shape)
 
 
-def _read_convex(solution: Solution, k: int, dim: int, seed: int) -> Reading:
+def _read_convex(solution: Optimum, k: int, dim: int, seed: int) -> Reading:
     """Read-outs of convex attention ([E22]): value maps v_tk, and as the affinity of two tokens at positions t and
     u the position map |Z_tu|_* (module docstring)."""
     theorem, X = solution.theorem, solution.theorem.X
     N, s, d = X.shape
-    _, V, W = solution.weights
+    _, V, W = solution.weight_list
     values = V.reshape(-1, d)
     sigma = np.linalg.norm(values, axis=1) * np.linalg.norm(W.reshape(len(values), -1), axis=1)
     live = np.flatnonzero(sigma > 0)
@@ -352,7 +322,7 @@ def _read_convex(solution: Solution, k: int, dim: int, seed: int) -> Reading:
         query_key=None, value=principal_basis(_stack([values[j:j + 1].T for j in live], d), dim))
 
 
-def read_solution(solution: Solution, k: int, dim: int, seed: int) -> Reading:
+def read_solution(solution: Optimum, k: int, dim: int, seed: int) -> Reading:
     """The read-outs of a certified solution: partitions into k clusters (k-means seeded by ``seed``), affinities,
     and subspaces of at most ``dim`` dimensions (the dimension of the reference subspace)."""
     name = solution.theorem.name
@@ -479,15 +449,15 @@ class Evaluation:
     margins: dict[str, float]
     reading: Reading
     control_reading: Reading
-    solution: Solution
-    control_solution: Solution
+    solution: Optimum
+    control_solution: Optimum
 
     def to_json(self) -> dict[str, object]:
         return {"theorem": self.theorem, "beta": self.beta, "beta_fraction": self.beta_fraction,
                 "scores": self.scores, "control": self.control, "baselines": self.baselines,
                 "margins": self.margins, "heads": self.reading.heads, "control_heads": self.control_reading.heads,
                 "active_blocks": self.reading.active_blocks, "solver": self.solution.solver,
-                "certified_gap": self.solution.gap, "control_certified_gap": self.control_solution.gap}
+                "certified_gap": self.solution.certified_gap, "control_certified_gap": self.control_solution.certified_gap}
 
 
 def bind(name: str, arrays: dict[str, np.ndarray], seed: int, beta: float | None = None,
@@ -501,13 +471,14 @@ def bind(name: str, arrays: dict[str, np.ndarray], seed: int, beta: float | None
     if beta_fraction is not None and not 0 < beta_fraction < 1:
         raise InputError(f"beta_fraction must lie in (0, 1), got {beta_fraction!r}")
     cls = theory.get(name)
-    largest = beta_max(cls.from_arrays(arrays, 1.0, seed, **options).program)
+    bound = cls.from_arrays(arrays, cls.default_beta, seed, **options)
+    largest = bound.beta_max
     if largest <= 0:
         raise InputError("Y = 0: every beta gives Z* = 0, there is nothing to read")
     beta = beta_fraction * largest if beta is None else beta
     if beta >= largest:
         raise InputError(f"beta {beta:g} >= beta_max {largest:g}: Z* = 0, there is nothing to read")
-    return cls.from_arrays(arrays, beta, seed, **options), beta / largest
+    return bound.rebind(beta), beta / largest
 
 
 def evaluate(name: str, X: np.ndarray, Y: np.ndarray, groups: np.ndarray, reference: np.ndarray, seed: int, *,
@@ -519,9 +490,8 @@ def evaluate(name: str, X: np.ndarray, Y: np.ndarray, groups: np.ndarray, refere
     k, dim = len(np.unique(groups)), reference.shape[1]
     fixed = {} if gates is None else {"H": gates}
     theorem, fraction = bind(name, {"X": X, "Y": Y, **fixed}, seed, beta, beta_fraction, **options)
-    control_theorem, _ = bind(name, {"X": X, "Y": shuffled(Y, seed), **fixed}, seed, beta_fraction=fraction,
-                              **options)
-    solution, control_solution = certified_solution(theorem, solver), certified_solution(control_theorem, solver)
+    control_theorem = theorem.rebind(Y=shuffled(Y, seed), fraction=fraction)  # same X, gates and blocks
+    solution, control_solution = find_optimum(theorem, solver), find_optimum(control_theorem, solver)
     reading = read_solution(solution, k, dim, seed)
     control_reading = read_solution(control_solution, k, dim, seed)
     scores, control = score(reading, groups, reference), score(control_reading, groups, reference)
@@ -783,7 +753,7 @@ class ClusterRun:
     k: int
     reference: str
     reading: Reading
-    solution: Solution
+    solution: Optimum
     beta: float
     beta_fraction: float
     evaluation: Evaluation | None
@@ -823,7 +793,7 @@ def cluster_arrays(arrays: dict[str, np.ndarray], name: str, seed: int, *, beta:
                           evaluation.beta_fraction, evaluation, {},
                           null_quantiles(evaluation.control_reading, groups, seed))
     theorem, fraction = bind(name, {"X": X, "Y": arrays["Y"], **extra}, seed, beta, beta_fraction, **options)
-    solution = certified_solution(theorem, solver)
+    solution = find_optimum(theorem, solver)
     reading = read_solution(solution, k, reference.shape[1], seed)
     return ClusterRun(name, seed, k, label, reading, solution, theorem.beta, fraction, None,
                       {"query_key": alignment(reading.query_key, reference),
@@ -839,7 +809,7 @@ READOUT_NAMES = {"heads": "heads' projections, k-means (ARI)", "head": "each hea
 def cluster_lines(run: ClusterRun) -> list[str]:
     """The text `proofs-check cluster` prints."""
     lines = [f"{run.theorem}: seed {run.seed}, beta {run.beta:.4g} = {run.beta_fraction:.3g} beta_max, solver "
-             f"{run.solution.solver} (certified gap {run.solution.gap:.1e}), {run.reading.heads} heads, "
+             f"{run.solution.solver} (certified gap {run.solution.certified_gap:.1e}), {run.reading.heads} heads, "
              f"{run.k} clusters; alignment against the {run.reference}"]
     if run.evaluation is None:
         sizes = np.bincount(run.reading.partition.reshape(-1), minlength=run.k)
@@ -865,7 +835,7 @@ def cluster_json(run: ClusterRun) -> dict[str, object]:
     """The fields `proofs-check cluster --json` writes."""
     fields = {"theorem": run.theorem, "seed": run.seed, "beta": run.beta, "beta_fraction": run.beta_fraction,
               "clusters": run.k, "reference": run.reference, "solver": run.solution.solver,
-              "certified_gap": run.solution.gap, "heads": run.reading.heads,
+              "certified_gap": run.solution.certified_gap, "heads": run.reading.heads,
               "active_blocks": run.reading.active_blocks, "partition": run.reading.partition.tolist()}
     if run.evaluation is None:
         return {**fields, "alignment": run.alignment}

@@ -18,12 +18,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 import theory
+from proofs_check.optimum import find_optimum
 from proofs_check.report import text_table
 from proofs_check.restarts import run_restarts
 from proofs_check.softmax_attention import LBFGS_BUDGET, STREAM, SoftmaxAttention
-from theory.lifted import block_factors
-from theory.rank_reduction import reduce_rank
-from theory.solvers import solve
 
 ARCHITECTURES = ("linear-attention", "gated-relu-attention", "convex-attention", "mlp-mixer", "gated-relu-mixer", "fno")
 #: Restarts of the non-convex softmax-attention baseline ([E22]'s standard attention; proofs_check.softmax_attention).
@@ -62,17 +60,12 @@ def compare(arrays: dict[str, np.ndarray], beta: float, seed: int, names=ARCHITE
     rows = []
     for name in names:
         bound = theory.get(name).from_arrays(arrays, beta, seed)
-        program = bound.program
-        solution = solve(program, solver)
-        reduced = reduce_rank(program, solution.blocks)
-        factors = block_factors(program, reduced)
-        F = program.predict(reduced)
-        loss = program.loss_value(F)
-        rows.append(Row(name, solution.optimum, loss, program.beta * program.regulariser(reduced),
-                        float(np.linalg.norm(F - program.target) / np.linalg.norm(program.target)),
-                        solution.certified_gap,
-                        bound.heads_needed(factors), _structure(bound, factors, bound.report_fields(reduced, factors)),
-                        solution.seconds, solution.solver))
+        optimum = find_optimum(bound, solver)
+        target = bound.program.target
+        rows.append(Row(name, optimum.convex_optimum, optimum.loss, bound.beta * optimum.regulariser,
+                        float(np.linalg.norm(optimum.prediction - target) / np.linalg.norm(target)),
+                        optimum.certified_gap, optimum.heads,
+                        _structure(bound, optimum.factors, optimum.report_fields()), optimum.seconds, optimum.solver))
     return rows + [softmax_row(arrays, beta, seed)]
 
 

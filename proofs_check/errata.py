@@ -28,7 +28,7 @@ from typing import Callable
 import numpy as np
 
 from proofs_check import tolerances as tol
-from proofs_check.harness import solve_and_recover
+from proofs_check.optimum import find_optimum
 from proofs_check.restarts import TheoremAtWidth, run_restarts
 import theory
 from theory import e22_errata as ka
@@ -104,7 +104,7 @@ def _network(theorem: Theorem, heads: int, settings: Settings) -> float:
 
 
 def _optimum(theorem: Theorem) -> float:
-    return solve_and_recover(theorem).solution.optimum
+    return find_optimum(theorem).convex_optimum
 
 
 def _record(ident, source, statement, instance, units, kind, network, printed, corrected, claimed, expected,
@@ -130,8 +130,8 @@ def loss_factor(settings: Settings) -> list[Erratum]:
     drawn = ka.Instance("drawn", X, y, RANDOM_BETA, f"N 8, s 4, d 3, X and y standard normal from "
                         f"default_rng({settings.seed}), beta {RANDOM_BETA}")
     theorem = _bind("convex-attention-scalar", drawn, RANDOM_BETA)
-    convex = solve_and_recover(theorem)
-    corrected = convex.solution.optimum
+    convex = find_optimum(theorem)
+    corrected = convex.convex_optimum
     printed = ka.printed_from_corrected(_optimum(theorem.rebind(2 * RANDOM_BETA)))
     heads = theorem.heads_for_zero_gap()
     network = _network(theorem, heads, settings)
@@ -140,8 +140,7 @@ def loss_factor(settings: Settings) -> list[Erratum]:
                            note="printed (9) = 1/2 C*(2 beta) <= C*(beta): a valid lower bound, never equal"))
     records.append(_record("eq9-corrected-drawn", source, "the network (8) equals (9) without the 1/2, h >= active tokens",
                            drawn.description, SUITE, "equivalence", network, printed, corrected, corrected, "holds",
-                           settings, heads, active_tokens=theorem.report_fields(convex.reduced, convex.factors)
-                           ["active_tokens"]))
+                           settings, heads, active_tokens=convex.report_fields()["active_tokens"]))
     active = convex.heads
     records.append(_record("eq9-corrected-drawn-at-active", source, "the same with exactly h = active tokens heads",
                            drawn.description, SUITE, "equivalence", _network(theorem, active, settings), printed,
@@ -181,9 +180,9 @@ def mapping(settings: Settings) -> list[Erratum]:
     """Proposition 1's recovery map puts head j on e_j; the optimum's support is token 1."""
     instance = ka.SECOND_TOKEN
     theorem = _bind("convex-attention-scalar", instance, instance.beta / 2)
-    convex = solve_and_recover(theorem)
-    Z = np.concatenate(convex.reduced)[:, 0]  # (s,) since d = 1
-    optimum_prediction = float(theorem.program.predict(convex.reduced)[0])
+    convex = find_optimum(theorem)
+    Z = np.concatenate(convex.blocks)[:, 0]  # (s,) since d = 1
+    optimum_prediction = float(theorem.program.predict(convex.blocks)[0])
     support = [k for k in range(len(Z)) if Z[k] != 0]
     printed_map = float(Z[0] * instance.X[0, 0, 0])  # head 0 on e_0 carries row 0 of Z, which is 0
     return [_record("prop1-mapping-index", "§3.2, Proposition 1 (prop:mapping), Appendix A.2; formalization: "
@@ -202,14 +201,14 @@ def caratheodory(settings: Settings) -> list[Erratum]:
     instance = ka.Instance("wide", rng.standard_normal((N, s, d)), rng.standard_normal(N), 0.05,
                            f"N {N}, s {s}, d {d}, standard normal from default_rng([{settings.seed}, 4]), beta 0.05")
     theorem = _bind("convex-attention-scalar", instance, instance.beta)
-    convex = solve_and_recover(theorem)
+    convex = find_optimum(theorem)
     active = convex.heads
     network = _network(theorem, active, settings)
     return [_record("A4-caratheodory", "Appendix A.4 (eq:dual_cons_multihead_bidual and the paragraph after it); "
                     "formalization: Section3_Sparsity (sparse_convex_optimum), Section3_Caratheodory",
                     f"an optimum uses at most N + 1 = {N + 1} tokens, so h = (active tokens) heads reach it",
-                    instance.description, SUITE, "equivalence", network, None, convex.solution.optimum,
-                    convex.solution.optimum, "holds", settings, active, active_tokens=active, bound=N + 1, tokens=s)]
+                    instance.description, SUITE, "equivalence", network, None, convex.convex_optimum,
+                    convex.convex_optimum, "holds", settings, active, active_tokens=active, bound=N + 1, tokens=s)]
 
 
 def _matrix_network(instance: ka.Instance, beta: float, heads: int, settings: Settings) -> float:

@@ -34,8 +34,9 @@ With ``convex_only`` no restart runs: (a) then covers the recovered network alon
 skipped, and the restart fields of the report are null.
 
 The checks are computed from the measured :class:`Evidence` by :func:`witnesses` alone, so a test can hand it a
-case in which a witness must fail.  Relative quantities are divided by max(|C*|, 1e-12 l(0)): 0 <= C* <= l(0), the
-objective at Z = 0, so the floor scales with the data (C* = 0 only when l(0) = 0, e.g. Y = 0).
+case in which a witness must fail.  Relative quantities are divided by the objective scale max(|C*|, 1e-12 l(0))
+(theory.lifted.objective_scale): 0 <= C* <= l(0), the objective at Z = 0, so the floor scales with the data (C* = 0
+only when l(0) = 0, e.g. Y = 0).
 """
 
 from __future__ import annotations
@@ -46,12 +47,12 @@ from typing import Callable
 import numpy as np
 
 from proofs_check import tolerances as tol
+from proofs_check.optimum import find_optimum
 from proofs_check.restarts import RestartRun, TheoremAtWidth, run_restarts
-from theory.base import Factors, Theorem
+from theory.base import Theorem
 from theory.data import check_positive_int
-from theory.lifted import DualCertificate, block_factors, certificate
-from theory.rank_reduction import reduce_rank
-from theory.solvers import Solution, resolve, solve
+from theory.lifted import DualCertificate
+from theory.solvers import resolve
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -160,7 +161,7 @@ class Verification:
     convex_optimum: float
     scale: float  # the denominator of every relative quantity: max(|C*|, 1e-12 l(0))
     lower_bound: float
-    certified_gap: float  # (C(Z) - lower_bound) / |C(Z)| at the convex solution: its certified accuracy
+    certified_gap: float  # (C(Z) - lower_bound) / scale at the convex solution: its certified accuracy
     best_primal: float | None
     relative_gap: float | None
     recovered_objective: float
@@ -204,10 +205,10 @@ def verify(theorem: Theorem, *, heads: int | None = None, restarts: int = 20, se
     resolve(program, solver)  # fail on a bad or missing solver before any work is shown
 
     say("convex solve", 0, 1)
-    convex = solve_and_recover(theorem, solver)
-    solution, cert, reduced, factors = convex.solution, convex.certificate, convex.reduced, convex.factors
+    optimum = find_optimum(theorem, solver)
+    cert, reduced, factors = optimum.certificate, optimum.blocks, optimum.factors
     structure = theorem.structure(reduced)
-    m_star, recovered, C, scale = convex.heads, convex.recovered, solution.optimum, convex.scale
+    m_star, recovered, C, scale = optimum.heads, optimum.recovered_objective, optimum.convex_optimum, optimum.scale
 
     runs = {} if convex_only else _restart_runs(theorem, heads, m_star, restarts, seed, batched, say, workers)
     values = None if convex_only else {m: run.values for m, run in runs.items()}
@@ -218,48 +219,16 @@ def verify(theorem: Theorem, *, heads: int | None = None, restarts: int = 20, se
     best = runs[heads].best if runs else None
     return Verification(
         theorem=theorem.name, loss=theorem.loss.name, dims=theorem.dims, beta=theorem.beta, heads=heads,
-        restarts=None if convex_only else restarts, seed=seed, solver=solution.solver, convex_optimum=C, scale=scale,
-        lower_bound=cert.lower_bound, certified_gap=(C - cert.lower_bound) / scale, best_primal=best,
+        restarts=None if convex_only else restarts, seed=seed, solver=optimum.solver, convex_optimum=C, scale=scale,
+        lower_bound=cert.lower_bound, certified_gap=optimum.certified_gap, best_primal=best,
         relative_gap=None if best is None else (best - C) / scale, recovered_objective=recovered,
         dual_objective=cert.dual_objective, rank=m_star,
         fraction_at_rank=None if at_rank is None else float(np.mean((at_rank.values - C) / scale <= tol.GAP)),
         narrow_best=narrow, structure=structure,
         restart_values=None if convex_only else {m: run.values.tolist() for m, run in sorted(runs.items())},
-        seconds={"convex": solution.seconds, **{f"restarts_m{m}": run.seconds for m, run in runs.items()}},
+        seconds={"convex": optimum.seconds, **{f"restarts_m{m}": run.seconds for m, run in runs.items()}},
         checks=witnesses(evidence), extras=theorem.report_fields(reduced, factors),
     )
-
-
-@dataclass(frozen=True)
-class ConvexSolution:
-    """The certified convex solution of a theorem and the network recovered from it (lemma L1)."""
-
-    solution: Solution
-    certificate: DualCertificate  # at the solver's blocks: lower_bound <= C* <= solution.optimum
-    reduced: list[np.ndarray]  # the blocks after rank reduction (theory.rank_reduction)
-    factors: Factors
-    heads: int  # m*
-    recovered_theta: np.ndarray  # the recovered network's weights with m* heads, packed
-    recovered: float  # its objective
-    scale: float  # relative_scale(C*, l(0))
-
-
-def solve_and_recover(theorem: Theorem, solver: str = "auto") -> ConvexSolution:
-    """Solve the theorem's program with ``solver`` (theory.solvers), certify it (theory.lifted.certificate), reduce
-    its rank and recover the network of m* heads from the factors."""
-    program = theorem.program
-    solution = solve(program, solver)
-    reduced = reduce_rank(program, solution.blocks)
-    factors = block_factors(program, reduced)
-    theta, m_star = theorem.recover(factors)
-    return ConvexSolution(solution, certificate(program, solution.blocks), reduced, factors, m_star, theta,
-                          theorem.objective(theta, m_star),
-                          relative_scale(solution.optimum, program.loss_value(np.zeros_like(program.target))))
-
-
-def relative_scale(optimum: float, zero_loss: float) -> float:
-    """max(|C*|, 1e-12 l(0), tiny): the denominator of every relative quantity (module docstring)."""
-    return max(abs(optimum), 1e-12 * abs(zero_loss), np.finfo(float).tiny)
 
 
 def _restart_runs(theorem: Theorem, heads: int, m_star: int, restarts: int, seed: int, batched: bool,

@@ -8,9 +8,9 @@ truncation of theory.lifted), and the theorem's report fields (for convex-attent
 
 Exact facts of any regularised path (C*(beta) = min_Z l(Z) + beta R(Z)), asserted in tests: the regulariser at
 the optimum is non-increasing in beta and the loss non-decreasing (compare the optimality of Z*(beta1) and
-Z*(beta2)); Z* = 0 from beta_max on.  For points that are optimal only up to certified gaps g1, g2 (``gap``) the
-same comparison gives R1 - R2 >= -(g1 + g2) / (beta2 - beta1) and L2 - L1 >= -(beta1 (g1 + g2) / (beta2 - beta1)
-+ g1), the tolerances the tests use.  The number of active groups of a group lasso need not be monotone; the
+Z*(beta2)); Z* = 0 from beta_max on.  For points that are optimal only up to certified absolute gaps g1, g2
+(``absolute_gap``) the same comparison gives R1 - R2 >= -(g1 + g2) / (beta2 - beta1) and L2 - L1 >= -(beta1 (g1 +
+g2) / (beta2 - beta1) + g1), the tolerances the tests use.  The number of active groups of a group lasso need not be monotone; the
 table shows what it does.
 """
 
@@ -25,9 +25,7 @@ from proofs_check.parallel import run_tasks
 from proofs_check.report import text_table
 from theory.base import Theorem
 from theory.data import check_positive_int
-from theory.lifted import beta_max, block_factors, certificate
-from theory.rank_reduction import reduce_rank
-from theory.solvers import solve
+from proofs_check.optimum import find_optimum
 
 DECADES = 3.0
 POINTS = 10
@@ -38,7 +36,7 @@ class PathPoint:
     beta: float
     loss: float
     regulariser: float
-    gap: float  # certified absolute gap C(Z) - LB of the point (theory.lifted.certificate)
+    absolute_gap: float  # C - LB at the point's extreme point, LB from the solver's certificate
     active_blocks: int
     heads: int
     fields: dict
@@ -47,7 +45,7 @@ class PathPoint:
 
 def beta_grid(theorem: Theorem, points: int = POINTS, decades: float = DECADES) -> np.ndarray:
     """``points`` log-spaced betas from beta_max 10^-decades to beta_max."""
-    top = beta_max(theorem.program)
+    top = theorem.beta_max
     return top * 10.0 ** np.linspace(-decades, 0.0, check_positive_int(points, "points"))
 
 
@@ -61,15 +59,10 @@ def regularisation_path(theorem: Theorem, points: int = POINTS, decades: float =
 
 def path_point(theorem: Theorem, beta: float, solver: str) -> PathPoint:
     """The point of the path at one beta."""
-    bound = theorem.rebind(beta)
-    program = bound.program
-    solution = solve(program, solver)
-    reduced = reduce_rank(program, solution.blocks)
-    factors = block_factors(program, reduced)
-    gap = program.objective(reduced) - certificate(program, reduced).lower_bound
-    return PathPoint(beta, program.loss_value(program.predict(reduced)), program.regulariser(reduced), gap,
-                     sum(1 for pairs in factors if pairs), bound.heads_needed(factors),
-                     bound.report_fields(reduced, factors), solution.solver)
+    optimum = find_optimum(theorem.rebind(beta), solver)
+    return PathPoint(beta, optimum.loss, optimum.regulariser, optimum.extreme_objective - optimum.lower_bound,
+                     sum(1 for pairs in optimum.factors if pairs), optimum.heads, optimum.report_fields(),
+                     optimum.solver)
 
 
 def format_path(theorem: Theorem, path: list[PathPoint]) -> str:

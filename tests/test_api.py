@@ -174,12 +174,12 @@ def test_weights_below_the_bound_exit_1(tmp_path, monkeypatch):
     arrays = _data()
     np.savez(tmp_path / "data.npz", **arrays)
     np.savez(tmp_path / "w.npz", **_trained_elsewhere(arrays, m=5, iterations=5000))
-    real = api.Optimum.of
+    real = api.find_optimum
 
-    def inflated(bound, convex):
-        optimum = real(bound, convex)
-        return replace(optimum, lower_bound=optimum.lower_bound * 1.01)
-    monkeypatch.setattr(api.Optimum, "of", staticmethod(inflated))
+    def inflated(bound, solver="auto"):
+        optimum = real(bound, solver)
+        return replace(optimum, certificate=replace(optimum.certificate, lower_bound=optimum.lower_bound * 1.01))
+    monkeypatch.setattr(api, "find_optimum", inflated)
     assert main(["certify", "linear-attention", "--data", str(tmp_path / "data.npz"), "--weights",
                  str(tmp_path / "w.npz"), "--beta", str(BETA)]) == 1
 

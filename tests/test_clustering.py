@@ -19,10 +19,11 @@ from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
 from proofs_check.cli import main
-from proofs_check.clustering import (HEADLINE, MAP_JSON, MAP_SIZES, MARGIN, STORED_MAP, Solution, alignment, attention_maps,
-                                     baseline_scores, bind, certified_solution, clustering_report, evaluate,
+from proofs_check.clustering import (HEADLINE, MAP_JSON, MAP_SIZES, MARGIN, STORED_MAP, alignment, attention_maps,
+                                     baseline_scores, bind, clustering_report, evaluate,
                                      headline_arrays, latent_tokens, map_cell, map_section, margins, read_solution,
                                      score, separation, shuffled, summarise)
+from proofs_check.optimum import Optimum, find_optimum
 from theory.errors import InputError
 from theory.lifted import block_factors
 from theory.linear_attention import LinearAttention
@@ -129,7 +130,7 @@ def test_read_outs_of_the_planted_network_are_known():
     theorem = LinearAttention(data.X, data.Y, 1.0)
     blocks = theorem.lift_weights([W1[None], W2[None]])
     factors = block_factors(theorem.program, blocks)
-    solution = Solution(theorem, blocks, factors, theorem.weights_from_factors(factors, 1), "planted", 0.0)
+    solution = Optimum(theorem, None, None, blocks, factors, 1, theorem.weights_from_factors(factors, 1), np.nan)  # no solver
     scores = score(read_solution(solution, 2, 2, 0), data.groups, data.latent)
     assert scores["heads"] == 1.0 and scores["head"] == 1.0 and scores["logits"] == pytest.approx(1.0)
     assert scores["query_key"] == pytest.approx(1.0) and scores["value"] == pytest.approx(0.0, abs=1e-12)
@@ -144,9 +145,9 @@ def test_affinities_agree_with_the_theorems_own_maps():
     data = _draw(9, samples=4, latent_dim=2)
     s = data.X.shape[1]
     gated, _ = bind("gated-relu-attention", {"X": data.X, "Y": data.Y}, 9, beta_fraction=0.01)
-    solution = certified_solution(gated, "prox")
+    solution = find_optimum(gated, "prox")
     reading = read_solution(solution, 2, 2, 9)
-    W1 = solution.weights[0].reshape((-1,) + solution.weights[0].shape[-2:])
+    W1 = solution.weight_list[0].reshape((-1,) + solution.weight_list[0].shape[-2:])
     live = np.flatnonzero(np.linalg.norm(W1, axis=(1, 2)) > 0)
     active = [p for p, pairs in enumerate(solution.factors) if pairs]
     for i in range(4):
@@ -155,8 +156,8 @@ def test_affinities_agree_with_the_theorems_own_maps():
         assert np.allclose([affinity[block, block] for _, affinity in reading.logits], maps, atol=1e-12)
         assert np.array_equal([mask[block, block] for _, mask in reading.masks], gated.masks[active, i])
     convex, _ = bind("convex-attention", {"X": data.X, "Y": data.Y}, 9, beta_fraction=0.01)
-    solution = certified_solution(convex)
-    B, V, W = solution.weights
+    solution = find_optimum(convex)
+    B, V, W = solution.weight_list
     expected = np.einsum("tku,tk->tu", convex.attention_rows(B),
                          np.linalg.norm(V, axis=2) * np.linalg.norm(W, axis=2))
     (_, position_map), = read_solution(solution, 2, 2, 9).logits

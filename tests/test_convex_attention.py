@@ -15,12 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proofs_check.cli import main
+from proofs_check.optimum import find_optimum
 from proofs_check.path import regularisation_path
 from tests.tolerances import ROUND_OFF, WITNESS
 from theory.convex_attention import ConvexAttention
-from theory.lifted import block_factors
-from theory.rank_reduction import reduce_rank
-from theory.solvers import solve
 
 
 
@@ -52,9 +50,9 @@ def test_attention_rows_carry_no_weight_decay():
 
 def test_recovered_heads_attend_to_one_token():
     theorem = _theorem(seed=3, beta=0.5)
-    reduced = reduce_rank(theorem.program, solve(theorem.program).blocks)
-    factors = block_factors(theorem.program, reduced)
-    B, V, W = theorem.unpack(*theorem.recover(factors))
+    optimum = find_optimum(theorem)
+    factors = optimum.factors
+    B, V, W = optimum.weight_list
     A = theorem.attention_rows(B)
     used = np.linalg.norm(V, axis=-1) > 0
     assert np.all(np.isin(A[used], [0.0, 1.0])) and np.all(A[used].sum(axis=-1) == 1.0)
@@ -73,9 +71,9 @@ def test_regularisation_path_is_monotone_within_the_certified_gaps(seed, N, s, d
     assert path[-1].active_blocks == 0 and path[-1].regulariser == 0.0  # beta_max: Z* = 0
     assert path[-2].active_blocks >= 1  # below beta_max the optimum is not zero
     for low, high in zip(path, path[1:]):
-        slack = (low.gap + high.gap) / (high.beta - low.beta)
+        slack = (low.absolute_gap + high.absolute_gap) / (high.beta - low.beta)
         assert low.regulariser - high.regulariser >= -slack
-        assert high.loss - low.loss >= -(low.beta * slack + low.gap)
+        assert high.loss - low.loss >= -(low.beta * slack + low.absolute_gap)
 
 
 def test_cli_reports_active_tokens(tmp_path):

@@ -19,7 +19,8 @@ from scipy.optimize import check_grad
 
 from proofs_check import tolerances as tol
 from proofs_check.cli import main
-from proofs_check.harness import solve_and_recover, verify
+from proofs_check.harness import verify
+from proofs_check.optimum import find_optimum
 from proofs_check.restarts import run_restarts
 from tests.tolerances import ROUND_OFF, TWO_ACCEPTED
 import theory
@@ -52,20 +53,20 @@ def test_the_program_is_a_group_norm_over_output_token_pairs_and_sparse():
     theorem = _vector(seed=2, shape=(3, 6, 2, 2), beta=0.05)
     blocks = theorem.program.blocks
     assert len(blocks) == 12 and all(b.shape == (2, 1) and b.norm.name == "frobenius" for b in blocks)
-    convex = solve_and_recover(theorem)
-    fields = theorem.report_fields(convex.reduced, convex.factors)
-    nonzero = [p for p, Z in enumerate(convex.reduced) if np.linalg.norm(Z) > 0]
+    convex = find_optimum(theorem)
+    fields = convex.report_fields()
+    nonzero = [p for p, Z in enumerate(convex.blocks) if np.linalg.norm(Z) > 0]
     assert [g["output"] * 6 + g["token"] for g in fields["active_groups"]] == nonzero
     assert fields["head_bound"]["heads_needed"] == len(nonzero) <= 3 * 2 + 1 == fields["head_bound"]["caratheodory"]
 
 
 def test_recovered_heads_attend_to_one_token_and_write_one_output():
     theorem = _vector(seed=3)
-    convex = solve_and_recover(theorem)
-    B, V, P = theorem.unpack(convex.recovered_theta, convex.heads)
+    convex = find_optimum(theorem)
+    B, V, P = convex.weight_list
     A = B**2 / np.sum(B**2, axis=1, keepdims=True)
     assert np.all(np.isin(A, [0.0, 1.0])) and np.all(np.count_nonzero(P, axis=1) == 1)
-    assert abs(convex.recovered - convex.solution.optimum) <= ROUND_OFF * convex.solution.optimum
+    assert abs(convex.recovered_objective - convex.convex_optimum) <= ROUND_OFF * convex.convex_optimum
 
 
 @settings(deadline=None)
@@ -86,7 +87,7 @@ def test_the_optimum_agrees_with_an_independent_solve_of_the_corrected_program(s
     penalty = sum(cp.norm(z[l][k], 2) for l in range(c) for k in range(s))
     problem = cp.Problem(cp.Minimize(0.5 * fit + beta * penalty))
     problem.solve(solver=cp.CLARABEL, tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12)
-    optimum = solve_and_recover(theorem).solution.optimum
+    optimum = find_optimum(theorem).convex_optimum
     assert abs(optimum - problem.value) <= TWO_ACCEPTED * abs(problem.value)
 
 
@@ -95,7 +96,7 @@ def test_the_scalar_theorem_is_the_vector_theorem_at_one_output():
     X, y = rng.standard_normal((6, 3, 2)), rng.standard_normal(6)
     scalar = theory.get("convex-attention-scalar").from_arrays({"X": X, "Y": y}, 0.2, 0)
     vector = theory.get("convex-attention-vector").from_arrays({"X": X, "Y": y[:, None]}, 0.2, 0)
-    a, b = solve_and_recover(scalar).solution.optimum, solve_and_recover(vector).solution.optimum
+    a, b = find_optimum(scalar).convex_optimum, find_optimum(vector).convex_optimum
     assert abs(a - b) <= TWO_ACCEPTED * a
 
 

@@ -13,13 +13,11 @@ import numpy as np
 import pytest
 
 from proofs_check.cli import main
+from proofs_check.optimum import find_optimum
 from tests.tolerances import ROUND_OFF, WITNESS
 import theory
 from theory.errors import InputError
 from theory.gated_relu_attention import GatedReLUAttention
-from theory.lifted import block_factors
-from theory.rank_reduction import reduce_rank
-from theory.solvers import solve
 
 
 
@@ -74,12 +72,10 @@ def test_recovered_heads_keep_the_gate_of_their_block():
     """Head (p, r) recovered from Z_p* sits on gate p: lifting the recovered weights gate by gate gives back each
     block, so every block's heads carry that block's activation pattern."""
     theorem = _bound(seed=6)
-    reduced = reduce_rank(theorem.program, solve(theorem.program).blocks)
-    factors = block_factors(theorem.program, reduced)
-    theta, m = theorem.recover(factors)
-    for p, (Z, lifted) in enumerate(zip(reduced, theorem.lift_weights(theorem.unpack(theta, m)))):
+    optimum = find_optimum(theorem)
+    for p, (Z, lifted) in enumerate(zip(optimum.blocks, theorem.lift_weights(optimum.weight_list))):
         assert np.abs(Z - lifted).max() <= ROUND_OFF * max(np.abs(Z).max(), 1.0), f"gate {p}"
-    assert m == max(len(pairs) for pairs in factors)
+    assert optimum.heads == max(len(pairs) for pairs in optimum.factors)
 
 
 def test_cli_verify_reports_patterns_and_blocks(tmp_path, capsys):
@@ -95,8 +91,7 @@ def test_cli_verify_reports_patterns_and_blocks(tmp_path, capsys):
     assert abs(report["recovered_objective"] - report["convex_optimum"]) <= WITNESS * report["convex_optimum"]
     ranks = {b["pattern"]: b["rank"] for b in report["blocks"]}
     theorem = GatedReLUAttention.from_arrays(dict(np.load(data)), 0.1, 0)  # the CLI's default beta of the theorem
-    reduced = reduce_rank(theorem.program, solve(theorem.program, "cvxpy").blocks)
-    expected = {p: len(pairs) for p, pairs in enumerate(block_factors(theorem.program, reduced)) if pairs}
+    expected = {p: len(pairs) for p, pairs in enumerate(find_optimum(theorem, "cvxpy").factors) if pairs}
     assert ranks == expected and report["rank"] == max(expected.values())  # per gate, as an independent solve says
     capsys.readouterr()
     assert main(["verify", "gated-relu-attention", "--data", str(data), "--gates", "3"]) == 2

@@ -20,11 +20,10 @@ import pytest
 
 from proofs_check.cli import main
 from proofs_check.harness import Evidence, witnesses
+from proofs_check.optimum import find_optimum
 from proofs_check.restarts import RestartRun
 import theory
-from theory.lifted import block_factors, certificate
-from theory.rank_reduction import reduce_rank
-from theory.solvers import ACCEPT_GAP, solve
+from theory.solvers import ACCEPT_GAP
 
 #: The smallest effect a witness must detect, relative to C* (module docstring).
 EFFECT = 1e-4
@@ -35,12 +34,11 @@ def evidence() -> Evidence:
     """The evidence of the default linear-attention instance, every restart set to reach C* exactly."""
     theorem = theory.get("linear-attention").default_instance(0)
     program = theorem.program
-    solution = solve(program)
-    reduced = reduce_rank(program, solution.blocks)
-    structure = theorem.structure(reduced)
-    m_star = theorem.heads_needed(block_factors(program, reduced))
-    C = solution.optimum
-    return Evidence(C, C, certificate(program, solution.blocks), C, structure["ranks"], structure["max_rank"],
+    optimum = find_optimum(theorem)
+    structure = theorem.structure(optimum.blocks)
+    m_star = optimum.heads
+    C = optimum.convex_optimum
+    return Evidence(C, C, optimum.certificate, C, structure["ranks"], structure["max_rank"],
                     program.target.size, m_star, theorem.heads_for_zero_gap(), True,
                     {theorem.heads_for_zero_gap(): np.full(3, C), m_star: np.full(3, C),
                      m_star - 1: np.full(3, 1.1 * C)}, 1.1 * C)
@@ -97,15 +95,15 @@ def _corrupt(monkeypatch, field: str, relative: float) -> None:
     """Make the harness's convex solution report ``field`` off by ``relative`` of C* (a bug's signature)."""
     import proofs_check.harness as harness
 
-    original = harness.solve_and_recover
+    original = harness.find_optimum
 
     def corrupted(theorem, solver="auto"):
-        convex = original(theorem, solver)
-        C = convex.solution.optimum
+        optimum = original(theorem, solver)
+        C = optimum.convex_optimum
         if field == "recovered":
-            return replace(convex, recovered=C * (1 + relative))
-        return replace(convex, certificate=replace(convex.certificate, lower_bound=C * (1 + relative)))
-    monkeypatch.setattr(harness, "solve_and_recover", corrupted)
+            return replace(optimum, recovered_objective=C * (1 + relative))
+        return replace(optimum, certificate=replace(optimum.certificate, lower_bound=C * (1 + relative)))
+    monkeypatch.setattr(harness, "find_optimum", corrupted)
 
 
 def _restarts_below(monkeypatch) -> None:

@@ -13,13 +13,12 @@ from hypothesis import strategies as st
 
 from proofs_check import tolerances as tol
 from proofs_check.harness import verify
+from proofs_check.optimum import find_optimum
 from tests.strategies import bind, instances_for, loss_instances
 from tests.tolerances import ROUND_OFF
 import theory
-from theory.lifted import block_factors
 from theory.losses import CROSS_ENTROPY, SQUARED
-from theory.rank_reduction import reduce_rank
-from theory.solvers import solve
+
 
 THEOREMS = sorted(theory.REGISTRY)
 #: Restarts per width in the drawn-instance test.  Convex attention's simplex-row factorisation has spurious local
@@ -59,10 +58,9 @@ def test_recovery_inverts_the_lifting(name, data):
     instance = data.draw(instances_for(name))
     X, Y, beta, seed = instance
     problem = bind(name, X, Y, beta, seed)
-    solution = solve(problem.program)
-    reduced = reduce_rank(problem.program, solution.blocks)
-    theta, m = problem.recover(block_factors(problem.program, reduced))
-    lifted = problem.lift_weights(problem.unpack(theta, m))
+    optimum = find_optimum(problem)
+    reduced, theta, m = optimum.blocks, optimum.theta, optimum.heads
+    lifted = problem.lift_weights(optimum.weight_list)
     scale = max(float(np.abs(Z).max()) for Z in reduced) or 1.0
     for Z, L in zip(reduced, lifted):
         assert np.abs(Z - L).max() <= ROUND_OFF * scale

@@ -27,7 +27,7 @@ import numpy as np
 
 from theory.data import check_beta, check_data, check_tokens
 from theory.errors import InputError
-from theory.lifted import Block, LiftedProgram, block_factors, pooled
+from theory.lifted import Block, LiftedProgram, beta_max, block_factors, pooled
 from theory.memory import check_dense_map, check_matrix_free
 from theory.losses import CROSS_ENTROPY, SQUARED, Loss
 
@@ -70,6 +70,10 @@ class Theorem(ABC):
     #: True when build_blocks gives structured maps (theory.operators) whose dense matrix is never built unless asked
     #: for (theory.memory then checks the solvers' iterates instead of the dense map).
     matrix_free: ClassVar[bool] = False
+    #: The shapes of X and Y of the default instance (:meth:`default_data`) and its weight decay, which is also the
+    #: default beta of data brought without one.
+    default_shapes: ClassVar[tuple[tuple[int, ...], tuple[int, ...]]]
+    default_beta: ClassVar[float]
 
     def __init__(self, X: np.ndarray, Y: np.ndarray, beta: float, loss: Loss = SQUARED) -> None:
         if loss.name not in self.losses:
@@ -97,15 +101,26 @@ class Theorem(ABC):
             Y = default_labels(X.shape[:1] if cls.sample_targets else X.shape[:2], max(Y.shape[-1], 2), seed)
         return cls.from_arrays({"X": X, "Y": Y}, beta, seed, loss=loss, **options)
 
-    def rebind(self, beta: float, Y: np.ndarray | None = None) -> "Theorem":
-        """The same theorem, data X and options (gates, patterns) with another weight decay and, if given, other
-        targets Y of the same shape (the lifted blocks depend on X only)."""
+    def rebind(self, beta: float | None = None, Y: np.ndarray | None = None, *,
+               fraction: float | None = None) -> "Theorem":
+        """The same theorem, data X and options (gates, patterns) with another weight decay -- ``beta``, or
+        ``fraction`` times :attr:`beta_max` (of the new targets) -- and, if given, other targets Y of the same shape.
+        The lifted blocks depend on X only, so the rebound theorem shares them (:attr:`blocks`)."""
+        if (beta is None) == (fraction is None):
+            raise InputError("give exactly one of beta and fraction (of beta_max)")
         other = copy.copy(self)
-        other.beta = check_beta(beta)
+        other.__dict__.pop("program", None)  # the cached program holds beta and the targets
         if Y is not None:
             other.Y = self.check_targets(np.reshape(Y, self.Y.shape))
-        other.__dict__.pop("program", None)  # the cached program holds beta and the targets
+        other.beta = check_beta(beta if fraction is None else check_beta(fraction) * other.beta_max)
+        other.__dict__.pop("program", None)  # beta_max built it at the old beta
         return other
+
+    @property
+    def beta_max(self) -> float:
+        """The smallest beta at which Z = 0 is optimal (theory.lifted.beta_max): it depends on X, Y and the loss,
+        not on beta."""
+        return beta_max(self.program)
 
     def check_targets(self, Y: np.ndarray) -> np.ndarray:
         """Targets Y for this theorem's data X and loss, checked (theory.data.check_data)."""
@@ -115,12 +130,15 @@ class Theorem(ABC):
         """The state without the cached lifted program (rebuilt on demand): what is sent to worker processes."""
         state = self.__dict__.copy()
         state.pop("program", None)
+        state.pop("blocks", None)
         return state
 
     @classmethod
-    @abstractmethod
     def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
-        """A small default instance (X, Y, beta) drawn from rng, solvable in seconds."""
+        """A small default instance (X, Y, beta) drawn from rng, solvable in seconds: X and Y standard normal of
+        :attr:`default_shapes`, beta = :attr:`default_beta`."""
+        X_shape, Y_shape = cls.default_shapes
+        return rng.standard_normal(X_shape), rng.standard_normal(Y_shape), cls.default_beta
 
     # ---- sizes -------------------------------------------------------------------------------------------
     @property
@@ -249,10 +267,9 @@ class Theorem(ABC):
         """The blocks A_p of the lifted program (C), token-wise: rows (i, t, e) in row-major order."""
 
     @cached_property
-    def program(self) -> LiftedProgram:
-        """The lifted program (C) with this theorem's loss, targets and beta (rows pooled over tokens when the targets
-        are pooled), built once per bound theorem, after checking that its dense map (or, for a matrix-free theorem,
-        the solvers' iterates) fits in memory."""
+    def blocks(self) -> tuple[Block, ...]:
+        """The blocks A_p of (C), built once per data X and options (kept by :meth:`rebind`), after checking that
+        their dense map (or, for a matrix-free theorem, the solvers' iterates) fits in memory."""
         N, s, _ = self.X.shape
         if self.matrix_free:
             check_matrix_free(N * s * self.dims["c"], self.block_shapes())
@@ -261,8 +278,14 @@ class Theorem(ABC):
         blocks = self.build_blocks()
         if [b.shape for b in blocks] != [tuple(shape) for shape in self.block_shapes()]:
             raise RuntimeError(f"{self.name}: built blocks disagree with block_shapes()")
-        program = LiftedProgram(blocks, self.Y.reshape(-1), self.beta, self.loss, self.dims["c"])
-        return pooled(program, s) if self.pooled else program
+        return blocks
+
+    @cached_property
+    def program(self) -> LiftedProgram:
+        """The lifted program (C) with this theorem's blocks, loss, targets and beta (rows pooled over tokens when
+        the targets are pooled)."""
+        program = LiftedProgram(self.blocks, self.Y.reshape(-1), self.beta, self.loss, self.dims["c"])
+        return pooled(program, self.dims["s"]) if self.pooled else program
 
     @abstractmethod
     def lift_weights(self, weights: list[np.ndarray]) -> list[np.ndarray]:

@@ -39,9 +39,8 @@ class ConvexAttention(RowHeads):
              "with c = 1 each row is convex-attention-scalar (proofs-check errata)")
     equation = "docs/theory.md §8 (C-E22): min_Z l(sum_t' x_t'^T Z_tt') + beta sum_tt' |Z_tt'|_*"
     statement = "row-stochastic attention, per-row value maps <=> group nuclear norm over token pairs (token sparsity)"
-    @classmethod
-    def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
-        return rng.standard_normal((6, 4, 3)), rng.standard_normal((6, 4, 2)), 2.0
+    default_shapes = ((6, 4, 3), (6, 4, 2))  # X, Y of the default instance, standard normal
+    default_beta = 2.0
 
     def forward(self, weights: list[np.ndarray]) -> np.ndarray:
         B, V, W = weights

@@ -133,9 +133,8 @@ class ConvexAttentionFC(Theorem):
             C, G = draw_fc_gates(options.get("gates") or DEFAULT_GATES, X.shape[1], X.shape[2], seed)
         return cls(X, arrays["Y"], beta, C, G, loss)
 
-    @classmethod
-    def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
-        return rng.standard_normal((6, 3, 3)), rng.standard_normal((6, 3, 2)), 1.0
+    default_shapes = ((6, 3, 3), (6, 3, 2))  # X, Y of the default instance, standard normal
+    default_beta = 1.0
 
     def init(self, m: int, rng: np.random.Generator) -> np.ndarray:
         return init_near_vertices(self, m, rng)

@@ -40,6 +40,5 @@ class ConvexAttentionScalar(SimplexReadout):
                              "outputs: use convex-attention-vector")
         return targets
 
-    @classmethod
-    def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
-        return rng.standard_normal((8, 4, 3)), rng.standard_normal(8), 0.5
+    default_shapes = ((8, 4, 3), (8,))  # X, Y of the default instance, standard normal
+    default_beta = 0.5

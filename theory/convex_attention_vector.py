@@ -20,7 +20,6 @@ the output is not averaged over tokens.
 
 from __future__ import annotations
 
-import numpy as np
 
 from theory.simplex_readout import SimplexReadout
 
@@ -35,6 +34,5 @@ class ConvexAttentionVector(SimplexReadout):
     weight_axes = {"b": ("m", "s"), "v": ("m", "d"), "p": ("m", "c")}
     output_chart = "signed-square"
 
-    @classmethod
-    def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
-        return rng.standard_normal((8, 4, 3)), rng.standard_normal((8, 2)), 0.5
+    default_shapes = ((8, 4, 3), (8, 2))  # X, Y of the default instance, standard normal
+    default_beta = 0.5

@@ -48,9 +48,8 @@ class FNO(Theorem):
     statement = "linear FNO (circular convolution over tokens) with weight decay <=> nuclear-norm program on R^{sd x c}"
     weight_axes = {"K": ("m", "s", "d"), "w": ("m", "c")}
 
-    @classmethod
-    def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
-        return rng.standard_normal((6, 4, 3)), rng.standard_normal((6, 4, 2)), 0.1
+    default_shapes = ((6, 4, 3), (6, 4, 2))  # X, Y of the default instance, standard normal
+    default_beta = 0.1
 
     @cached_property
     def unfolded(self) -> np.ndarray:

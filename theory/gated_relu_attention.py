@@ -38,9 +38,8 @@ class GatedReLUAttention(Gated, Theorem):
     weight_axes = {"W1": ("P", "m", "d", "d"), "W2": ("P", "m", "d", "c")}
     matrix_free = True
 
-    @classmethod
-    def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
-        return rng.standard_normal((6, 4, 3)), rng.standard_normal((6, 4, 2)), 0.1
+    default_shapes = ((6, 4, 3), (6, 4, 2))  # X, Y of the default instance, standard normal
+    default_beta = 0.1
 
     @cached_property
     def masks(self) -> np.ndarray:

@@ -48,9 +48,8 @@ class GatedReLUMixer(Gated, Theorem):
         dmixed = np.einsum("itc,pjac,pita->pjita", dF, W2, self.masks, optimize=True)
         return [np.einsum("pjita,iua->pjtu", dmixed, self.X, optimize=True), dW2]
 
-    @classmethod
-    def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
-        return rng.standard_normal((6, 4, 3)), rng.standard_normal((6, 4, 2)), 0.1
+    default_shapes = ((6, 4, 3), (6, 4, 2))  # X, Y of the default instance, standard normal
+    default_beta = 0.1
 
     def block_shapes(self) -> list[tuple[int, int]]:
         s, d, c = self.dims["s"], self.dims["d"], self.dims["c"]

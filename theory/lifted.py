@@ -142,10 +142,10 @@ def certificate(program: LiftedProgram, Zs: list[np.ndarray]) -> DualCertificate
 
 
 def certified_gap(program: LiftedProgram, Zs: list[np.ndarray]) -> tuple[float, float]:
-    """The objective C(Z) and the certified relative gap (C(Z) - lower_bound) / |C(Z)| (0 when C(Z) = 0)."""
+    """The objective C(Z) and the certified relative gap (C(Z) - lower_bound) / objective_scale(C(Z)), the one
+    denominator of every relative gap."""
     value = program.objective(Zs)
-    gap = value - certificate(program, Zs).lower_bound
-    return value, gap / abs(value) if value != 0 else abs(gap)
+    return value, (value - certificate(program, Zs).lower_bound) / objective_scale(program, value)
 
 
 Components = list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # per block: P (rows, r), sigma (r,), Qt (r, cols)

@@ -32,9 +32,8 @@ class LinearAttention(Theorem):
     statement = "linear self-attention with weight decay <=> nuclear-norm program on Z in R^{d^2 x dc}"
     weight_axes = {"W1": ("m", "d", "d"), "W2": ("m", "d", "c")}
 
-    @classmethod
-    def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
-        return rng.standard_normal((6, 4, 3)), rng.standard_normal((6, 4, 2)), 0.1
+    default_shapes = ((6, 4, 3), (6, 4, 2))  # X, Y of the default instance, standard normal
+    default_beta = 0.1
 
     @cached_property
     def gram(self) -> np.ndarray:

@@ -23,9 +23,8 @@ class LinearMLP(Theorem):
     statement = "two-layer linear network with weight decay <=> nuclear-norm regularised linear model"
     weight_axes = {"W1": ("d", "m"), "W2": ("m", "c")}
 
-    @classmethod
-    def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
-        return rng.standard_normal((8, 3, 4)), rng.standard_normal((8, 3, 3)), 1.0
+    default_shapes = ((8, 3, 4), (8, 3, 3))  # X, Y of the default instance, standard normal
+    default_beta = 1.0
 
     def forward(self, weights: list[np.ndarray]) -> np.ndarray:
         W1, W2 = weights

@@ -26,9 +26,8 @@ class MLPMixer(Theorem):
     statement = "linear MLP-Mixer (token x channel mixing) with weight decay <=> nuclear-norm program on R^{s^2 x dc}"
     weight_axes = {"W1": ("m", "s", "s"), "W2": ("m", "d", "c")}
 
-    @classmethod
-    def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
-        return rng.standard_normal((6, 4, 3)), rng.standard_normal((6, 4, 2)), 0.1
+    default_shapes = ((6, 4, 3), (6, 4, 2))  # X, Y of the default instance, standard normal
+    default_beta = 0.1
 
     def forward(self, weights: list[np.ndarray]) -> np.ndarray:
         W1, W2 = weights

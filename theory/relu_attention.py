@@ -42,9 +42,8 @@ class ReLUAttention(Theorem):
     weight_axes = {"W1": ("m", "d", "d"), "W2": ("m", "d", "c")}
     matrix_free = True
 
-    @classmethod
-    def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
-        return rng.standard_normal((3, 2, 2)), rng.standard_normal((3, 2, 1)), 0.1
+    default_shapes = ((3, 2, 2), (3, 2, 1))  # X, Y of the default instance, standard normal
+    default_beta = 0.1
 
     @cached_property
     def patterns(self) -> np.ndarray:

@@ -51,9 +51,8 @@ class ReLUAttentionFC(RowHeads):
         if self.dims["N"] > MAX_SAMPLES:
             raise InputError(f"{self.name} enumerates 2^N - 1 sample patterns: N = {self.dims['N']} > {MAX_SAMPLES}")
 
-    @classmethod
-    def default_data(cls, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
-        return rng.standard_normal((4, 2, 2)), rng.standard_normal((4, 2, 2)), 0.1
+    default_shapes = ((4, 2, 2), (4, 2, 2))  # X, Y of the default instance, standard normal
+    default_beta = 0.1
 
     @cached_property
     def patterns(self) -> np.ndarray:

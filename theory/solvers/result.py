@@ -20,7 +20,7 @@ ACCEPT_GAP = 1e-7
 @dataclass(frozen=True)
 class Solution:
     """A solution of (C): the blocks Z_p, the objective C(Z) in float64 and the certified relative gap
-    (C(Z) - LB) / |C(Z)| of theory.lifted.certificate, with how it was found."""
+    (C(Z) - LB) / objective_scale(C(Z)) of theory.lifted.certified_gap, with how it was found."""
 
     blocks: list[np.ndarray]
     optimum: float
