@@ -1,25 +1,32 @@
-"""`proofs-check reproduce [--quick]`: re-derive every number the README quotes and compare it with its recorded
-expected value.
+"""`proofs-check reproduce [--quick]`: re-derive every number that README.md and the documents of docs/ quote, and
+compare it with its recorded expected value.
 
-The claims live in proofs_check/measurements/claims.toml (shipped with the package), the single source the README's
-numbers are checked against (tests/test_reproduce.py: every claim's ``quoted`` text is in README.md).  A claim is
+The claims live in proofs_check/measurements/claims.toml (shipped with the package), the single source the quoted
+numbers are checked against (tests/test_reproduce.py, through :func:`unquoted`: every claim's ``quoted`` text is in
+its ``document``).  A claim is
 
     [[claim]]
     id = "run.linear-attention.convex_optimum"     # unique
     measure = "verification"                        # a function of MEASURES, called with ``args``
     args = { theorem = "linear-attention", convex_only = true }
     quantity = "convex_optimum"                     # a dotted path into the measurement's record
-    expected = 7.054973301                          # what the README quotes (or the number behind a rounded quote)
+    expected = 7.054973301                          # what the document quotes (or the number behind a rounded quote)
     tolerance = { relative = 2e-7 }                 # one of relative, absolute, exact, at_least, at_most
     reason = "..."                                  # why that tolerance (one line)
-    quoted = "7.054973301"                          # the text of README.md the claim stands for
+    quoted = "7.054973301"                          # the text of the document the claim stands for
     quick = true                                    # part of --quick (CI)
     source = "stored"                               # optional: read from a stored measurement, not re-run
+    document = "README.md"                          # optional: the file that quotes it, relative to the repository
+                                                    # root (README.md when absent; e.g. "docs/experiments.md")
 
 Tolerances: ``relative = r``: |measured - expected| <= r |expected|; ``absolute = a``: |measured - expected| <= a;
 ``exact = true``: equal (counts, lists, names); ``at_least = x`` / ``at_most = x``: the claim is a bound, not the
 pasted number (timing ratios, margins), and ``expected`` is only shown.  Each measurement runs once per distinct
 (measure, args) and is shared by the claims that read it; every random draw is seeded by the args.
+
+The documents are not shipped with the package: `proofs-check reproduce` re-measures every claim whichever document
+quotes it (its ``--json`` names the document), and the quotes themselves are checked against a source tree
+(:func:`unquoted`, which the tests run on the repository).
 """
 
 from __future__ import annotations
@@ -38,7 +45,10 @@ from theory.errors import InputError
 
 CLAIMS = Path(__file__).resolve().parent / "measurements" / "claims.toml"
 KINDS = ("relative", "absolute", "exact", "at_least", "at_most")
-FIELDS = {"id", "measure", "args", "quantity", "expected", "tolerance", "reason", "quoted", "quick", "source"}
+FIELDS = {"id", "measure", "args", "quantity", "expected", "tolerance", "reason", "quoted", "quick", "source",
+          "document"}
+#: Where a claim is quoted when it names no ``document``.
+DOCUMENT = "README.md"
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,7 @@ class Claim:
     quoted: str
     quick: bool
     source: str = "re-run"
+    document: str = DOCUMENT  # the file that quotes it, relative to the repository root
 
     def holds(self, measured: Any) -> bool:
         if self.kind == "exact":
@@ -83,9 +94,14 @@ def _claim(entry: dict[str, Any], path: Path) -> Claim:
         raise InputError(f"{where}: tolerance must be one of {', '.join(KINDS)}, got {tolerance!r}")
     if entry["measure"] not in MEASURES:
         raise InputError(f"{where}: unknown measure {entry['measure']!r}; known: {', '.join(MEASURES)}")
+    document = entry.get("document", DOCUMENT)
+    if (not isinstance(document, str) or not document.endswith(".md") or Path(document).is_absolute()
+            or ".." in Path(document).parts or "\\" in document):
+        raise InputError(f"{where}: document must be a markdown file relative to the repository root "
+                         f"(e.g. docs/experiments.md), got {document!r}")
     (kind, bound), = tolerance.items()
     return Claim(entry["id"], entry["measure"], dict(entry.get("args", {})), entry["quantity"], entry["expected"], kind,
-                 bound, entry["reason"], entry["quoted"], bool(entry["quick"]), entry.get("source", "re-run"))
+                 bound, entry["reason"], entry["quoted"], bool(entry["quick"]), entry.get("source", "re-run"), document)
 
 
 def load_claims(path: Path = CLAIMS) -> list[Claim]:
@@ -99,6 +115,17 @@ def load_claims(path: Path = CLAIMS) -> list[Claim]:
     if len(set(ids)) != len(ids):
         raise InputError(f"{path}: duplicate claim ids {sorted({i for i in ids if ids.count(i) > 1})}")
     return claims
+
+
+def unquoted(claims: list[Claim], root: Path) -> list[Claim]:
+    """The claims whose ``quoted`` text is not in their ``document`` under ``root`` (a source tree: the documents are
+    not part of the installed package); a claim whose document does not exist is unquoted."""
+    texts: dict[str, str | None] = {}
+    for claim in claims:
+        if claim.document not in texts:
+            path = Path(root) / claim.document
+            texts[claim.document] = path.read_text() if path.is_file() else None
+    return [c for c in claims if texts[c.document] is None or c.quoted not in texts[c.document]]
 
 
 def select(claims: list[Claim], quick: bool, only: list[str] | None = None) -> list[Claim]:
@@ -353,4 +380,4 @@ def format_outcomes(outcomes: list[Outcome]) -> str:
 def outcomes_json(outcomes: list[Outcome]) -> list[dict]:
     return [{"id": o.claim.id, "expected": o.claim.expected, "measured": o.measured,
              "tolerance": {o.claim.kind: o.claim.bound}, "reason": o.claim.reason, "passed": o.passed,
-             "seconds": o.seconds, "source": o.claim.source} for o in outcomes]
+             "seconds": o.seconds, "source": o.claim.source, "document": o.claim.document} for o in outcomes]

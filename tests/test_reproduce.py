@@ -1,11 +1,13 @@
-"""`proofs-check reproduce` (proofs_check.reproduce): the claims file is the README's numbers (every claim's quoted
-text is in README.md), each kind of tolerance passes and fails where it must, and the command prints every claim
-with its verdict and exits 1 on a mismatch, 2 on a bad claims file.  The measurements themselves run in CI as
+"""`proofs-check reproduce` (proofs_check.reproduce): the claims file is the numbers that README.md and docs/ quote
+(every claim's quoted text is in its document, README.md unless the claim names another), each kind of tolerance
+passes and fails where it must, and the command prints every claim with its verdict and exits 1 on a mismatch, 2 on
+a bad claims file.  The measurements themselves run in CI as
 `proofs-check reproduce --quick` (.ci/run), not here (they take about a minute)."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,20 +16,42 @@ from proofs_check import reproduce
 from proofs_check.cli import main
 from theory.errors import InputError
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
 
-#: Claims whose README text is stale on this branch (none now); an id here must not be quoted in README.md.
+#: Claims whose quoted text is not (yet) in their document (none now); an id here must not be quoted there.
 PENDING: set[str] = set()
 
 
-def test_every_claim_is_quoted_in_the_readme():
-    text = README.read_text()
+def test_every_claim_is_quoted_in_its_document():
     claims = reproduce.load_claims()
-    missing = [c.id for c in claims if c.id not in PENDING and c.quoted not in text]
-    assert not missing, f"claims whose quoted text is not in README.md: {missing}"
-    pending = [c.id for c in claims if c.id in PENDING and c.quoted in text]
-    assert not pending, f"README.md now quotes {pending}: remove them from PENDING"
+    unquoted = {c.id for c in reproduce.unquoted(claims, ROOT)}
+    missing = [f"{c.id} ({c.document})" for c in claims if c.id not in PENDING and c.id in unquoted]
+    assert not missing, f"claims whose quoted text is not in their document: {missing}"
+    pending = [f"{c.id} ({c.document})" for c in claims if c.id in PENDING and c.id not in unquoted]
+    assert not pending, f"now quoted, remove them from PENDING: {pending}"
     assert PENDING <= {c.id for c in claims}
+
+
+def test_claims_name_existing_documents_the_readme_links():
+    claims = reproduce.load_claims()
+    documents = {c.document for c in claims}
+    assert reproduce.DOCUMENT in documents and len(documents) > 1
+    assert all((ROOT / d).is_file() for d in documents), sorted(d for d in documents if not (ROOT / d).is_file())
+    readme = (ROOT / "README.md").read_text()
+    unlinked = sorted(d for d in documents - {"README.md"} if f"]({d}" not in readme)
+    assert not unlinked, f"documents quoted by claims but not linked from README.md: {unlinked}"
+
+
+def test_unquoted_reads_each_claims_document(tmp_path):
+    (tmp_path / "README.md").write_text("the quote is here")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "elsewhere.md").write_text("another text")
+    here = _claim("exact", True)
+    claims = [replace(here, id="readme", quoted="quote is"), replace(here, id="doc", document="docs/elsewhere.md",
+                                                                     quoted="quote is"),
+              replace(here, id="doc-ok", document="docs/elsewhere.md", quoted="another"),
+              replace(here, id="absent", document="docs/absent.md", quoted="quote")]
+    assert [c.id for c in reproduce.unquoted(claims, tmp_path)] == ["doc", "absent"]
 
 
 def test_quick_claims_cover_every_kind_of_number():
@@ -79,6 +103,7 @@ reason = "a count"
 quoted = "of 48"
 quick = false
 source = "stored"
+document = "docs/experiments.md"
 ''')
     return path
 
@@ -90,6 +115,7 @@ def test_reproduce_prints_every_claim_and_passes(tmp_path, capsys):
     assert "map.logit_wins (stored)" in out and "map.cells (stored)" in out and "2 passed, 0 failed" in out
     record = json.loads((tmp_path / "out.json").read_text())
     assert [c["id"] for c in record["claims"]] == ["map.logit_wins", "map.cells"]
+    assert [c["document"] for c in record["claims"]] == ["README.md", "docs/experiments.md"]
     assert record["environment"]["packages"]["numpy"]
     assert main(["reproduce", "--claims", str(claims), "--quick"]) == 0
     assert "1 passed, 0 failed" in capsys.readouterr().out
@@ -117,7 +143,11 @@ def test_bad_claims_are_refused(tmp_path):
     good = _claims_file(tmp_path / "claims.toml", 8).read_text()
     for old, new, needle in (('measure = "stored_clustering_map"', 'measure = "nope"', "unknown measure"),
                              ("tolerance = { exact = true }", "tolerance = { roughly = 1 }", "tolerance must be"),
-                             ('id = "map.cells"', 'id = "map.logit_wins"', "duplicate claim ids")):
+                             ('id = "map.cells"', 'id = "map.logit_wins"', "duplicate claim ids"),
+                             ('document = "docs/experiments.md"', 'document = "../outside.md"', "document must be"),
+                             ('document = "docs/experiments.md"', 'document = "/abs/README.md"', "document must be"),
+                             ('document = "docs/experiments.md"', 'document = "docs/data.json"', "document must be"),
+                             ('document = "docs/experiments.md"', 'document = 3', "document must be")):
         (tmp_path / "bad.toml").write_text(good.replace(old, new, 1 if needle != "duplicate claim ids" else -1))
         with pytest.raises(InputError, match=needle):
             reproduce.load_claims(tmp_path / "bad.toml")
