@@ -1,5 +1,5 @@
 """The token-clustering map (not a test): read-outs of the certified solution against the baselines over nuisance
-scale x samples x beta, for linear, gated-ReLU and convex attention (proofs_check.clustering,
+scale x samples x beta, for linear, gated-ReLU and convex attention (proofs_check.studies.clustering,
 docs/theory.md §12).
 
     python -m benchmarks.clustering_map [--theorems NAME ...] [--families TARGET/NUISANCE ...] [--seeds S ...]
@@ -30,8 +30,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 from proofs_check.parallel import backend
-from proofs_check.clustering import (MAP_FAMILIES, MAP_GRID, MAP_JSON, MAP_SEEDS, MAP_SIZES, MARGIN, THEOREMS,
-                                            Cell, clustering_map, map_plots, map_table, summarise)
+from proofs_check.studies.clustering.atlas import MAP_FAMILIES, MAP_GRID, MAP_JSON, MAP_SEEDS, MAP_SIZES, MARGIN, Cell, clustering_map, summarise
+from proofs_check.studies.clustering.readouts import THEOREMS
+from proofs_check.presentation.report import map_plots
+from proofs_check.presentation.text import map_table
 
 
 def main(argv: list[str] | None = None) -> int:

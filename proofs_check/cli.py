@@ -14,29 +14,29 @@
                         [--workers N] [--dask-scheduler ADDRESS]
                                             (a report of the verification only, and only when --report is given)
     proofs-check reproduce [--quick] [--claim PREFIX ...] [--json OUT]
-                                            every number the README quotes, re-measured against
+                                            every number the README and docs/ quote, re-measured against
                                             proofs_check/measurements/claims.toml (exit 1 on a mismatch)
     proofs-check experiment [digits] [--n-train N] [--n-test N] [--features D] [--beta B] [--loss L ...]
                         [--seed S] [--solver NAME] [--report [DIR]] [--json OUT]
-                                            the digits transfer experiment (proofs_check.experiment)
+                                            the digits transfer experiment (proofs_check.studies.digits)
     proofs-check experiment grokking [--modulus P] [--train-fraction F ...] [--seed S ...] [--steps K] [--loss L]
-                        [--report [DIR]] [--json OUT]   modular division (proofs_check.grokking)
+                        [--report [DIR]] [--json OUT]   modular division (proofs_check.studies.grokking)
     proofs-check experiment student-teacher [--seed S] [--restarts K] [--solver NAME] [--report [DIR]] [--json OUT]
-                                            a frozen random teacher layer (proofs_check.student_teacher)
+                                            a frozen random teacher layer (proofs_check.studies.student_teacher)
     proofs-check path [THEOREM] [--data FILE.npz] [--points K] [--seed S] [--solver NAME] [--plot PNG] [--json OUT]
                       [--workers N] [--dask-scheduler ADDRESS]
-                                            the regularisation path (proofs_check.path; default convex-attention)
+                                            the regularisation path (proofs_check.studies.path; default convex-attention)
     --workers N runs the restarts (the path's points) on N local processes, --dask-scheduler ADDRESS on a Dask
     cluster (proofs_check.parallel); the values are those of the serial run.
     proofs-check compare [--data FILE.npz] [--beta B] [--seed S] [--solver NAME] [--json OUT]
-                                            attention, MLP-Mixer and FNO optima on one data set (proofs_check.compare)
+                                            attention, MLP-Mixer and FNO optima on one data set (proofs_check.studies.compare)
     proofs-check errata [--restarts K] [--seed S] [--json OUT]
                                             every printed statement of [E22] the suite checks, on an instance, with
-                                            its verdict (proofs_check.errata; exit 1 if a verdict is not the expected)
+                                            its verdict (proofs_check.studies.errata; exit 1 if a verdict is not the expected)
     proofs-check cluster [--data FILE.npz] [--theorem NAME] [--beta B | --beta-fraction F] [--clusters K]
                          [--seed S] [--solver NAME] [--gates P] [--json OUT] [--plot PNG]
                                             token clusters read off the certified solution, against baselines
-                                            (proofs_check.clustering)
+                                            (proofs_check.studies.clustering)
 
 Exit codes: 0 every witness passed, 1 a witness failed, 2 bad input (one line on stderr, no traceback).
 """
@@ -51,22 +51,23 @@ from typing import Sequence
 
 import numpy as np
 
-import theory
-from proofs_check.experiment import ExperimentConfig, format_experiment, run_experiment
-from proofs_check.grokking import GrokkingConfig, format_grokking, run_grokking
-from proofs_check.student_teacher import StudentTeacherConfig, format_student_teacher, run_student_teacher
-from proofs_check.compare import compare, default_arrays, format_comparison, rows_json
 from proofs_check import api
 from proofs_check.datafile import load_npz
 from proofs_check.harness import Verification, verify
 from proofs_check.parallel import backend
-from proofs_check.path import POINTS, format_path, path_json, plot_path, regularisation_path
-from proofs_check.report_files import DEFAULT_DIR as DEFAULT_REPORT_DIR
-from proofs_check.report_files import (EXPERIMENT_JSON, GROKKING_JSON, STUDENT_TEACHER_JSON, experiment_plot,
-                                       grokking_plots, student_teacher_curves, student_teacher_plot,
-                                       write_report)
-from proofs_check.report import format_table, verification_lines
+from proofs_check.presentation.plots import plot_path
+from proofs_check.presentation.report import (DEFAULT_DIR as DEFAULT_REPORT_DIR, EXPERIMENT_JSON, GROKKING_JSON,
+                                              STUDENT_TEACHER_JSON, experiment_plot, grokking_plots,
+                                              student_teacher_curves, student_teacher_plot, write_report)
+from proofs_check.presentation.text import (certification_lines, format_comparison, format_experiment, format_grokking,
+                                            format_path, format_student_teacher, format_table, verification_lines)
+from proofs_check.studies.compare import compare, default_arrays, rows_json
+from proofs_check.studies.digits import ExperimentConfig, run_experiment
+from proofs_check.studies.grokking import GrokkingConfig, run_grokking
+from proofs_check.studies.path import POINTS, path_json, regularisation_path
+from proofs_check.studies.student_teacher import StudentTeacherConfig, run_student_teacher
 from proofs_check.weights import layout
+import theory
 from theory.errors import InputError, SolverFailure
 from theory.losses import LOSSES, get_loss
 from theory.solvers import SOLVERS
@@ -210,30 +211,6 @@ def _certify_parser(commands) -> None:
                      help="write the globally optimal weights recovered from the convex solution here")
 
 
-def certification_lines(result: api.Certification) -> str:
-    """What `proofs-check certify` prints."""
-    opt = result.optimum
-    dims = ", ".join(f"{key} = {value}" for key, value in result.dims.items())
-    rows = [("training objective of your weights", f"{result.objective:.10g}", ""),
-            ("certified lower bound LB (every network)", f"{result.lower_bound:.10g}",
-             f"dual certificate at the convex solution, solver {opt.solver}"),
-            ("convex optimum C*", f"{opt.convex_optimum:.10g}", f"certified relative gap {opt.certified_gap:.1e}"),
-            ("certified relative suboptimality", f"{result.relative_suboptimality:.3e}",
-             "(objective - LB) / |objective|")]
-    lines = [f"{result.theorem} ({dims}), beta = {result.beta:g}, loss {result.loss}, seed {result.seed}; "
-             f"your weights: m = {result.heads}"]
-    lines += [f"  {label:<42} {value:<14} {note}".rstrip() for label, value, note in rows]
-    if not opt.exact:
-        lines.append("  a relaxation: LB bounds every network from below, but need not be attained")
-    if not result.consistent:
-        lines.append("  INCONSISTENT: the objective lies below the certified lower bound (weak duality violated)")
-    if result.optimum_file is not None:
-        reach = "reaches C*" if opt.reaches_optimum else "does NOT reach C* (a relaxation's heads outside their cones)"
-        lines.append(f"  optimal weights written: {result.optimum_file} (m* = {opt.heads}, objective "
-                     f"{opt.recovered_objective:.10g}, {reach})")
-    return "\n".join(lines)
-
-
 def _command_certify(args: argparse.Namespace) -> int:
     result = api.certify(args.theorem, args.data, args.weights, beta=args.beta, seed=args.seed, loss=args.loss,
                          gates=args.gates, solver=args.solver, save_optimum=args.save_optimum)
@@ -244,7 +221,7 @@ def _command_certify(args: argparse.Namespace) -> int:
 
 
 def _errata_parser(commands) -> None:
-    """`proofs-check errata`: the printed statements of [E22] with their verdicts (proofs_check.errata)."""
+    """`proofs-check errata`: the printed statements of [E22] with their verdicts (proofs_check.studies.errata)."""
     sub = commands.add_parser("errata", help="the printed statements of [E22], each on an instance, with a verdict")
     sub.add_argument("--restarts", type=_count("restarts"), default=10, help="restarts per width (default 10)")
     sub.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of drawn instances and restarts (default 0)")
@@ -252,7 +229,7 @@ def _errata_parser(commands) -> None:
 
 
 def _command_errata(args: argparse.Namespace) -> int:
-    from proofs_check import errata
+    from proofs_check.studies import errata
 
     records = errata.errata(errata.Settings(args.restarts, args.seed),
                             progress=lambda name: print(f"[errata] {name}", file=sys.stderr, flush=True))
@@ -263,8 +240,8 @@ def _command_errata(args: argparse.Namespace) -> int:
 
 
 def _reproduce_parser(commands) -> None:
-    """`proofs-check reproduce`: every number the README quotes, re-derived (proofs_check.reproduce)."""
-    sub = commands.add_parser("reproduce", help="re-derive every number the README quotes and compare")
+    """`proofs-check reproduce`: every number the README and docs/ quote, re-derived (proofs_check.reproduce)."""
+    sub = commands.add_parser("reproduce", help="re-derive every number the README and docs/ quote and compare")
     sub.add_argument("--quick", action="store_true", help="only the claims marked quick (about a minute; CI's)")
     sub.add_argument("--claim", action="append", default=None, metavar="PREFIX",
                      help="only the claims whose id starts with PREFIX (repeatable)")
@@ -288,7 +265,7 @@ def _command_reproduce(args: argparse.Namespace) -> int:
 
 
 def _path_parser(commands) -> None:
-    """`proofs-check path`: the regularisation path of one theorem (proofs_check.path)."""
+    """`proofs-check path`: the regularisation path of one theorem (proofs_check.studies.path)."""
     sub = commands.add_parser("path", help="the convex program over a log grid of beta: what is active, the fit")
     sub.add_argument("theorem", metavar="THEOREM", nargs="?", default="convex-attention")
     sub.add_argument("--data", type=Path, default=None, help=".npz with X and Y (default: the theorem's default data)")
@@ -315,8 +292,9 @@ def _command_path(args: argparse.Namespace) -> int:
 
 
 def _cluster_parser(commands) -> None:
-    """`proofs-check cluster`: token clustering by latent similarity (proofs_check.clustering)."""
-    from proofs_check.clustering import HEADLINE, THEOREMS
+    """`proofs-check cluster`: token clustering by latent similarity (proofs_check.studies.clustering)."""
+    from proofs_check.studies.clustering.user import HEADLINE
+    from proofs_check.studies.clustering.readouts import THEOREMS
 
     sub = commands.add_parser("cluster", help="token clusters read off the certified solution, against baselines")
     sub.add_argument("--data", type=Path, default=None,
@@ -337,8 +315,9 @@ def _cluster_parser(commands) -> None:
 
 
 def _command_cluster(args: argparse.Namespace) -> int:
-    from proofs_check.clustering import cluster_arrays, cluster_json, cluster_lines, headline_arrays, \
-        plot_attention
+    from proofs_check.studies.clustering.user import cluster_arrays, cluster_json, headline_arrays
+    from proofs_check.presentation.text import cluster_lines
+    from proofs_check.presentation.plots import plot_attention
 
     arrays = headline_arrays(args.seed) if args.data is None else load_npz(args.data)
     run = cluster_arrays(arrays, args.theorem, args.seed, beta=args.beta, beta_fraction=args.beta_fraction,

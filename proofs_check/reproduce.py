@@ -153,7 +153,7 @@ def _verification(theorem: str, seed: int = 0, beta: float | None = None, convex
 
 def _path(theorem: str, seed: int = 0, points: int = 10) -> dict:
     import theory
-    from proofs_check.path import regularisation_path
+    from proofs_check.studies.path import regularisation_path
 
     path = regularisation_path(theory.get(theorem).default_instance(seed), points)
     return {"active_blocks": [p.active_blocks for p in path], "beta_fractions": [p.beta / path[-1].beta for p in path]}
@@ -162,7 +162,7 @@ def _path(theorem: str, seed: int = 0, points: int = 10) -> dict:
 def _path_monotone(shape: list[int], seeds: list[int], beta: float = 1.0, points: int = 10) -> dict:
     """Active-pair counts along the path of convex-attention on instances X, Y ~ N(0, 1) of ``shape`` (N, s, d, c)
     drawn from default_rng(seed), one per seed: how many are non-increasing in beta, and every count."""
-    from proofs_check.path import regularisation_path
+    from proofs_check.studies.path import regularisation_path
     from theory.convex_attention import ConvexAttention
 
     N, s, d, c = shape
@@ -177,10 +177,10 @@ def _path_monotone(shape: list[int], seeds: list[int], beta: float = 1.0, points
 
 def _clustering_cell(theorem: str, target: str, nuisance: str, nuisance_scale: float, samples: int,
                      beta_fraction: float, seeds: list[int]) -> dict:
-    """One cell of the clustering map (proofs_check.clustering.map_cell, summarised over ``seeds``), with the best
+    """One cell of the clustering map (proofs_check.studies.clustering.map_cell, summarised over ``seeds``), with the best
     token-distance separation and k-means ARI of the raw, PCA and whitened tokens, and per read-out the number of
     seeds in which it wins (margin >= MARGIN)."""
-    from proofs_check.clustering import COMPARED, MARGIN, map_cell, summarise
+    from proofs_check.studies.clustering.atlas import COMPARED, MARGIN, map_cell, summarise
 
     cells = [map_cell(theorem, target, nuisance, nuisance_scale, samples, beta_fraction, seed) for seed in seeds]
     row = summarise(cells)[0]
@@ -195,7 +195,7 @@ def _stored_clustering_map(theorem: str, target: str, nuisance: str) -> dict:
     ``python -m benchmarks.clustering_map`` re-runs it)."""
     import json
 
-    from proofs_check.clustering import COMPARED, STORED_MAP
+    from proofs_check.studies.clustering.atlas import COMPARED, STORED_MAP
 
     rows = [r for r in json.loads(STORED_MAP.read_text())["summary"]
             if (r["theorem"], r["target"], r["nuisance"]) == (theorem, target, nuisance)]
@@ -203,7 +203,7 @@ def _stored_clustering_map(theorem: str, target: str, nuisance: str) -> dict:
 
 
 def _comparison(seed: int = 0, beta: float | None = None) -> dict:
-    from proofs_check.compare import compare, default_arrays
+    from proofs_check.studies.compare import compare, default_arrays
 
     arrays, default_beta = default_arrays(seed)
     rows = compare(arrays, default_beta if beta is None else beta, seed)
@@ -213,8 +213,8 @@ def _comparison(seed: int = 0, beta: float | None = None) -> dict:
 
 
 def _digits(seed: int = 0, losses: list[str] = ("squared",)) -> dict:
-    """The digits transfer experiment (proofs_check.experiment) with its default sizes and the given losses."""
-    from proofs_check.experiment import ExperimentConfig, run_experiment
+    """The digits transfer experiment (proofs_check.studies.digits) with its default sizes and the given losses."""
+    from proofs_check.studies.digits import ExperimentConfig, run_experiment
 
     result = run_experiment(ExperimentConfig(seed=seed, losses=tuple(losses)))
     return {f"{h.head}/{h.loss}": {"objective": h.objective, "certified_gap": h.certified_gap,
@@ -286,9 +286,9 @@ def _parallel_restarts(restarts: int = 16, workers: int = 2, seed: int = 0) -> d
 
 
 def _grokking(train_fraction: float, seed: int = 0, steps: int = 5000) -> dict:
-    """One run of the modular-division experiment (proofs_check.grokking), per model its steps to 99 % train and
+    """One run of the modular-division experiment (proofs_check.studies.grokking), per model its steps to 99 % train and
     test accuracy and its final accuracies."""
-    from proofs_check.grokking import GrokkingConfig, run_grokking
+    from proofs_check.studies.grokking import GrokkingConfig, run_grokking
 
     result = run_grokking(GrokkingConfig(train_fraction=train_fraction, seed=seed, steps=steps))
     return {run.model: {"steps_to_train_99": run.train_step, "steps_to_test_99": run.test_step,
@@ -296,8 +296,8 @@ def _grokking(train_fraction: float, seed: int = 0, steps: int = 5000) -> dict:
 
 
 def _student_teacher(seed: int = 0) -> dict:
-    """The student-teacher experiment (proofs_check.student_teacher) with its default sizes."""
-    from proofs_check.student_teacher import StudentTeacherConfig, run_student_teacher
+    """The student-teacher experiment (proofs_check.studies.student_teacher) with its default sizes."""
+    from proofs_check.studies.student_teacher import StudentTeacherConfig, run_student_teacher
 
     result = run_student_teacher(StudentTeacherConfig(seed=seed))
     return {s.student: {"objective": s.objective, "certified_gap": s.certified_gap, "train_error": s.train_error,
@@ -305,9 +305,9 @@ def _student_teacher(seed: int = 0) -> dict:
 
 
 def _errata(seed: int = 0, restarts: int = 10) -> dict:
-    """`proofs-check errata` (proofs_check.errata): per record its verdict and numbers, and whether every verdict is
+    """`proofs-check errata` (proofs_check.studies.errata): per record its verdict and numbers, and whether every verdict is
     the expected one."""
-    from proofs_check.errata import Settings, errata
+    from proofs_check.studies.errata import Settings, errata
 
     records = errata(Settings(restarts, seed))
     return {"all_expected": all(r.agrees for r in records),
@@ -366,7 +366,7 @@ def _shown(value: Any) -> str:
 
 
 def format_outcomes(outcomes: list[Outcome]) -> str:
-    from proofs_check.report import text_table
+    from proofs_check.presentation.text import text_table
 
     header = ("claim", "expected", "measured", "tolerance", "verdict", "seconds")
     rows = [(o.claim.id + (" (stored)" if o.claim.source == "stored" else ""), _shown(o.claim.expected),

@@ -12,8 +12,8 @@ tolerances below sit at least ten times above that and several orders below ever
 ROUNDOFF = 1e-9
 
 #: Zero gap: best restart <= C(Z*) + GAP |C*|.  C(Z*) is within ~1e-9 of C* (certificate) and L-BFGS, stopped
-#: at ftol = 1e-14 / gtol = 1e-10, ends within ~1e-11 of a minimum (measured); 1e-6 is the accuracy the
-#: foundation issue asks for (1e-5) with a factor of 10 to spare.
+#: at ftol = 1e-14 / gtol = 1e-10, ends within ~1e-11 of a minimum (measured); 1e-6 sits ten times above the
+#: solvers' acceptance gap (theory.solvers.ACCEPT_GAP = 1e-7) and far above both of those errors.
 GAP = 1e-6
 
 #: Recovery: the recovered heads reproduce Z* up to the dropped components, which by construction change the

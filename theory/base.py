@@ -217,7 +217,7 @@ class Theorem(ABC):
 
     def batch_objective_and_gradient(self, Theta: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
         """Objectives (R,) and gradients (R, n) of R weight vectors Theta (R, n) at once (batched restarts,
-        proofs_check.batched).  This default loops over :meth:`objective_and_gradient`; theorems override it
+        proofs_check.restarts).  This default loops over :meth:`objective_and_gradient`; theorems override it
         with a vectorised version."""
         pairs = [self.objective_and_gradient(theta, m) for theta in Theta]
         return np.array([v for v, _ in pairs]), np.array([g for _, g in pairs]).reshape(Theta.shape)

@@ -1,5 +1,5 @@
 """The instances on which the formalization of [E22] refutes printed statements, and their closed forms
-(docs/theory.md §8.12).  No solver here: proofs_check.errata measures the same numbers and compares.
+(docs/theory.md §8.12).  No solver here: proofs_check.studies.errata measures the same numbers and compares.
 
 The formalization (a third-party Lean 4 transcription of arXiv:2211.11052v1, a paraphrase of the paper, not the
 paper: docs/theory.md §13) states its counterexamples with the loss l(f, y) = (f - y)^2, without the 1/2 of this

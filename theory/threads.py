@@ -2,7 +2,7 @@
 
 The solvers and the restarts multiply small dense matrices (a few hundred rows) thousands of times.  Multi-threaded
 BLAS gains nothing at that size, and when another CPU-bound process shares a 2-core machine its threads wait for each
-other: an SSNAL solve of 0.21 s took 11.4 s (benchmarks/bench_busy.py, README "Speed").  So every solve
+other: an SSNAL solve of 0.21 s took 11.4 s (benchmarks/bench_busy.py, docs/benchmarks.md).  So every solve
 (theory.solvers.solve) and every restart run (proofs_check.restarts) runs inside :func:`limited_blas`, through
 threadpoolctl.  PROOFS_CHECK_BLAS_THREADS=k allows k threads; 0 leaves the BLAS library's own default.
 """

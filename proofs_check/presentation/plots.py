@@ -1,4 +1,5 @@
-"""PNG plots of the report (matplotlib, headless Agg backend); every function writes one file and returns its path."""
+"""PNG plots of the report and of the studies (matplotlib, headless Agg backend); every function writes one file and
+returns its path."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from proofs_check import tolerances as tol  # noqa: E402
+from proofs_check.presentation.text import _number  # noqa: E402
+from proofs_check.studies.clustering.atlas import MARGIN  # noqa: E402
+from proofs_check.studies.clustering.readouts import Reading  # noqa: E402
+from proofs_check.studies.path import PathPoint  # noqa: E402
+from theory.base import Theorem  # noqa: E402
 
 #: Relative excesses below this are drawn at this floor on the log axis (float64 round-off of the objectives).
 EXCESS_FLOOR = 1e-16
@@ -156,3 +162,58 @@ def plot_student_curves(curves: dict[str, tuple[list[int], list[float], list[flo
     left.legend(fontsize=7)
     fig.suptitle(textwrap.fill(title, width=int(12 * fig.get_figwidth())), fontsize=9)
     return _save(fig, path)
+
+
+def plot_map(rows: list[dict[str, object]], readout: str, family: tuple[str, str], path: Path) -> Path:
+    """Heat maps of the mean margin of ``readout`` for one (target, nuisance) family: one panel per theorem (rows)
+    and beta fraction (columns), nuisance scale against samples inside; cells where it wins in every seed are
+    starred."""
+    rows = [r for r in rows if (r["target"], r["nuisance"]) == tuple(family)]
+    theorems = list(dict.fromkeys(r["theorem"] for r in rows))
+    fractions = sorted({r["beta_fraction"] for r in rows})
+    scales = sorted({r["nuisance_scale"] for r in rows})
+    samples = sorted({r["samples"] for r in rows})
+    fig, axes = plt.subplots(len(theorems), len(fractions), figsize=(3.1 * len(fractions) + 1, 2.6 * len(theorems)),
+                             squeeze=False)
+    for i, name in enumerate(theorems):
+        for j, fraction in enumerate(fractions):
+            ax = axes[i][j]
+            grid = np.full((len(scales), len(samples)), np.nan)
+            for r in rows:
+                if r["theorem"] == name and r["beta_fraction"] == fraction:
+                    a, b = scales.index(r["nuisance_scale"]), samples.index(r["samples"])
+                    grid[a, b] = r["margin"][readout]
+                    mark = "*" if readout in r["wins"] else ""
+                    ax.text(b, a, f"{_number(grid[a, b])}{mark}", ha="center", va="center", fontsize=7)
+            image = ax.imshow(grid, cmap="RdBu", vmin=-1, vmax=1, origin="lower", aspect="auto")
+            ax.set_xticks(range(len(samples)), samples, fontsize=7)
+            ax.set_yticks(range(len(scales)), [f"{v:g}" for v in scales], fontsize=7)
+            ax.set_title(f"{name}, beta = {fraction:g} beta_max", fontsize=8)
+            ax.set(xlabel="samples N" if i == len(theorems) - 1 else "", ylabel="nuisance scale" if j == 0 else "")
+        fig.colorbar(image, ax=axes[i][-1], fraction=0.08, label="score - best baseline")
+    fig.suptitle(f"target {family[0]}, {family[1]} nuisance: margin of the '{readout}' read-out over the best "
+                 f"baseline (* = >= {MARGIN:g} in every seed)", fontsize=9)
+    return _save(fig, path)
+
+
+def plot_attention(reading: Reading, order_by: np.ndarray, sample: int, title: str, path: Path) -> Path | None:
+    """The affinities the ``logits`` read-out scores (heads' logits, gated ones masked; convex attention's position
+    map) for the tokens of one sample, sorted by ``order_by`` (N, s) (the groups, or the partition without them),
+    tick labels 'order/found' (proofs_check.presentation.plots.plot_attention_maps); None when there is no head."""
+    if not reading.logits:
+        return None
+    s = reading.partition.shape[1]
+    block = slice(sample * s, (sample + 1) * s)
+    maps = np.stack([affinity[block, block] for _, affinity in reading.logits])
+    return plot_attention_maps(maps, order_by[sample], reading.partition[sample], title, path)
+
+
+def plot_path(theorem: Theorem, path: list[PathPoint], file: Path) -> Path:
+    """Active blocks / tokens and the fit against beta (log axis)."""
+    from proofs_check.presentation.plots import plot_regularisation_path
+
+    betas = [p.beta for p in path]
+    counts = {"active blocks (token pairs)": [p.active_blocks for p in path]}
+    if "active_tokens" in path[0].fields:
+        counts["active key tokens"] = [len(p.fields["active_tokens"]) for p in path]
+    return plot_regularisation_path(theorem.name, betas, counts, [p.loss for p in path], file)

@@ -13,7 +13,7 @@ Teacher (numpy.random.default_rng([seed, 1]), never trained): softmax attention 
 Data: X standard normal (numpy.random.default_rng([seed, 0])), ``n_train`` training and ``n_test`` test samples.
 
 Students, each with weight decay ``beta`` on the summed squared loss 1/2 sum_i |F_i - Y_i|^2:
-- ``softmax-attention``: standard attention ([E22] eq. (3); proofs_check.softmax_attention, s min(d, c) + 1 heads
+- ``softmax-attention``: standard attention ([E22] eq. (3); proofs_check.studies.models.softmax_attention, s min(d, c) + 1 heads
   shared by all rows), best of ``restarts`` L-BFGS runs: non-convex, no certificate;
 - ``simplex-attention``: the non-convex simplex-row model that [E22] convexifies (convex-attention's network, heads
   with rows in the simplex, theory.convex_attention), trained the way [E22]'s baseline is, by a local method: best of
@@ -36,10 +36,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-import theory
-from proofs_check.report import text_table
 from proofs_check.restarts import TheoremAtWidth, run_restarts
-from proofs_check.softmax_attention import LBFGS_BUDGET, STREAM, SoftmaxAttention
+from proofs_check.studies.models.softmax_attention import LBFGS_BUDGET, STREAM, SoftmaxAttention
+import theory
 from theory.data import check_beta, check_positive_int
 from theory.errors import InputError
 from theory.solvers import SOLVERS, solve
@@ -88,7 +87,7 @@ class Traced:
 
 @dataclass(frozen=True)
 class StudentTeacherConfig:
-    """Sizes of the experiment; the defaults finish in a few minutes on 2 cores (see README)."""
+    """Sizes of the experiment; the defaults finish in a few minutes on 2 cores (docs/experiments.md)."""
 
     seed: int = 0
     n_train: int = 200
@@ -246,34 +245,3 @@ def run_student_teacher(config: StudentTeacherConfig = StudentTeacherConfig(), p
 REACHED = (1e-3, 1e-6)
 
 
-def convergence_lines(result: StudentTeacherResult) -> list[str]:
-    """Per arm with a curve: its final objective, passes and seconds, and the first kept point of its curve (200
-    log-spaced points: the pass count is that point's) within each REACHED of the certified optimum of the
-    simplex-row model (convex-attention's C*), or "never"."""
-    optimum = next((s.objective for s in result.students if s.student == "convex-attention"), None)
-    lines = []
-    for s in result.students:
-        if s.curve is None or optimum is None or not s.curve.passes:
-            continue
-        reach = []
-        for tolerance in REACHED:
-            hit = next((k for k, value in enumerate(s.curve.objective) if value <= optimum * (1 + tolerance)), None)
-            reach.append(f"{tolerance:g}: " + ("never" if hit is None else
-                                               f"{s.curve.passes[hit]} passes, {s.curve.seconds[hit]:.2f} s"))
-        lines.append(f"  {s.student:<18} final {s.curve.objective[-1]:.6g} after {s.curve.passes[-1]} passes, "
-                     f"{s.curve.seconds[-1]:.2f} s; at or below C*(convex-attention) (1 + tol), tol {'; '.join(reach)}")
-    return lines
-
-
-def format_student_teacher(result: StudentTeacherResult) -> str:
-    c = result.config
-    header = ("student", "kind", "train objective", "certified gap", "train error", "test error", "seconds")
-    rows = [(s.student, s.kind, f"{s.objective:.6g}", "-" if s.certified_gap is None else f"{s.certified_gap:.1e}",
-             f"{s.train_error:.4f}", f"{s.test_error:.4f}", f"{s.seconds:.2f}") for s in result.students]
-    caption = (f"student-teacher: seed {c.seed}, teacher = frozen random softmax attention ({c.teacher_heads} heads) + "
-               f"ReLU FC ({c.teacher_hidden}); {c.n_train} train / {c.n_test} test samples, s = {c.tokens}, "
-               f"d = {c.features}, c = {c.outputs}; beta = {c.beta:g}, squared loss; errors are |F - Y|^2 / |Y|^2")
-    curves = convergence_lines(result)
-    table = caption + "\n" + text_table(header, rows)
-    return table + ("\nobjective against passes over the data (one pass: one objective and gradient evaluation, or one "
-                    "FISTA iteration):\n" + "\n".join(curves) if curves else "")

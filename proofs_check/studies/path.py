@@ -17,15 +17,13 @@ table shows what it does.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
+from proofs_check.optimum import find_optimum
 from proofs_check.parallel import run_tasks
-from proofs_check.report import text_table
 from theory.base import Theorem
 from theory.data import check_positive_int
-from proofs_check.optimum import find_optimum
 
 DECADES = 3.0
 POINTS = 10
@@ -65,25 +63,7 @@ def path_point(theorem: Theorem, beta: float, solver: str) -> PathPoint:
                      optimum.solver)
 
 
-def format_path(theorem: Theorem, path: list[PathPoint]) -> str:
-    header = ("beta", "beta/beta_max", "loss", "regulariser", "active blocks", "heads m*", "active tokens")
-    top = path[-1].beta
-    rows = [(f"{p.beta:.4g}", f"{p.beta / top:.3g}", f"{p.loss:.6g}", f"{p.regulariser:.6g}", str(p.active_blocks),
-             str(p.heads), str(p.fields.get("active_tokens", "-"))) for p in path]
-    solvers = ", ".join(dict.fromkeys(p.solver for p in path))
-    return f"{theorem.name}: regularisation path over {len(path)} betas (solver {solvers})\n" + text_table(header, rows)
-
-
 def path_json(path: list[PathPoint]) -> list[dict]:
     return [asdict(point) for point in path]
 
 
-def plot_path(theorem: Theorem, path: list[PathPoint], file: Path) -> Path:
-    """Active blocks / tokens and the fit against beta (log axis)."""
-    from proofs_check.plots import plot_regularisation_path
-
-    betas = [p.beta for p in path]
-    counts = {"active blocks (token pairs)": [p.active_blocks for p in path]}
-    if "active_tokens" in path[0].fields:
-        counts["active key tokens"] = [len(p.fields["active_tokens"]) for p in path]
-    return plot_regularisation_path(theorem.name, betas, counts, [p.loss for p in path], file)

@@ -31,16 +31,15 @@ from proofs_check import tolerances as tol
 from proofs_check.optimum import find_optimum
 from proofs_check.restarts import TheoremAtWidth, run_restarts
 import theory
-from theory import e22_errata as ka
-from theory import shared_attention_matrix as sam
+from theory import e22_errata as ka, shared_attention_matrix as sam
 from theory.base import Theorem
-from theory.losses import CROSS_ENTROPY, SQUARED, Loss
+from theory.losses import CROSS_ENTROPY, Loss, SQUARED
 
 #: "Differs" means by more than this relative amount: a thousand times the zero-gap tolerance, far above the
 #: solvers' certified accuracy (1e-7) and the restarts' (1e-11), and far below every effect measured (>= 3 %).
 FAIL_MARGIN = 1e3 * tol.GAP
 FORMAL, SUITE = "formalization: loss (f - y)^2, decay beta", "suite: loss 1/2 (f - y)^2, decay beta"
-#: The drawn instance of the issue's reproduction: N 8, s 4, d 3, beta 0.5 (suite units), X and y standard normal.
+#: The drawn instance of docs/theory.md §8.12's reproduction: N 8, s 4, d 3, beta 0.5 (suite units), X and y standard normal.
 RANDOM_SHAPE, RANDOM_BETA = (8, 4, 3), 0.5
 
 
@@ -343,15 +342,3 @@ def errata(settings: Settings = Settings(), progress: Callable[[str], None] | No
     return records
 
 
-def format_errata(records: list[Erratum]) -> str:
-    """The records as a table: id, verdict (and whether it is the expected one), the numbers, the statement."""
-    number = lambda value: "-" if value is None else f"{value:.10g}"
-    lines = [f"{'id':<36} {'verdict':<9} {'expected':<9} {'network':<14} {'printed':<14} {'corrected':<14} statement"]
-    for r in records:
-        mark = "" if r.agrees else "  << differs from the expected verdict"
-        lines.append(f"{r.id:<36} {r.verdict:<9} {r.expected:<9} {number(r.network):<14} {number(r.printed):<14} "
-                     f"{number(r.corrected):<14} {r.statement}{mark}")
-    seeds = sorted({r.seed for r in records if r.seed is not None})
-    lines.append(f"{sum(r.agrees for r in records)}/{len(records)} verdicts as expected; restarts "
-                 f"{records[0].restarts} per width, seeds {seeds}; units and sources in --json")
-    return "\n".join(lines)

@@ -1,6 +1,6 @@
 """Standard (softmax) self-attention, the non-convex baseline [E22] compares its convex alternative with
 (docs/theory.md §8, eq. (3)).  No convex program exists for it: it is trained by the restart engine
-(proofs_check.restarts) and reported next to the certified optima (proofs_check.compare).
+(proofs_check.restarts) and reported next to the certified optima (proofs_check.studies.compare).
 
 m heads, query/key maps W_Qk, W_Kk in R^{d x d}, value/output of head dimension one v_k in R^d, w_k in R^c (as in
 `convex-attention`), weight decay on everything:

@@ -10,7 +10,7 @@ Data.  Every pair (a, b) with a in [0, P), b in [1, P) and P prime, written as t
 
 Models, both read out at the "=" position and trained with the same loss (``loss``: the softmax cross-entropy of the
 grokking papers by default, or the squared loss on one-hot targets):
-- ``transformer``: proofs_check.transformer_block (token + position embeddings, one softmax attention layer and a
+- ``transformer``: proofs_check.studies.models.transformer_block (token + position embeddings, one softmax attention layer and a
   ReLU MLP with residual connections, unembedding), trained by full-batch AdamW with decoupled weight decay.  Its
   curve is logged every ``log_every`` steps.
 - ``convex-attention-fc``: the convex block of theory.convex_attention_fc on one-hot tokens (d = P + 1), with
@@ -32,13 +32,12 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from proofs_check.report import text_table
-from proofs_check.transformer_block import AdamW, BlockShape, init_params, logits, loss_and_gradient
-from theory.simplex_heads import key_blocks
+from proofs_check.studies.models.transformer_block import AdamW, BlockShape, init_params, logits, loss_and_gradient
 from theory.convex_attention_fc import draw_fc_gates, gate_masks
 from theory.errors import InputError
-from theory.losses import Loss, get_loss
 from theory.lifted import LiftedProgram, beta_max
+from theory.losses import Loss, get_loss
+from theory.simplex_heads import key_blocks
 from theory.solvers import solve
 
 THRESHOLD = 0.99
@@ -47,7 +46,7 @@ LENGTH = 3  # (a, b, =)
 
 @dataclass(frozen=True)
 class GrokkingConfig:
-    """One run; the defaults finish in a few minutes on 2 cores (see README).
+    """One run; the defaults finish in a few minutes on 2 cores (docs/experiments.md).
 
     P = 11 because the convex block's program is a dense matrix of (train pairs x P) rows and
     gates x 3 x (P + 1) x P columns: 605 x 6336 (31 MB) at P = 11 with half the pairs and 16 gates, and
@@ -237,30 +236,3 @@ def _step(value: int | None) -> str:
     return "not reached" if value is None else str(value)
 
 
-def format_grokking(results: list[GrokkingResult]) -> str:
-    """One row per (run, model): the milestones, the final accuracies and losses, the time."""
-    header = ("P", "fraction", "seed", "model", "steps are", "train 99 %", "test 99 %", "grokking gap",
-              "train acc", "test acc", "train loss", "test loss", "seconds")
-    rows = []
-    for result in results:
-        c = result.config
-        for run in result.runs:
-            k = run.curve
-            rows.append((str(c.modulus), f"{c.train_fraction:g}", str(c.seed), run.model, run.unit,
-                         _step(run.train_step), _step(run.test_step), _step(run.grokking_gap),
-                         f"{k.train_accuracy[-1]:.3f}", f"{k.test_accuracy[-1]:.3f}", f"{k.train_loss[-1]:.4g}",
-                         f"{k.test_loss[-1]:.4g}", f"{run.seconds:.1f}"))
-    first = results[0].config
-    lines = [f"modular division a / b mod P on (a, b, =): {first.loss} loss on one-hot targets, "
-             f"transformer: width {first.width}, {first.heads} heads, MLP {first.hidden}, AdamW lr "
-             f"{first.learning_rate:g}, weight decay {first.weight_decay:g}, {first.steps} steps; convex block: "
-             f"{first.gates} gates, beta = {first.beta_fraction:g} beta_max, FISTA to a certified gap of 1e-8",
-             text_table(header, rows)]
-    for result in results:
-        convex = next(run for run in result.runs if run.model == "convex-attention-fc").details
-        lines.append(f"P {result.config.modulus}, fraction {result.config.train_fraction:g}, seed "
-                     f"{result.config.seed}: {result.dims['train']} train / {result.dims['test']} test pairs; convex "
-                     f"block beta {convex['beta']:.4g} (beta_max {convex['beta_max']:.4g}), objective "
-                     f"{convex['objective']:.6g}, certified gap {convex['certified_gap']:.1e}, active blocks "
-                     f"{convex['active_blocks']}/{convex['blocks']}")
-    return "\n".join(lines)

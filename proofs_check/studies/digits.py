@@ -39,9 +39,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-import theory
-from proofs_check.report import text_table
 from proofs_check.restarts import run_restarts
+import theory
 from theory.data import check_positive_int
 from theory.errors import InputError
 from theory.losses import Loss, get_loss
@@ -56,7 +55,7 @@ ATTENTION_HEADS = ("linear-attention", "gated-relu-attention", "convex-attention
 
 @dataclass(frozen=True)
 class ExperimentConfig:
-    """Sizes of the experiment; the defaults finish in a few minutes on 2 cores (see README)."""
+    """Sizes of the experiment; the defaults finish in a few minutes on 2 cores (docs/experiments.md)."""
 
     n_train: int = 300
     n_test: int = 600
@@ -263,14 +262,3 @@ def run_experiment(config: ExperimentConfig = ExperimentConfig(), progress=None)
     return result
 
 
-def format_experiment(result: ExperimentResult) -> str:
-    """The accuracy table, with the configuration it was measured on."""
-    c, dims = result.config, result.dims
-    lines = [f"digits transfer experiment: seed {c.seed}, {dims['n_train']} train / {dims['n_test']} test images, "
-             f"s = {dims['s']} tokens ({c.patch}x{c.patch} patches), d = {dims['d']} backbone features "
-             f"(seeded random projection + constant), beta = {c.beta:g}, pooled output, solver {c.solver}"]
-    header = ("head", "loss", "kind", "train objective", "certified gap", "train acc", "test acc", "seconds")
-    rows = [(h.head, h.loss, h.kind, f"{h.objective:.6g}", "-" if h.certified_gap is None else f"{h.certified_gap:.1e}",
-             f"{h.train_accuracy:.3f}", f"{h.test_accuracy:.3f}", f"{h.seconds:.1f}") for h in result.heads]
-    skipped = [f"skipped {head}: {why}" for head, why in result.skipped.items()]
-    return "\n".join(lines + [text_table(header, rows)] + skipped)

@@ -4,7 +4,7 @@ All theorems are bound to the same X (N, s, d), Y (N, s, c) and beta, drawn from
 `linear-attention` (or read from a data file).  Per theorem: the convex optimum C*, the loss and the regulariser term
 at the optimum, the relative fit |A(Z*) - Y| / |Y|, the heads m* (after rank reduction), the structure of the
 solution (non-zero blocks and their ranks; for FNO the frequencies used) and the solve time.  Last row: standard
-softmax self-attention (proofs_check.softmax_attention), the non-convex model [E22] replaces, trained by restarts on the
+softmax self-attention (proofs_check.studies.models.softmax_attention), the non-convex model [E22] replaces, trained by restarts on the
 same data and beta — a different model, shown for the comparison the paper makes, with no certificate.  Every optimum is
 certified by its dual certificate (``certified gap`` column), so the comparison is between global optima, not
 between training runs.
@@ -17,14 +17,13 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-import theory
 from proofs_check.optimum import find_optimum
-from proofs_check.report import text_table
 from proofs_check.restarts import run_restarts
-from proofs_check.softmax_attention import LBFGS_BUDGET, STREAM, SoftmaxAttention
+from proofs_check.studies.models.softmax_attention import LBFGS_BUDGET, STREAM, SoftmaxAttention
+import theory
 
 ARCHITECTURES = ("linear-attention", "gated-relu-attention", "convex-attention", "mlp-mixer", "gated-relu-mixer", "fno")
-#: Restarts of the non-convex softmax-attention baseline ([E22]'s standard attention; proofs_check.softmax_attention).
+#: Restarts of the non-convex softmax-attention baseline ([E22]'s standard attention; proofs_check.studies.models.softmax_attention).
 SOFTMAX_RESTARTS = 10
 
 
@@ -83,15 +82,6 @@ def softmax_row(arrays: dict[str, np.ndarray], beta: float, seed: int) -> Row:
     return Row(f"softmax-attention (best of {SOFTMAX_RESTARTS})", value, loss, penalty,
                float(np.sqrt(2 * max(loss, 0.0)) / np.linalg.norm(Y)), float("nan"), heads,
                "non-convex baseline, no certificate", time.perf_counter() - start, "L-BFGS restarts")
-
-
-def format_comparison(rows: list[Row], dims: dict[str, int], beta: float, seed: int) -> str:
-    header = ("theorem", "C*", "loss", "beta R(Z*)", "|F-Y|/|Y|", "certified gap", "heads m*", "structure", "solver",
-              "seconds")
-    body = [(r.theorem, f"{r.optimum:.6g}", f"{r.loss:.6g}", f"{r.penalty:.6g}", f"{r.relative_fit:.4f}",
-             f"{r.certified_gap:.1e}", str(r.heads), r.structure, r.solver, f"{r.seconds:.2f}") for r in rows]
-    shape = ", ".join(f"{k} = {v}" for k, v in dims.items())
-    return f"same data for every architecture: {shape}, beta = {beta:g}, seed {seed}\n" + text_table(header, body)
 
 
 def default_arrays(seed: int) -> tuple[dict[str, np.ndarray], float]:

@@ -4,11 +4,11 @@ Default directory: ``reports/`` (relative to the working directory; created if m
 
 Contents, per verified theorem: the final objective of every restart per width against the convex optimum C*
 (``<theorem>_restarts.png``) and the singular values of the rank-reduced solution blocks
-(``<theorem>_singular_values.png``).  Then token clustering by latent similarity (proofs_check.clustering): the
+(``<theorem>_singular_values.png``).  Then token clustering by latent similarity (proofs_check.studies.clustering): the
 headline cell of the map for linear, gated-ReLU and convex attention, with Gaussian and with decoy nuisance, each
 read-out against its baselines and the shuffled control, the attention maps of one sample, and the measured map
 (table and heat maps).  The regularisation path of convex-attention on its default
-instance (``convex-attention_path.png``, proofs_check.path).  Last, the experiments, each read from the JSON that
+instance (``convex-attention_path.png``, proofs_check.studies.path).  Last, the experiments, each read from the JSON that
 ``proofs-check experiment NAME --report DIR`` left in DIR (they take minutes, so ``run`` does not re-run them; a
 section says how to produce its file when it is missing): the transfer experiment's accuracies
 (``experiment_accuracy.png`` from experiment.json), the grokking learning curves (``grokking_<run>.png`` from
@@ -21,18 +21,25 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 
-import theory
-from proofs_check import plots
-from proofs_check.clustering import clustering_report
-from proofs_check.experiment import ExperimentResult, format_experiment
-from proofs_check.grokking import GrokkingResult, format_grokking
-from proofs_check.student_teacher import StudentTeacherResult, format_student_teacher
 from proofs_check.environment import environment
-from proofs_check.compare import compare, default_arrays, format_comparison, rows_json
 from proofs_check.harness import Verification
-from proofs_check.path import format_path, path_json, plot_path, regularisation_path
-from proofs_check.report import format_table, verification_lines
+from proofs_check.presentation import plots
+from proofs_check.presentation.plots import plot_attention, plot_map, plot_path
+from proofs_check.presentation.text import (cluster_lines, format_comparison, format_experiment, format_grokking,
+                                            format_path, format_student_teacher, format_table, map_table,
+                                            verification_lines)
+from proofs_check.studies.clustering.atlas import COMPARED, MAP_JSON, MAP_SIZES, MARGIN, STORED_MAP
+from proofs_check.studies.clustering.data import NUISANCES
+from proofs_check.studies.clustering.readouts import THEOREMS
+from proofs_check.studies.clustering.user import HEADLINE, cluster_arrays, cluster_json, headline_arrays
+from proofs_check.studies.compare import compare, default_arrays, rows_json
+from proofs_check.studies.digits import ExperimentResult
+from proofs_check.studies.grokking import GrokkingResult
+from proofs_check.studies.path import path_json, regularisation_path
+from proofs_check.studies.student_teacher import StudentTeacherResult
+import theory
 
 DEFAULT_DIR = Path("reports")
 EXPERIMENT_JSON = "experiment.json"
@@ -53,7 +60,7 @@ def _theorem_section(result: Verification, directory: Path) -> tuple[list[str], 
 
 
 def path_report(directory: Path, seed: int, name: str = "convex-attention") -> tuple[list[str], dict | None, dict[str, str]]:
-    """The regularisation path (proofs_check.path) of ``name`` on its default instance: table and plot."""
+    """The regularisation path (proofs_check.studies.path) of ``name`` on its default instance: table and plot."""
     if name not in theory.REGISTRY:
         return [], None, {}
     theorem = theory.get(name).default_instance(seed)
@@ -148,13 +155,77 @@ def student_teacher_curves(result: StudentTeacherResult, directory: Path) -> Pat
 
 
 def comparison_report(directory: Path, seed: int) -> tuple[list[str], list[dict], dict[str, str]]:
-    """Attention, MLP-Mixer and FNO on the default data of linear-attention (proofs_check.compare)."""
+    """Attention, MLP-Mixer and FNO on the default data of linear-attention (proofs_check.studies.compare)."""
     arrays, beta = default_arrays(seed)
     comparison = compare(arrays, beta, seed)
     N, s, d = arrays["X"].shape
     lines = ["## Attention, MLP-Mixer and FNO on the same data (docs/theory.md §5, §6)", "", "```",
              format_comparison(comparison, {"N": N, "s": s, "d": d, "c": arrays["Y"].shape[2]}, beta, seed), "```", ""]
     return lines, rows_json(comparison), {}
+
+
+#: The read-outs whose heat maps the report draws (the finding of docs/experiments.md is about these two); the benchmark draws all.
+REPORTED = ("heads", "logits")
+
+
+def map_plots(rows: list[dict[str, object]], directory: Path, readouts=COMPARED) -> dict[str, str]:
+    """One heat map per (target, nuisance) family and read-out of ``readouts`` that exists for some theorem in
+    ``rows``."""
+    files = {}
+    for family in dict.fromkeys((r["target"], r["nuisance"]) for r in rows):
+        for readout in readouts:
+            if any((r["target"], r["nuisance"]) == family and np.isfinite(r["scores"][readout]) for r in rows):
+                path = directory / f"clustering_map_{family[0]}_{family[1]}_{readout}.png"
+                files[f"{family[0]}/{family[1]}:{readout}"] = plot_map(rows, readout, family, path).name
+    return files
+
+
+def clustering_report(directory: Path, seed: int) -> tuple[list[str], dict[str, object], dict[str, str]]:
+    """The report section: the HEADLINE cell, with Gaussian and with decoy nuisance, for every theorem of THEOREMS
+    (read-outs, baselines, control and its permutation nulls), the attention maps of one sample, and
+    :func:`map_section`.  Returns the markdown lines, the JSON fields and the plot files (role -> file name in
+    ``directory``)."""
+    cells = [(nuisance, name) for nuisance in NUISANCES for name in THEOREMS]
+    arrays = {nuisance: headline_arrays(seed, nuisance=nuisance) for nuisance in NUISANCES}
+    runs = [cluster_arrays(arrays[nuisance], name, seed) for nuisance, name in cells]
+    files = {}
+    for (nuisance, name), run in zip(cells, runs):
+        title = f"{name}, {nuisance} nuisance, seed {seed}: affinities of sample 0, tokens sorted by group"
+        written = plot_attention(run.reading, arrays[nuisance]["groups"], 0, title,
+                                 directory / f"clustering_{nuisance}_{name}_attention.png")
+        if written is not None:
+            files[f"{nuisance}:{name}:attention"] = written.name
+    lines = ["## Token clustering by latent similarity (docs/theory.md §12)", "",
+             f"Headline cell: {HEADLINE} and the same with decoy nuisance, sizes {MAP_SIZES}, seed {seed}; the "
+             f"shuffled control moves the targets to other samples; a read-out wins when it beats every baseline "
+             f"and the control by {MARGIN:g}.", ""]
+    for (nuisance, _), run in zip(cells, runs):
+        lines += [f"{nuisance} nuisance:", "", "```", *cluster_lines(run), "```", ""]
+    lines += [f"![{role}]({file})" for role, file in files.items()] + [""]
+    fields = {"headline": HEADLINE, "sizes": MAP_SIZES, "seed": seed, "margin": MARGIN,
+              "runs": [{"nuisance": nuisance, **cluster_json(run)} for (nuisance, _), run in zip(cells, runs)]}
+    map_lines, fields["map"], map_files = map_section(directory)
+    return lines + map_lines, fields, {**files, **map_files}
+
+
+def map_section(directory: Path) -> tuple[list[str], dict[str, object] | None, dict[str, str]]:
+    """The map stored in DIR/MAP_JSON by benchmarks/clustering_map.py, else the measured one of the repository
+    (STORED_MAP): its table and heat maps (markdown lines, JSON fields, plot files), or a note on how to produce
+    it."""
+    import json
+
+    stored = next((path for path in (directory / MAP_JSON, STORED_MAP) if path.is_file()), None)
+    if stored is None:
+        return [f"Map not run: `python -m benchmarks.clustering_map --report {directory}` writes {MAP_JSON} and the "
+                "heat maps.", ""], None, {}
+    saved = json.loads(stored.read_text())
+    rows = saved["summary"]
+    maps = {f"map:{role}": file for role, file in map_plots(rows, directory, REPORTED).items()}
+    source = "this directory" if stored.parent == directory else "the measurement shipped in proofs_check/measurements"
+    lines = [f"### The map (seeds {saved['seeds']}, solver {saved['solver']}, grid {saved['grid']}; from {source})", "",
+             *map_table(rows), "", *(f"![{role}]({file})" for role, file in maps.items()), ""]
+    fields = {key: saved[key] for key in ("sizes", "grid", "families", "seeds", "margin", "solver", "summary")}
+    return lines, {**fields, "source": str(stored)}, maps
 
 
 #: The studies a full report adds after the verified theorems: JSON key, plot prefix and the section builder

@@ -1,0 +1,1 @@
+"""Presentation: text tables and lines (text), plots (plots) and the report files (report)."""
