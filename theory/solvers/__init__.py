@@ -1,46 +1,50 @@
-"""One entry point for program (C) of theory.lifted: :func:`solve` (docs/theory.md §9).
+"""One entry point for program (C) of theory.lifted: :func:`solve`, over a registry of methods (docs/theory.md §9).
 
-    solve(program, solver="auto")  ->  Solution (blocks Z_p, C(Z), certified relative gap, solver, seconds)
+    solve(program, solver="auto")  ->  Solution (blocks Z_p, C(Z), certified relative gap, solver, seconds, options)
 
-Solvers (``SOLVERS``):
-- ``auto``, for the squared loss: ``cvxpy`` for programs up to AUTO_PROX_ENTRIES lifted entries, so the small
-  programs of the default examples and tests are solved by an interior-point method independent of this package's
-  own prox code, with ``prox`` as fallback; ``prox`` alone above (cvxpy cannot hold such programs in memory).  For
-  the other losses: ``prox-newton`` first, then ``cvxpy`` (``fista`` above AUTO_PROX_ENTRIES);
-- ``cvxpy``: Clarabel when a block needs a semidefinite cone, ECOS for pure group norms; ``clarabel``, ``scs``,
-  ``ecos`` by name (theory.solvers.cvxpy_backend);
-- ``prox``: SSNAL (theory.solvers.ssnal), and FISTA warm-started from SSNAL's best iterate when SSNAL stalls; for a
-  loss other than the squared one, on which SSNAL is built, proximal Newton (theory.solvers.prox_newton: SSNAL on
-  the squared-loss model of the loss at each iterate);
-- ``ssnal``, ``fista``, ``prox-newton``: one method alone (theory.solvers.fista is the simple reference method).
+A *method* (:class:`Method`, registered in METHODS by name) is one way to solve (C): its name, its family
+(``cvxpy``: an interior-point or splitting solver on cvxpy's model, independent of this package's own prox code;
+``prox``: this package's methods), the reason it refuses a program (None when it takes it) and ``run``.  A *choice*
+stands for methods picked per program, each pick with the reason it was made (:class:`Pick`):
 
-Every solution is judged by the same certificate (theory.lifted.certificate).  A solution certified only above
-``eps`` is polished in the subspaces of its significant components (theory.solvers.polishing) and the better of the
-two kept; :func:`solve` raises SolverFailure when the certified relative gap still exceeds ``max_gap``
-(ACCEPT_GAP by default), whatever the solver's status said.
-The solve runs with BLAS limited to theory.threads' thread count.
+- ``auto`` (docs/theory.md §9.4), an ordered choice tried until one method is accepted: for the squared loss
+  ``cvxpy`` up to AUTO_PROX_ENTRIES lifted entries, so the small programs of the default examples and tests are
+  solved independently of the prox code, with ``prox`` as fallback, and ``prox`` alone above (cvxpy cannot hold such
+  programs in memory); for the other losses ``prox-newton``, then ``cvxpy`` (``fista`` above AUTO_PROX_ENTRIES);
+- ``cvxpy``: Clarabel when a block needs a semidefinite cone, ECOS for pure group norms (theory.solvers.cvxpy_backend);
+- ``prox``: SSNAL with a FISTA finish from SSNAL's best iterate when it stalls (theory.solvers.ssnal, .fista) for the
+  squared loss, on which SSNAL is built; proximal Newton (theory.solvers.prox_newton) for the others.
+
+The methods by name: ``clarabel``, ``ecos``, ``scs`` (cvxpy), ``ssnal``, ``fista``, ``prox-newton`` (one prox method
+alone; theory.solvers.fista is the simple reference method).  A refused or unknown name is an InputError, a cvxpy
+solver that is not installed a SolverFailure, both raised by :func:`resolve` before any work.
+
+Every solution, whichever method found it, is judged in one place (:func:`_accepted`): certified by theory.lifted's
+certificate, polished once when that certified gap exceeds ``eps`` (theory.solvers.polishing.polish_step), and
+refused with SolverFailure when the gap still exceeds ``max_gap`` (ACCEPT_GAP by default), whatever the method's
+status said.  The solve runs with BLAS limited to theory.threads' thread count.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Callable
 
+import cvxpy as cp
 import numpy as np
 
 from theory.errors import InputError, SolverFailure
-from theory.lifted import LiftedProgram, certified_gap, significant_components
+from theory.lifted import LiftedProgram, certified_gap
 from theory.losses import SQUARED
-from theory.solvers.cvxpy_backend import SOLVER_ATTEMPTS, choose_solver, solve_cvxpy
+from theory.memory import check_interior_point
+from theory.solvers.cvxpy_backend import SOLVER_ATTEMPTS, solve_cvxpy
 from theory.solvers.fista import Callback, solve_fista
-from theory.solvers.polishing import polish
+from theory.solvers.polishing import polish_step
 from theory.solvers.prox_newton import solve_prox_newton
-from theory.solvers.result import ACCEPT_GAP, DEFAULT_EPS, Solution
+from theory.solvers.result import ACCEPT_GAP, DEFAULT_EPS, Solution, check_eps, squared_only
 from theory.solvers.ssnal import Stalled, solve_ssnal
 from theory.threads import limited_blas
-
-PROX_METHODS = ("prox", "ssnal", "fista", "prox-newton")
-SOLVERS = ("auto", "cvxpy", *(name.lower() for name in SOLVER_ATTEMPTS), *PROX_METHODS)
 
 #: ``auto`` uses ``prox`` above this many lifted entries sum_p rows_p cols_p: linear attention at d = 8, c = 2 has
 #: 1024 (Clarabel 19 s, SSNAL 0.1 s), at d = 16 it has 8192, where Clarabel runs out of memory (benchmarks/).
@@ -52,110 +56,272 @@ AUTO_PROX_ENTRIES = 4096
 PROX_MIN_BETA = 1e-6
 
 
-def candidates(program: LiftedProgram, solver: str = "auto") -> list[str]:
-    """The solvers :func:`solve` runs, in order, until one is accepted: the named one alone, or for ``auto`` (module
-    docstring) a first choice and a fallback of the other family (none for large squared-loss programs, which
-    cvxpy cannot hold in memory).  InputError/SolverFailure when a name is unknown, a solver is not installed or it
-    cannot take the program."""
+@dataclass(frozen=True)
+class Budget:
+    """What bounds a method's run: the certified gap at which it stops, seconds, iterations (None: the method's own
+    default) and FISTA's callback."""
+
+    eps: float
+    max_seconds: float
+    max_iterations: int | None
+    callback: Callback | None
+
+    @property
+    def iterations(self) -> dict[str, int]:
+        return {} if self.max_iterations is None else {"max_iterations": self.max_iterations}
+
+
+class Method:
+    """A registered way to solve (C) (module docstring)."""
+
+    name: str
+    family: str
+
+    def refuses(self, program: LiftedProgram) -> str | None:
+        """Why this method cannot take ``program`` (an InputError when it is asked for by name), or None."""
+        return None
+
+    def missing(self) -> str | None:
+        """Why this method cannot run here at all (a SolverFailure), or None."""
+        return None
+
+    def run(self, program: LiftedProgram, budget: Budget) -> Solution:
+        """The method's solution of ``program``; theory.solvers certifies it."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class CvxpyMethod(Method):
+    """cvxpy with one of its solvers (theory.solvers.cvxpy_backend: the ladder of settings SOLVER_ATTEMPTS)."""
+
+    name: str
+    family: str = "cvxpy"
+
+    def missing(self) -> str | None:
+        installed = cp.installed_solvers()
+        if self.name.upper() not in installed:
+            return f"solver {self.name.upper()} is not installed (installed: {', '.join(installed)})"
+        return None
+
+    def refuses(self, program: LiftedProgram) -> str | None:
+        sdp = [b.shape for b in program.blocks if b.norm.needs_sdp]
+        if self.name == "ecos" and sdp:
+            return "solver ECOS cannot handle the semidefinite cone of a nuclear norm; use clarabel or scs"
+        if self.name == "clarabel":
+            try:
+                check_interior_point(program.target.size, sdp, "CLARABEL")
+            except InputError as refusal:
+                return str(refusal)
+        return None
+
+    def run(self, program: LiftedProgram, budget: Budget) -> Solution:
+        return solve_cvxpy(program, self.name.upper(), budget.eps)
+
+
+@dataclass(frozen=True)
+class SSNALMethod(Method):
+    """SSNAL alone (theory.solvers.ssnal): SolverFailure (Stalled) when it stalls."""
+
+    name: str = "ssnal"
+    family: str = "prox"
+
+    def refuses(self, program: LiftedProgram) -> str | None:
+        return squared_only(program, "SSNAL")
+
+    def run(self, program: LiftedProgram, budget: Budget) -> Solution:
+        return solve_ssnal(program, eps=budget.eps, max_seconds=budget.max_seconds, **budget.iterations)
+
+
+@dataclass(frozen=True)
+class FISTAMethod(Method):
+    """FISTA (theory.solvers.fista), any loss; the callback sees its iterates."""
+
+    name: str = "fista"
+    family: str = "prox"
+
+    def run(self, program: LiftedProgram, budget: Budget) -> Solution:
+        return solve_fista(program, eps=budget.eps, max_seconds=budget.max_seconds, callback=budget.callback,
+                           **budget.iterations)
+
+
+@dataclass(frozen=True)
+class SSNALThenFISTA(Method):
+    """SSNAL; when it stalls, FISTA warm-started from its best iterate for the rest of the time."""
+
+    name: str = "prox"
+    family: str = "prox"
+
+    def refuses(self, program: LiftedProgram) -> str | None:
+        return squared_only(program, "SSNAL")
+
+    def run(self, program: LiftedProgram, budget: Budget) -> Solution:
+        start = time.perf_counter()
+        try:
+            return solve_ssnal(program, eps=budget.eps, max_seconds=budget.max_seconds, **budget.iterations)
+        except Stalled as stalled:
+            spent = time.perf_counter() - start
+            finish = solve_fista(program, eps=budget.eps, max_seconds=max(budget.max_seconds - spent, 0.0),
+                                 start=stalled.blocks, callback=budget.callback, **budget.iterations)
+            return replace(finish, solver="PROX-SSNAL+FISTA", seconds=spent + finish.seconds,
+                           options={**finish.options, "ssnal": str(stalled)})
+
+
+@dataclass(frozen=True)
+class ProxNewtonMethod(Method):
+    """Proximal Newton (theory.solvers.prox_newton), any smooth loss."""
+
+    name: str = "prox-newton"
+    family: str = "prox"
+
+    def run(self, program: LiftedProgram, budget: Budget) -> Solution:
+        return solve_prox_newton(program, eps=budget.eps, max_seconds=budget.max_seconds, **budget.iterations)
+
+
+#: The registry: every method by name.
+METHODS: dict[str, Method] = {method.name: method for method in (
+    *(CvxpyMethod(name.lower()) for name in SOLVER_ATTEMPTS), SSNALThenFISTA(), SSNALMethod(), FISTAMethod(),
+    ProxNewtonMethod())}
+PROX_METHODS = tuple(name for name, method in METHODS.items() if method.family == "prox")
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A method picked for a program, with the reason (empty when the method was named)."""
+
+    method: Method
+    reason: str = ""
+
+    def because(self, more: str) -> Pick:
+        return replace(self, reason=f"{self.reason}; {more}")
+
+
+def _entries(program: LiftedProgram) -> int:
+    return sum(b.shape[0] * b.shape[1] for b in program.blocks)
+
+
+def _cvxpy_choice(program: LiftedProgram) -> list[Pick]:
+    if not any(b.norm.needs_sdp for b in program.blocks) and "ECOS" in cp.installed_solvers():
+        return [Pick(METHODS["ecos"], "cvxpy: ECOS, every block a group norm (second-order cones only)")]
+    return [Pick(METHODS["clarabel"], "cvxpy: Clarabel, for the semidefinite cone of a nuclear norm")]
+
+
+def _prox_choice(program: LiftedProgram) -> list[Pick]:
+    """SSNAL with a FISTA finish for the squared loss, proximal Newton for the others."""
+    if program.loss != SQUARED:
+        return [Pick(METHODS["prox-newton"], f"prox: proximal Newton for the {program.loss.name} loss")]
+    return [Pick(METHODS["prox"], "prox: SSNAL with a FISTA finish, for the squared loss")]
+
+
+def _auto_choice(program: LiftedProgram) -> list[Pick]:
+    """The ordered choice of ``auto`` (module docstring), each pick with why it is there."""
+    entries = _entries(program)
+    large = entries > AUTO_PROX_ENTRIES
+    size = f"{entries} lifted entries {'>' if large else '<='} AUTO_PROX_ENTRIES = {AUTO_PROX_ENTRIES}"
+    prox = _prox_choice(program)
+    cvxpy = [] if large else [pick.because(f"{size}: an interior-point method independent of the prox code")
+                              for pick in _cvxpy_choice(program)]
+    if program.loss != SQUARED:
+        if large:
+            return [prox[0].because(size), Pick(METHODS["fista"], f"fista: fallback; {size}, where cvxpy cannot hold "
+                                                                  "the program")]
+        return [prox[0].because(size)] + [pick.because("fallback of the other family") for pick in cvxpy]
+    if large:
+        return [prox[0].because(f"{size}, where cvxpy cannot hold the program")]
+    return cvxpy + [pick.because("fallback of the other family") for pick in prox]
+
+
+#: The choices: names that stand for methods picked per program.
+CHOICES: dict[str, Callable[[LiftedProgram], list[Pick]]] = {"auto": _auto_choice, "cvxpy": _cvxpy_choice,
+                                                              "prox": _prox_choice}
+#: Every name :func:`solve` takes: the choices auto and cvxpy, the cvxpy methods, then prox (a choice, and the name of
+#: the method it picks for the squared loss) and the other prox methods.
+SOLVERS = tuple(dict.fromkeys(["auto", "cvxpy", *(n for n, m in METHODS.items() if m.family == "cvxpy"), "prox",
+                               *PROX_METHODS]))
+
+
+def _picks(program: LiftedProgram, solver: str) -> tuple[list[Pick], list[str]]:
+    """The methods :func:`solve` tries for ``solver``, in order, and the reasons others of its choice were skipped;
+    InputError for an unknown name or a refused one, SolverFailure for a missing one (or when every pick of a
+    choice is refused or missing)."""
     name = solver.lower()
     if name not in SOLVERS:
         raise InputError(f"unknown solver {solver!r}; choose {', '.join(SOLVERS)}")
-    if name == "auto":
-        large = sum(b.shape[0] * b.shape[1] for b in program.blocks) > AUTO_PROX_ENTRIES
-        if program.loss == SQUARED:
-            return ["prox"] if large else [resolve(program, "cvxpy"), "prox"]
-        return ["prox-newton", "fista" if large else resolve(program, "cvxpy")]
-    return [resolve(program, name)]
+    picks = CHOICES[name](program) if name in CHOICES else [Pick(METHODS[name])]
+    usable, skipped, errors = [], [], []
+    for pick in picks:
+        missing, refusal = pick.method.missing(), pick.method.refuses(program)
+        if missing is None and refusal is None:
+            usable.append(pick)
+            continue
+        skipped.append(f"{pick.method.name}: {missing or refusal}")
+        errors.append(SolverFailure(missing) if missing is not None else InputError(refusal))
+    if not usable:
+        raise errors[0] if len(errors) == 1 else type(errors[0])("; ".join(skipped))
+    return usable, skipped
 
 
 def resolve(program: LiftedProgram, solver: str) -> str:
-    """The one solver a name stands for (auto: its first choice): a prox method, or a cvxpy solver name."""
-    name = solver.lower()
-    if name == "auto":
-        return candidates(program, name)[0]
-    if name not in SOLVERS:
-        raise InputError(f"unknown solver {solver!r}; choose {', '.join(SOLVERS)}")
-    if name == "prox" and program.loss != SQUARED:
-        return "prox-newton"
-    if name == "ssnal" and program.loss != SQUARED:
-        raise InputError(f"SSNAL supports the squared loss only, not {program.loss.name!r}; use fista or cvxpy")
-    if name in PROX_METHODS:
-        return name
-    return choose_solver(program, "auto" if name == "cvxpy" else name).lower()
+    """The method a name stands for (for a choice, its first usable pick): a prox method or a cvxpy solver's name.
+    Raises as :func:`solve` would before any work (unknown, refused or missing solver)."""
+    return _picks(program, solver)[0][0].method.name
 
 
 def solve(program: LiftedProgram, solver: str = "auto", *, eps: float = DEFAULT_EPS, max_gap: float = ACCEPT_GAP,
           max_seconds: float = 600.0, max_iterations: int | None = None,
           callback: Callback | None = None) -> Solution:
     """Solve (C) with ``solver`` (module docstring) to a certified relative gap <= eps for the prox methods (the
-    target of the cvxpy ladder), and refuse any result above ``max_gap``; ``auto`` falls back to its second
-    candidate when the first fails (the solution's options say why).  ``max_seconds`` and ``max_iterations`` bound
-    the prox methods; ``callback`` sees FISTA's iterates."""
+    target of the cvxpy ladder), and refuse any result above ``max_gap``.  A choice tries its picks in order until
+    one is accepted; the solution's options say why it was picked (``choice``), which picks were skipped and which
+    failed first (``fallback after``).  ``max_seconds`` and ``max_iterations`` bound the prox methods; ``callback``
+    sees FISTA's iterates."""
+    picks, skipped = _picks(program, solver)
+    budget = Budget(eps, max_seconds, max_iterations, callback)
     failures = []
-    for name in candidates(program, solver):
+    for pick in picks:
         try:
-            solution = _accepted(program, name, eps, max_gap, max_seconds, max_iterations, callback)
+            solution = _accepted(program, pick, budget, max_gap)
         except SolverFailure as failure:
             failures.append(str(failure))
             continue
-        return replace(solution, options={**solution.options, "fallback after": failures[0]}) if failures else solution
+        notes = {"choice": pick.reason} if pick.reason else {}
+        notes.update({"skipped": "; ".join(skipped)} if skipped else {})
+        notes.update({"fallback after": failures[0]} if failures else {})
+        return replace(solution, options={**solution.options, **notes}) if notes else solution
     raise SolverFailure("; then ".join(failures))
 
 
-def _accepted(program: LiftedProgram, name: str, eps: float, max_gap: float, max_seconds: float,
-              max_iterations: int | None, callback: Callback | None) -> Solution:
-    """One solver's solution, polished if needed, or SolverFailure: also when its arithmetic broke down (an SVD that
-    did not converge, non-finite iterates), which is the solver failing, not a result."""
+def _accepted(program: LiftedProgram, pick: Pick, budget: Budget, max_gap: float) -> Solution:
+    """One method's solution, certified on ``program``, polished once if above eps, or SolverFailure: also when its
+    arithmetic broke down (an SVD that did not converge, non-finite iterates), which is the method failing, not a
+    result."""
+    method = pick.method
+    if method.family == "prox":
+        check_eps(budget.eps)
     try:
         with limited_blas(), np.errstate(over="ignore", invalid="ignore"):
-            solution = _run(program, name, eps, max_seconds, max_iterations, callback)
-            if solution.certified_gap > eps:
+            solution = method.run(program, budget)
+            value, gap = certified_gap(program, solution.blocks)
+            solution = replace(solution, optimum=value, certified_gap=gap)
+            if gap > budget.eps:
                 solution = _polished(program, solution)
     except np.linalg.LinAlgError as exc:
-        raise SolverFailure(f"solver {name} failed numerically: {exc}") from None
+        raise SolverFailure(f"solver {method.name} failed numerically: {exc}") from None
     if not (solution.certified_gap <= max_gap and all(np.all(np.isfinite(Z)) for Z in solution.blocks)):
         raise SolverFailure(f"solver {solution.solver} (status {solution.status}) reached only a certified relative "
                             f"gap of {solution.certified_gap:.1e} > {max_gap:.0e}; try another --solver")
     return solution
 
 
-def _run(program: LiftedProgram, name: str, eps: float, max_seconds: float, max_iterations: int | None,
-         callback: Callback | None) -> Solution:
-    budget = {} if max_iterations is None else {"max_iterations": max_iterations}
-    if name == "fista":
-        return solve_fista(program, eps=eps, max_seconds=max_seconds, callback=callback, **budget)
-    if name == "ssnal":
-        return solve_ssnal(program, eps=eps, max_seconds=max_seconds, **budget)
-    if name == "prox-newton":
-        return solve_prox_newton(program, eps=eps, max_seconds=max_seconds, **budget)
-    if name == "prox":
-        return _ssnal_then_fista(program, eps, max_seconds, budget, callback)
-    return solve_cvxpy(program, name.upper(), eps)
-
-
 def _polished(program: LiftedProgram, solution: Solution) -> Solution:
-    """The solution polished in the subspaces of its significant components (theory.solvers.polishing), when that
-    certifies a smaller gap; the solution itself otherwise."""
-    blocks = polish(program, significant_components(program, solution.blocks))
-    value, gap = certified_gap(program, blocks)
-    if not gap < solution.certified_gap:
+    """The solution after the one polishing step (theory.solvers.polishing.polish_step) when that certifies a smaller
+    gap; the solution itself otherwise."""
+    better = polish_step(program, solution.blocks, solution.certified_gap)
+    if better is None:
         return solution
+    blocks, value, gap = better
     return replace(solution, blocks=blocks, optimum=value, certified_gap=gap,
                    options={**solution.options, "polished": f"certified gap {solution.certified_gap:.1e} -> {gap:.1e}"})
 
 
-def _ssnal_then_fista(program: LiftedProgram, eps: float, max_seconds: float, budget: dict,
-                      callback: Callback | None) -> Solution:
-    """SSNAL; when it stalls, FISTA warm-started from its best iterate for the rest of the time."""
-    start = time.perf_counter()
-    try:
-        return solve_ssnal(program, eps=eps, max_seconds=max_seconds, **budget)
-    except Stalled as stalled:
-        spent = time.perf_counter() - start
-        finish = solve_fista(program, eps=eps, max_seconds=max(max_seconds - spent, 0.0), start=stalled.blocks,
-                             callback=callback, **budget)
-        return replace(finish, solver="PROX-SSNAL+FISTA", seconds=spent + finish.seconds,
-                       options={**finish.options, "ssnal": str(stalled)})
-
-
-__all__ = ["ACCEPT_GAP", "AUTO_PROX_ENTRIES", "DEFAULT_EPS", "PROX_MIN_BETA", "SOLVERS", "Solution", "resolve", "solve"]
+__all__ = ["ACCEPT_GAP", "AUTO_PROX_ENTRIES", "DEFAULT_EPS", "METHODS", "PROX_METHODS", "PROX_MIN_BETA", "SOLVERS",
+           "Method", "Solution", "resolve", "solve"]

@@ -15,9 +15,8 @@ import warnings
 import cvxpy as cp
 import numpy as np
 
-from theory.errors import InputError, SolverFailure
+from theory.errors import SolverFailure
 from theory.lifted import LiftedProgram, certified_gap, normalised
-from theory.memory import check_interior_point
 from theory.solvers.result import DEFAULT_EPS, Solution
 
 
@@ -38,22 +37,6 @@ SOLVER_ATTEMPTS: dict[str, list[dict[str, object]]] = {
 USABLE = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
 
 
-def choose_solver(program: LiftedProgram, solver: str = "auto") -> str:
-    """Resolve ``auto`` (Clarabel when a block needs a semidefinite cone, ECOS for pure group norms) and check
-    that the named cvxpy solver is installed and able to take the program."""
-    name = solver.upper()
-    needs_sdp = any(b.norm.needs_sdp for b in program.blocks)
-    if name == "AUTO":
-        name = "ECOS" if not needs_sdp and "ECOS" in cp.installed_solvers() else "CLARABEL"
-    if name not in SOLVER_ATTEMPTS:
-        raise InputError(f"unknown cvxpy solver {solver!r}; choose {', '.join(s.lower() for s in SOLVER_ATTEMPTS)}")
-    if name not in cp.installed_solvers():
-        raise SolverFailure(f"solver {name} is not installed (installed: {', '.join(cp.installed_solvers())})")
-    if name == "ECOS" and needs_sdp:
-        raise InputError("solver ECOS cannot handle the semidefinite cone of a nuclear norm; use clarabel or scs")
-    return name
-
-
 def build_problem(program: LiftedProgram) -> tuple[cp.Problem, list[cp.Variable]]:
     """The cvxpy model of (C): loss(sum_p A_p vec_r(Z_p)) + beta sum_p R(Z_p), the loss on the rows of the prediction
     (cross-entropy takes the exponential cone, which Clarabel, ECOS and SCS all support)."""
@@ -67,10 +50,8 @@ def build_problem(program: LiftedProgram) -> tuple[cp.Problem, list[cp.Variable]
 
 def solve_cvxpy(program: LiftedProgram, name: str, eps: float = DEFAULT_EPS) -> Solution:
     """Run the ladder of SOLVER_ATTEMPTS[name] on the normalised program; SolverFailure if no attempt gives a
-    usable point (the acceptance by certified gap is theory.solvers.solve's).  Clarabel's memory is estimated first
-    (theory.memory): a program it cannot hold is an InputError naming the estimate."""
-    if name == "CLARABEL":
-        check_interior_point(program.target.size, [b.shape for b in program.blocks if b.norm.needs_sdp], name)
+    usable point.  Which solver may take which program (installed, ECOS without semidefinite cones, Clarabel's memory
+    estimate of theory.memory) and the acceptance by certified gap are theory.solvers' registry's."""
     scaled, back = normalised(program)
     problem, variables = build_problem(scaled)
     start, best = time.perf_counter(), None

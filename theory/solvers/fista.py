@@ -20,7 +20,7 @@ import numpy as np
 from theory.errors import SolverFailure
 from theory.lifted import LiftedProgram, certified_gap
 from theory.operators import held_dense
-from theory.solvers.result import DEFAULT_EPS, Solution, check_iterative_input
+from theory.solvers.result import DEFAULT_EPS, Solution, check_eps
 
 #: Iterations between two certificate evaluations (each needs an SVD of every block's A_p^T V).
 CHECK_EVERY = 25
@@ -88,7 +88,7 @@ def solve_fista(program: LiftedProgram, eps: float = DEFAULT_EPS, max_seconds: f
                 callback: Callback | None = None) -> Solution:
     """Solve (C) by FISTA with adaptive restart, from ``start`` (default Z = 0), until the certified relative gap
     is <= eps; SolverFailure (with the gap reached) if the time or iteration budget runs out first."""
-    check_iterative_input(program, eps, "FISTA")
+    check_eps(eps)
     began = time.perf_counter()
     A = Stacked(program)
     offsets = A.offsets

@@ -9,15 +9,19 @@ Z_p = P_p M_p Q_p^T is a smooth problem in the entries m of the M_p,
 with B the columns A_p vec(P_p E Q_p^T) over the basis E_ij = e_i e_j^T + e_j e_i^T (i < j), e_i e_i^T of symmetric
 matrices and c their traces.  Newton's method solves it from m = diag(sigma) (one step for the squared loss, whose
 restricted problem is least squares).  A solver's point is then exact up to float64 round-off wherever its
-subspaces are right; whether they were is decided by the certificate, since the caller keeps the polished point
-only if its certified gap is smaller.
+subspaces are right; whether they were is decided by the certificate, since :func:`polish_step` keeps the polished
+point only if its certified gap is smaller.
+
+:func:`polish_step` is the one polishing step of the package: the subspaces are those of the significant components
+of the point (theory.lifted.significant_components, the one notion of a component that counts), and theory.solvers
+applies it to any method's solution certified above eps; SSNAL applies it when its gap stagnates (docs/theory.md §9.5).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from theory.lifted import Components, LiftedProgram, component_outputs
+from theory.lifted import Components, LiftedProgram, certified_gap, component_outputs, significant_components
 
 #: Newton iterations at most; a step may raise the objective by ten ulps (round-off of its evaluation).
 NEWTON_STEPS, ROUND_OFF = 50, 10 * np.finfo(float).eps
@@ -94,3 +98,12 @@ def polish(program: LiftedProgram, parts: Components) -> list[np.ndarray]:
                     for block, M, (P, Q, _) in zip(program.blocks, matrices, layout)]
         parts = [(P @ W[:, values > 0], values[values > 0], (Q @ W[:, values > 0]).T)
                  for (values, W), (P, Q, _) in zip(eigen, layout)]
+
+
+def polish_step(program: LiftedProgram, blocks: list[np.ndarray],
+                gap: float) -> tuple[list[np.ndarray], float, float] | None:
+    """The point ``blocks`` (certified gap ``gap``) polished in the subspaces of its significant components, with its
+    objective and certified gap, when that gap is smaller than ``gap``; None otherwise."""
+    candidate = polish(program, significant_components(program, blocks))
+    value, polished_gap = certified_gap(program, candidate)
+    return (candidate, value, polished_gap) if polished_gap < gap else None

@@ -27,7 +27,7 @@ import scipy.sparse
 
 from theory.lifted import LiftedProgram, certified_gap
 from theory.losses import SQUARED
-from theory.solvers.result import DEFAULT_EPS, Solution, check_iterative_input
+from theory.solvers.result import DEFAULT_EPS, Solution, check_eps
 from theory.solvers.ssnal import Stalled, solve_ssnal
 
 #: Relative damping of the row Hessians: keeps the model positive definite where the loss is flat (a constant shift
@@ -82,7 +82,7 @@ def solve_prox_newton(program: LiftedProgram, eps: float = DEFAULT_EPS, max_seco
                       max_iterations: int = 100) -> Solution:
     """Solve (C) by proximal Newton to a certified relative gap <= eps, or until the budget runs out or no step
     decreases the objective any more; then status "inaccurate" with the gap reached (theory.solvers.solve judges it)."""
-    check_iterative_input(program, eps, "proximal Newton")
+    check_eps(eps)
     start = time.perf_counter()
     Zs = program.zeros()
     value, gap = certified_gap(program, Zs)

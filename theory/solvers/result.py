@@ -31,9 +31,15 @@ class Solution:
     options: dict[str, object]
 
 
-def check_iterative_input(program: LiftedProgram, eps: float, method: str, squared_only: bool = False) -> None:
-    """InputError unless eps > 0 and, for a method built on the squared loss (SSNAL), the program has it."""
-    if squared_only and program.loss != SQUARED:
-        raise InputError(f"{method} supports the squared loss only, not {program.loss.name!r}; use fista or cvxpy")
+def check_eps(eps: float) -> None:
+    """InputError unless the iterative methods' stopping gap eps is positive."""
     if not eps > 0:
         raise InputError(f"eps must be positive, got {eps}")
+
+
+def squared_only(program: LiftedProgram, method: str) -> str | None:
+    """Why a method built on the squared loss (SSNAL) refuses ``program``, or None: the one statement of the rule,
+    used by the registry of theory.solvers and by the method itself."""
+    if program.loss != SQUARED:
+        return f"{method} supports the squared loss only, not {program.loss.name!r}; use fista or cvxpy"
+    return None

@@ -24,9 +24,10 @@ conjugate gradients on products by A_p, J_p and A_p^T above DENSE_NEWTON_MAX out
 is accepted by Armijo backtracking on phi (convex, C^1).  The stopping rule is the certificate of theory.lifted, as for FISTA (theory.solvers.fista): status "optimal"
 means C(Z) - C* <= eps |C(Z)| with C* bounded below by weak duality, whatever the iteration did.
 
-Two safeguards for the end game, both judged by the same certificate: when the gap is small but stagnates,
-theory.solvers.polishing re-solves (C) with the singular subspaces of the iterate fixed (a least-squares problem), which
-removes the round-off that sigma * S_beta amplifies in Z; and when SSNAL makes no tenfold progress for
+Two safeguards for the end game, both judged by the same certificate: when the gap is small but stagnates, the one
+polishing step of theory.solvers.polishing (``polish_step``) re-solves (C) with the singular subspaces of the
+iterate's significant components fixed (a least-squares problem), which removes the round-off that sigma * S_beta
+amplifies in Z; and when SSNAL makes no tenfold progress for
 STALL_OUTER outer iterations it raises :class:`Stalled` with its best iterate, from which theory.solvers lets FISTA
 finish.
 
@@ -41,12 +42,12 @@ import time
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, cg
 
-from theory.errors import SolverFailure
-from theory.lifted import Components, LiftedProgram, certified_gap, normalised
+from theory.errors import InputError, SolverFailure
+from theory.lifted import LiftedProgram, certified_gap, normalised
 from theory.operators import Stack
 from theory.regularisers import Regulariser
-from theory.solvers.polishing import polish
-from theory.solvers.result import DEFAULT_EPS, Solution, check_iterative_input
+from theory.solvers.polishing import polish_step
+from theory.solvers.result import DEFAULT_EPS, Solution, check_eps, squared_only
 
 #: Penalty schedule (normalised units, beta' the normalised weight decay): sigma starts at SIGMA0, grows by GROWTH
 #: after an outer iteration whose inner loop converged, up to SIGMA_MAX / beta' (one outer iteration moves Z by about
@@ -55,8 +56,6 @@ SIGMA0, GROWTH, SIGMA_MAX = 1.0, 5.0, 1e3
 #: Beyond SIGMA_MAX / beta', sigma keeps growing (up to STALL_SIGMA_MAX / beta') only while an outer iteration cuts
 #: the certified gap by less than the factor STAGNATION (a slow drift along a nearly flat valley of (C)).
 STALL_SIGMA_MAX, STAGNATION = 1e8, 0.5
-#: The polish keeps the components above this fraction of the largest (the iterate is low rank up to round-off).
-POLISH_RANK_TOL = 1e-10
 #: The polish is tried after a stagnating outer iteration with a gap below this (subspaces settled).
 POLISH_BELOW = 1e-4
 #: SSNAL gives up (:class:`Stalled`) after this many outer iterations without a tenfold gain in the best gap.
@@ -167,16 +166,6 @@ def _inner(state: _Augmented, groups: list[Group], y: np.ndarray, beta: float, Z
     return state, taken, True
 
 
-def _subspaces(program: LiftedProgram, blocks: list[np.ndarray]) -> Components:
-    """Each block's components above POLISH_RANK_TOL of its largest (the subspaces :func:`polish` keeps)."""
-    parts = []
-    for block, Z in zip(program.blocks, blocks):
-        P, s, Qt = block.norm.components(Z)
-        r = int(np.sum(s > POLISH_RANK_TOL * max(s[0], np.finfo(float).tiny)))
-        parts.append((P[:, :r], s[:r], Qt[:r]))
-    return parts
-
-
 def _blocks(program: LiftedProgram, groups: list[Group], Z: list[np.ndarray], back: float) -> list[np.ndarray]:
     blocks: list[np.ndarray] = [np.empty(0)] * len(program.blocks)
     for (indices, stack, _), Zg in zip(groups, Z):
@@ -201,7 +190,10 @@ def solve_ssnal(program: LiftedProgram, eps: float = DEFAULT_EPS, max_seconds: f
     stating the gap reached, carrying the best iterate) when a budget runs out or when STALL_OUTER outer
     iterations in a row did not improve the best certified gap tenfold.
     """
-    check_iterative_input(program, eps, "SSNAL", squared_only=True)
+    refusal = squared_only(program, "SSNAL")
+    if refusal is not None:
+        raise InputError(refusal)
+    check_eps(eps)
     start = time.perf_counter()
     scaled, back = normalised(program)
     groups = _groups(scaled)
@@ -216,12 +208,11 @@ def solve_ssnal(program: LiftedProgram, eps: float = DEFAULT_EPS, max_seconds: f
         Z, V, outer = state.next_Z, state.V, outer + 1
         blocks = _blocks(program, groups, Z, back)
         value, gap = certified_gap(program, blocks)
-        polished = False
-        if eps < gap <= POLISH_BELOW and gap > STAGNATION * previous_gap:
-            candidate = polish(program, _subspaces(program, blocks))
-            polished_value, polished_gap = certified_gap(program, candidate)
-            if polished_gap < gap:
-                blocks, value, gap, polished = candidate, polished_value, polished_gap, True
+        stagnating = eps < gap <= POLISH_BELOW and gap > STAGNATION * previous_gap
+        better = polish_step(program, blocks, gap) if stagnating else None
+        polished = better is not None
+        if polished:
+            blocks, value, gap = better
         seconds = time.perf_counter() - start
         if gap <= eps:
             return Solution(blocks, value, gap, "PROX-SSNAL", "optimal", seconds,
