@@ -25,14 +25,17 @@
                                             a frozen random teacher layer (proofs_check.studies.student_teacher)
     proofs-check path [THEOREM] [--data FILE.npz] [--points K] [--seed S] [--solver NAME] [--plot PNG] [--json OUT]
                       [--workers N] [--dask-scheduler ADDRESS]
-                                            the regularisation path (proofs_check.studies.path; default convex-attention)
+                                            the regularisation path (proofs_check.studies.path; default
+                                            convex-attention)
     --workers N runs the restarts (the path's points) on N local processes, --dask-scheduler ADDRESS on a Dask
     cluster (proofs_check.parallel); the values are those of the serial run.
     proofs-check compare [--data FILE.npz] [--beta B] [--seed S] [--solver NAME] [--json OUT]
-                                            attention, MLP-Mixer and FNO optima on one data set (proofs_check.studies.compare)
+                                            attention, MLP-Mixer and FNO optima on one data set
+                                            (proofs_check.studies.compare)
     proofs-check errata [--restarts K] [--seed S] [--json OUT]
                                             every printed statement of [E22] the suite checks, on an instance, with
-                                            its verdict (proofs_check.studies.errata; exit 1 if a verdict is not the expected)
+                                            its verdict (proofs_check.studies.errata; exit 1 if a verdict is not
+                                            the expected)
     proofs-check cluster [--data FILE.npz] [--theorem NAME] [--beta B | --beta-fraction F] [--clusters K]
                          [--seed S] [--solver NAME] [--gates P] [--json OUT] [--plot PNG]
                                             token clusters read off the certified solution, against baselines

@@ -256,18 +256,24 @@ def _command_student_teacher(args: argparse.Namespace, seeds: list[int]) -> int:
     result = run_student_teacher(config, progress=lambda text: print(f"[student-teacher] {text}", file=sys.stderr,
                                                                      flush=True))
     print(format_student_teacher(result))
+    plots = (student_teacher_plot, student_teacher_curves)
     _write_experiment(args, result.to_json(), STUDENT_TEACHER_JSON,
-                      lambda directory: ", ".join(str(path) for path in (student_teacher_plot(result, directory),
-                                                                       student_teacher_curves(result, directory)) if path))
+                      lambda directory: ", ".join(str(path) for plot in plots if (path := plot(result, directory))))
     return 0
 
 
 #: name -> (help, add the arguments, run): the table proofs_check.cli builds its parser from.
 COMMANDS = {
-    "reproduce": ("re-derive every number the README and docs/ quote and compare", _reproduce_arguments, _command_reproduce),
-    "experiment": ("an experiment: digits (default), grokking or student-teacher", _experiment_arguments, _command_experiment),
-    "path": ("the convex program over a log grid of beta: what is active, the fit", _path_arguments, _command_path),
-    "cluster": ("token clusters read off the certified solution, against baselines", _cluster_arguments, _command_cluster),
-    "errata": ("the printed statements of [E22], each on an instance, with a verdict", _errata_arguments, _command_errata),
-    "compare": ("attention, MLP-Mixer and FNO convex optima side by side on one data set", _compare_arguments, _command_compare),
+    "reproduce": ("re-derive every number the README and docs/ quote and compare",
+                  _reproduce_arguments, _command_reproduce),
+    "experiment": ("an experiment: digits (default), grokking or student-teacher",
+                   _experiment_arguments, _command_experiment),
+    "path": ("the convex program over a log grid of beta: what is active, the fit",
+             _path_arguments, _command_path),
+    "cluster": ("token clusters read off the certified solution, against baselines",
+                _cluster_arguments, _command_cluster),
+    "errata": ("the printed statements of [E22], each on an instance, with a verdict",
+               _errata_arguments, _command_errata),
+    "compare": ("attention, MLP-Mixer and FNO convex optima side by side on one data set",
+                _compare_arguments, _command_compare),
 }

@@ -48,7 +48,8 @@ def _verification_arguments(name: str):
         default = DEFAULT_REPORT_DIR if name == "run" else None
         sub.add_argument("--report", type=Path, nargs="?", const=DEFAULT_REPORT_DIR, default=default, metavar="DIR",
                          help=f"write report.md, report.json and PNG plots into DIR (DIR default "
-                              f"{DEFAULT_REPORT_DIR}; {'written unless --no-report' if default else 'not written unless given'})")
+                              f"{DEFAULT_REPORT_DIR}; "
+                              f"{'written unless --no-report' if default else 'not written unless given'})")
         sub.add_argument("--no-report", dest="report", action="store_const", const=None,
                          help="print only; write no report files")
         if name == "run":
