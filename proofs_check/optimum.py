@@ -3,8 +3,8 @@ point and read as a network (docs/theory.md §9, lemma L1 of §1).
 
     find_optimum(theorem, solver)  ->  Optimum
         solve (theory.solvers)  ->  certificate at the solver's blocks (theory.lifted.certificate)
-        ->  rank reduction to an extreme point (theory.rank_reduction)  ->  balanced factors (theory.lifted.block_factors)
-        ->  the network of m* heads (Theorem.weights_from_factors) and its objective.
+        ->  rank reduction to an extreme point (theory.rank_reduction)  ->  balanced factors
+        (theory.lifted.block_factors) ->  the network of m* heads (Theorem.weights_from_factors) and its objective.
 
 Every relative gap here and in the reports has one denominator, the objective scale max(|C|, 1e-12 l(0), tiny) of
 theory.lifted.objective_scale: ``certified_gap`` = (C(Z) - LB) / scale.  The certificate is taken at the solver's

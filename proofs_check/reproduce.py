@@ -177,9 +177,9 @@ def _path_monotone(shape: list[int], seeds: list[int], beta: float = 1.0, points
 
 def _clustering_cell(theorem: str, target: str, nuisance: str, nuisance_scale: float, samples: int,
                      beta_fraction: float, seeds: list[int]) -> dict:
-    """One cell of the clustering map (proofs_check.studies.clustering.map_cell, summarised over ``seeds``), with the best
-    token-distance separation and k-means ARI of the raw, PCA and whitened tokens, and per read-out the number of
-    seeds in which it wins (margin >= MARGIN)."""
+    """One cell of the clustering map (proofs_check.studies.clustering.atlas.map_cell, summarised over ``seeds``), with
+    the best token-distance separation and k-means ARI of the raw, PCA and whitened tokens, and per read-out the
+    number of seeds in which it wins (margin >= MARGIN)."""
     from proofs_check.studies.clustering.atlas import COMPARED, MARGIN, map_cell, summarise
 
     cells = [map_cell(theorem, target, nuisance, nuisance_scale, samples, beta_fraction, seed) for seed in seeds]
@@ -305,8 +305,8 @@ def _student_teacher(seed: int = 0) -> dict:
 
 
 def _errata(seed: int = 0, restarts: int = 10) -> dict:
-    """`proofs-check errata` (proofs_check.studies.errata): per record its verdict and numbers, and whether every verdict is
-    the expected one."""
+    """`proofs-check errata` (proofs_check.studies.errata): per record its verdict and numbers, and whether every
+    verdict is the expected one."""
     from proofs_check.studies.errata import Settings, errata
 
     records = errata(Settings(restarts, seed))

@@ -8,8 +8,8 @@ Contents, per verified theorem: the final objective of every restart per width a
 headline cell of the map for linear, gated-ReLU and convex attention, with Gaussian and with decoy nuisance, each
 read-out against its baselines and the shuffled control, the attention maps of one sample, and the measured map
 (table and heat maps).  The regularisation path of convex-attention on its default
-instance (``convex-attention_path.png``, proofs_check.studies.path).  Last, the experiments, each read from the JSON that
-``proofs-check experiment NAME --report DIR`` left in DIR (they take minutes, so ``run`` does not re-run them; a
+instance (``convex-attention_path.png``, proofs_check.studies.path).  Last, the experiments, each read from the JSON
+that ``proofs-check experiment NAME --report DIR`` left in DIR (they take minutes, so ``run`` does not re-run them; a
 section says how to produce its file when it is missing): the transfer experiment's accuracies
 (``experiment_accuracy.png`` from experiment.json), the grokking learning curves (``grokking_<run>.png`` from
 grokking.json) and the student-teacher errors and times (``student_teacher.png`` from student_teacher.json).
@@ -164,7 +164,8 @@ def comparison_report(directory: Path, seed: int) -> tuple[list[str], list[dict]
     return lines, rows_json(comparison), {}
 
 
-#: The read-outs whose heat maps the report draws (the finding of docs/experiments.md is about these two); the benchmark draws all.
+#: The read-outs whose heat maps the report draws (the finding of docs/experiments.md is about these two); the benchmark
+#: draws all.
 REPORTED = ("heads", "logits")
 
 

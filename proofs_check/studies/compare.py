@@ -4,10 +4,10 @@ All theorems are bound to the same X (N, s, d), Y (N, s, c) and beta, drawn from
 `linear-attention` (or read from a data file).  Per theorem: the convex optimum C*, the loss and the regulariser term
 at the optimum, the relative fit |A(Z*) - Y| / |Y|, the heads m* (after rank reduction), the structure of the
 solution (non-zero blocks and their ranks; for FNO the frequencies used) and the solve time.  Last row: standard
-softmax self-attention (proofs_check.studies.models.softmax_attention), the non-convex model [E22] replaces, trained by restarts on the
-same data and beta — a different model, shown for the comparison the paper makes, with no certificate.  Every optimum is
-certified by its dual certificate (``certified gap`` column), so the comparison is between global optima, not
-between training runs.
+softmax self-attention (proofs_check.studies.models.softmax_attention), the non-convex model [E22] replaces, trained by
+restarts on the same data and beta — a different model, shown for the comparison the paper makes, with no certificate.
+Every optimum is certified by its dual certificate (``certified gap`` column), so the comparison is between global
+optima, not between training runs.
 """
 
 from __future__ import annotations
@@ -17,13 +17,15 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from proofs_check import api
 from proofs_check.optimum import find_optimum
 from proofs_check.restarts import run_restarts
 from proofs_check.studies.models.softmax_attention import LBFGS_BUDGET, STREAM, SoftmaxAttention
 import theory
 
 ARCHITECTURES = ("linear-attention", "gated-relu-attention", "convex-attention", "mlp-mixer", "gated-relu-mixer", "fno")
-#: Restarts of the non-convex softmax-attention baseline ([E22]'s standard attention; proofs_check.studies.models.softmax_attention).
+#: Restarts of the non-convex softmax-attention baseline ([E22]'s standard attention;
+#: proofs_check.studies.models.softmax_attention).
 SOFTMAX_RESTARTS = 10
 
 
@@ -58,7 +60,7 @@ def compare(arrays: dict[str, np.ndarray], beta: float, seed: int, names=ARCHITE
     (theory.solvers)."""
     rows = []
     for name in names:
-        bound = theory.get(name).from_arrays(arrays, beta, seed)
+        bound = api.theorem(name, arrays, beta=beta, seed=seed)
         optimum = find_optimum(bound, solver)
         target = bound.program.target
         rows.append(Row(name, optimum.convex_optimum, optimum.loss, bound.beta * optimum.regulariser,

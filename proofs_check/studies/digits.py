@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from proofs_check import api
 from proofs_check.restarts import run_restarts
 import theory
 from theory.data import check_positive_int
@@ -172,10 +173,11 @@ def convex_head(head: str, name: str, data: tuple[np.ndarray, ...], config: Expe
     """Solve the pooled program of theorem ``name`` with ``loss`` to global optimality and score it as ``head``."""
     Xtr, ytr, Xte, yte = data
     start = time.perf_counter()
-    cls = theory.get(name)
-    program = cls.from_arrays({"X": Xtr, "Y": one_hot(ytr)}, config.beta, config.seed, loss=loss).program
+    program = api.theorem(name, {"X": Xtr, "Y": one_hot(ytr)}, beta=config.beta, seed=config.seed,
+                          loss=loss.name).program
     solution = solve(program, config.solver)
-    test_program = cls.from_arrays({"X": Xte, "Y": one_hot(yte)}, config.beta, config.seed, loss=loss).program
+    test_program = api.theorem(name, {"X": Xte, "Y": one_hot(yte)}, beta=config.beta, seed=config.seed,
+                               loss=loss.name).program
     train_scores = program.predict(solution.blocks).reshape(len(ytr), CLASSES)
     test_scores = test_program.predict(solution.blocks).reshape(len(yte), CLASSES)
     return HeadResult(head, loss.name, "convex (certified)", solution.optimum, solution.certified_gap,

@@ -27,10 +27,9 @@ from typing import Callable
 
 import numpy as np
 
-from proofs_check import tolerances as tol
+from proofs_check import api, tolerances as tol
 from proofs_check.optimum import find_optimum
 from proofs_check.restarts import TheoremAtWidth, run_restarts
-import theory
 from theory import e22_errata as ka, shared_attention_matrix as sam
 from theory.base import Theorem
 from theory.losses import CROSS_ENTROPY, Loss, SQUARED
@@ -39,7 +38,8 @@ from theory.losses import CROSS_ENTROPY, Loss, SQUARED
 #: solvers' certified accuracy (1e-7) and the restarts' (1e-11), and far below every effect measured (>= 3 %).
 FAIL_MARGIN = 1e3 * tol.GAP
 FORMAL, SUITE = "formalization: loss (f - y)^2, decay beta", "suite: loss 1/2 (f - y)^2, decay beta"
-#: The drawn instance of docs/theory.md §8.12's reproduction: N 8, s 4, d 3, beta 0.5 (suite units), X and y standard normal.
+#: The drawn instance of docs/theory.md §8.12's reproduction: N 8, s 4, d 3, beta 0.5 (suite units), X and y standard
+#: normal.
 RANDOM_SHAPE, RANDOM_BETA = (8, 4, 3), 0.5
 
 
@@ -95,7 +95,7 @@ def _best(objective, restarts: int, seed: int, width: int) -> float:
 
 
 def _bind(name: str, instance: ka.Instance, beta: float, loss: Loss = SQUARED) -> Theorem:
-    return theory.get(name).from_arrays({"X": instance.X, "Y": instance.Y}, beta, 0, loss=loss)
+    return api.theorem(name, {"X": instance.X, "Y": instance.Y}, beta=beta, seed=0, loss=loss.name)
 
 
 def _network(theorem: Theorem, heads: int, settings: Settings) -> float:
@@ -297,10 +297,10 @@ def generalisations(settings: Settings) -> list[Erratum]:
     N, s, d = 6, 3, 2
     X, Y = rng.standard_normal((N, s, d)), rng.standard_normal((N, s, 1))
     beta = 0.5
-    ours = _optimum(theory.get("convex-attention").from_arrays({"X": X, "Y": Y}, beta, 0))
-    rows = [_optimum(theory.get("convex-attention-scalar").from_arrays({"X": X, "Y": Y[:, t, 0]}, beta, 0))
+    ours = _optimum(api.theorem("convex-attention", {"X": X, "Y": Y}, beta=beta))
+    rows = [_optimum(api.theorem("convex-attention-scalar", {"X": X, "Y": Y[:, t, 0]}, beta=beta))
             for t in range(s)]
-    vector = _optimum(theory.get("convex-attention-vector").from_arrays({"X": X, "Y": Y[:, 0, :]}, beta, 0))
+    vector = _optimum(api.theorem("convex-attention-vector", {"X": X, "Y": Y[:, 0, :]}, beta=beta))
     return [_record("convex-attention-is-theorem-1-per-row", "the project's convex-attention (docs/theory.md §8.1) "
                     "against §3.2, Theorem 1", "C*(convex-attention, c = 1) = sum over query rows t of "
                     "C*(convex-attention-scalar, targets Y[:, t])", f"N {N}, s {s}, d {d}, c 1, standard normal from "

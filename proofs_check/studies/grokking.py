@@ -10,14 +10,14 @@ Data.  Every pair (a, b) with a in [0, P), b in [1, P) and P prime, written as t
 
 Models, both read out at the "=" position and trained with the same loss (``loss``: the softmax cross-entropy of the
 grokking papers by default, or the squared loss on one-hot targets):
-- ``transformer``: proofs_check.studies.models.transformer_block (token + position embeddings, one softmax attention layer and a
-  ReLU MLP with residual connections, unembedding), trained by full-batch AdamW with decoupled weight decay.  Its
-  curve is logged every ``log_every`` steps.
+- ``transformer``: proofs_check.studies.models.transformer_block (token + position embeddings, one softmax attention
+  layer and a ReLU MLP with residual connections, unembedding), trained by full-batch AdamW with decoupled weight decay.
+  Its curve is logged every ``log_every`` steps.
 - ``convex-attention-fc``: the convex block of theory.convex_attention_fc on one-hot tokens (d = P + 1), with
   ``gates`` frozen gate units drawn from the seed and the "=" row as its only output row.  The program is solved
   by FISTA (theory.solvers.solve(..., "fista")) to a certified relative gap of 1e-8.  Its curve is that of the
-  FISTA iterates at every certificate check (theory.solvers.fista.CHECK_EVERY iterations).  The weight decay is beta = ``beta_fraction``
-  x beta_max (Z* = 0 from beta_max on), on the loss summed over the training pairs.
+  FISTA iterates at every certificate check (theory.solvers.fista.CHECK_EVERY iterations).  The weight decay is beta =
+  ``beta_fraction`` x beta_max (Z* = 0 from beta_max on), on the loss summed over the training pairs.
 Steps are AdamW steps for the transformer and FISTA iterations for the convex block: both are one pass over the
 full training set.
 

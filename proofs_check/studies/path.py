@@ -10,8 +10,8 @@ Exact facts of any regularised path (C*(beta) = min_Z l(Z) + beta R(Z)), asserte
 the optimum is non-increasing in beta and the loss non-decreasing (compare the optimality of Z*(beta1) and
 Z*(beta2)); Z* = 0 from beta_max on.  For points that are optimal only up to certified absolute gaps g1, g2
 (``absolute_gap``) the same comparison gives R1 - R2 >= -(g1 + g2) / (beta2 - beta1) and L2 - L1 >= -(beta1 (g1 +
-g2) / (beta2 - beta1) + g1), the tolerances the tests use.  The number of active groups of a group lasso need not be monotone; the
-table shows what it does.
+g2) / (beta2 - beta1) + g1), the tolerances the tests use.  The number of active groups of a group lasso need not be
+monotone; the table shows what it does.
 """
 
 from __future__ import annotations

@@ -13,16 +13,16 @@ Teacher (numpy.random.default_rng([seed, 1]), never trained): softmax attention 
 Data: X standard normal (numpy.random.default_rng([seed, 0])), ``n_train`` training and ``n_test`` test samples.
 
 Students, each with weight decay ``beta`` on the summed squared loss 1/2 sum_i |F_i - Y_i|^2:
-- ``softmax-attention``: standard attention ([E22] eq. (3); proofs_check.studies.models.softmax_attention, s min(d, c) + 1 heads
-  shared by all rows), best of ``restarts`` L-BFGS runs: non-convex, no certificate;
+- ``softmax-attention``: standard attention ([E22] eq. (3); proofs_check.studies.models.softmax_attention, s min(d, c) +
+  1 heads shared by all rows), best of ``restarts`` L-BFGS runs: non-convex, no certificate;
 - ``simplex-attention``: the non-convex simplex-row model that [E22] convexifies (convex-attention's network, heads
   with rows in the simplex, theory.convex_attention), trained the way [E22]'s baseline is, by a local method: best of
   ``restarts`` L-BFGS runs from rows near the vertices at the restarts' width; no certificate of its own, but its
   objective is held against the certified optimum of its program (the next student), which bounds it from below;
 - ``convex-attention`` and ``convex-attention-fc`` (``gates`` frozen gate units from the seed): their lifted
-  programs solved by theory.solvers.solve (``StudentTeacherConfig.solver``); the certified gap shows the global optimum was reached.
-Reported: the relative test error |F - Y|^2 / |Y|^2 on the test samples, the same on the training samples, the
-training time (wall clock, noisy on a shared machine), and for the three attention arms of [E22]'s comparison the
+  programs solved by theory.solvers.solve (``StudentTeacherConfig.solver``); the certified gap shows the global optimum
+was reached. Reported: the relative test error |F - Y|^2 / |Y|^2 on the test samples, the same on the training samples,
+the training time (wall clock, noisy on a shared machine), and for the three attention arms of [E22]'s comparison the
 objective against time and against passes over the training data (:class:`Curve`): one pass is one evaluation of
 the objective and its gradient over all training samples (an L-BFGS function evaluation, summed over the restarts
 in order), or one FISTA iteration on the convex program (one product with A and one with A^T); FISTA runs for the
@@ -36,10 +36,11 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from proofs_check import api
 from proofs_check.restarts import TheoremAtWidth, run_restarts
 from proofs_check.studies.models.softmax_attention import LBFGS_BUDGET, STREAM, SoftmaxAttention
-import theory
 from theory.data import check_beta, check_positive_int
+from theory.base import Theorem
 from theory.errors import InputError
 from theory.solvers import SOLVERS, solve
 
@@ -160,12 +161,11 @@ def convex_student(name: str, data: tuple[np.ndarray, ...], config: StudentTeach
     """Solve the student's program on the training samples; predict the test samples with the same Z* (the gates
     of convex-attention-fc depend on the seed, s and d only, so both sets see the same gates)."""
     Xtr, Ytr, Xte, Yte = data
-    cls = theory.get(name)
     start = time.perf_counter()
-    program = cls.from_arrays({"X": Xtr, "Y": Ytr}, config.beta, config.seed, **_options(name, config)).program
+    program = _bind(name, Xtr, Ytr, config).program
     solution = solve(program, config.solver)
     seconds = time.perf_counter() - start
-    test = cls.from_arrays({"X": Xte, "Y": Yte}, config.beta, config.seed, **_options(name, config)).program
+    test = _bind(name, Xte, Yte, config).program
     train_residual = program.predict(solution.blocks) - program.target
     test_residual = test.predict(solution.blocks) - test.target
     return StudentResult(name, f"convex ({solution.solver.lower()}, certified)", solution.optimum,
@@ -186,15 +186,14 @@ def fista_curve(program) -> Curve:
 def simplex_student(data: tuple[np.ndarray, ...], config: StudentTeacherConfig) -> StudentResult:
     """Best of ``restarts`` L-BFGS runs of convex-attention's non-convex network (module docstring)."""
     Xtr, Ytr, Xte, Yte = data
-    cls = theory.get("convex-attention")
-    train = cls.from_arrays({"X": Xtr, "Y": Ytr}, config.beta, config.seed)
+    train = _bind("convex-attention", Xtr, Ytr, config)
     heads = train.heads_for_zero_gap()
     start = time.perf_counter()
     traced = Traced(TheoremAtWidth(train, heads))
     run = run_restarts(traced, config.restarts, config.seed, (heads,))
     seconds = time.perf_counter() - start
     weights = train.unpack(run.best_theta, heads)
-    test = cls.from_arrays({"X": Xte, "Y": Yte}, config.beta, config.seed)
+    test = _bind("convex-attention", Xte, Yte, config)
     train_error = float(np.sum((train.forward(weights) - train.Y) ** 2))
     test_error = float(np.sum((test.forward(weights) - test.Y) ** 2))
     return StudentResult("simplex-attention", f"non-convex (best of {config.restarts} L-BFGS restarts, {heads} heads "
@@ -202,8 +201,10 @@ def simplex_student(data: tuple[np.ndarray, ...], config: StudentTeacherConfig) 
                          traced.curve.thinned())
 
 
-def _options(name: str, config: StudentTeacherConfig) -> dict[str, object]:
-    return {"gates": config.gates} if name == "convex-attention-fc" else {}
+def _bind(name: str, X: np.ndarray, Y: np.ndarray, config: StudentTeacherConfig) -> Theorem:
+    """The student ``name`` on (X, Y) at the config's beta and seed (convex-attention-fc with its gates)."""
+    gates = {"gates": config.gates} if name == "convex-attention-fc" else {}
+    return api.theorem(name, {"X": X, "Y": Y}, beta=config.beta, seed=config.seed, **gates)
 
 
 def softmax_student(data: tuple[np.ndarray, ...], config: StudentTeacherConfig) -> StudentResult:

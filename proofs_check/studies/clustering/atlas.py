@@ -112,6 +112,6 @@ def summarise(cells: list[Cell]) -> list[dict[str, object]]:
 MAP_JSON = "clustering_map.json"
 
 
-#: The measured map of docs/experiments.md (benchmarks/clustering_map.py, seeds 0, 1, 2; its summary rows), shipped with the
-#: package, which the report shows when the report directory holds no map of its own.
+#: The measured map of docs/experiments.md (benchmarks/clustering_map.py, seeds 0, 1, 2; its summary rows), shipped with
+#: the package, which the report shows when the report directory holds no map of its own.
 STORED_MAP = Path(__file__).resolve().parents[2] / "measurements" / MAP_JSON

@@ -11,8 +11,8 @@ Only the last position (the "=" token of a sequence (a, b, =)) is read out, so o
     logits = o Wu,  loss = (1/n) sum_i l(logits_i, onehot(y_i))   (l a loss of theory.losses: the softmax
                                                                   cross-entropy of the grokking papers, or squared)
 
-The softmax Jacobian-vector product is that of proofs_check.studies.models.softmax_attention: dlogits = P (dP - <dP, P>).
-AdamW (Loshchilov & Hutter 2019): Adam on the loss's gradient plus decoupled weight decay
+The softmax Jacobian-vector product is that of proofs_check.studies.models.softmax_attention: dlogits = P (dP - <dP,
+P>). AdamW (Loshchilov & Hutter 2019): Adam on the loss's gradient plus decoupled weight decay
 theta <- theta - lr wd theta on every weight, as in the grokking papers (Power et al. 2022).
 """
 
