@@ -37,11 +37,14 @@ import tomllib
 from dataclasses import dataclass
 from functools import reduce
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from theory.errors import InputError
+
+if TYPE_CHECKING:  # the harness loads the solvers; reproduce loads them only when it measures
+    from proofs_check.harness import Progress
 
 CLAIMS = Path(__file__).resolve().parent / "measurements" / "claims.toml"
 KINDS = ("relative", "absolute", "exact", "at_least", "at_most")
@@ -341,16 +344,18 @@ class Outcome:
     seconds: float  # time of the measurement when this claim ran it, 0 when it reused an earlier one
 
 
-def reproduce(claims: list[Claim], progress: Callable[[Claim], None] | None = None) -> list[Outcome]:
-    """Measure every claim (each distinct measurement once) and judge it."""
+def reproduce(claims: list[Claim], progress: Progress | None = None) -> list[Outcome]:
+    """Measure every claim (each distinct measurement once) and judge it; ``progress(phase, done, total)`` hears of
+    each measurement before it runs."""
     cache: dict[str, dict] = {}
     outcomes = []
+    measurements = len({f"{claim.measure}{sorted(claim.args.items())}" for claim in claims})
     for claim in claims:
         key = f"{claim.measure}{sorted(claim.args.items())}"
         seconds = 0.0
         if key not in cache:
             if progress is not None:
-                progress(claim)
+                progress(f"{claim.measure} {claim.args}", len(cache), measurements)
             start = time.perf_counter()
             cache[key] = MEASURES[claim.measure](**claim.args)
             seconds = time.perf_counter() - start

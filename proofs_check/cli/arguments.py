@@ -1,10 +1,9 @@
 """What the subcommands share: the parser that turns argparse's complaints into one-line errors, the common options,
-the theorem options read from them, and the progress lines on stderr."""
+the theorem options read from them."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 from theory.losses import LOSSES, get_loss
 from theory.solvers import SOLVERS
@@ -57,15 +56,3 @@ def theorem_options(args: argparse.Namespace) -> dict[str, object]:
     takes none rejects them with exit 2)."""
     options = {} if args.gates is None else {"gates": args.gates}
     return {**options, "loss": get_loss(args.loss)} if "loss" in args else options
-
-
-def progress(label: str):
-    """Progress on stderr: rewritten in place on a terminal; elsewhere one line as each phase starts."""
-    live = sys.stderr.isatty()
-
-    def show(phase: str, done: int, total: int) -> None:
-        if live:
-            print(f"\r[{label}] {phase} {done}/{total}    ", end="", file=sys.stderr, flush=True)
-        elif done == 0:
-            print(f"[{label}] {phase}", file=sys.stderr, flush=True)
-    return show

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from proofs_check.cli.arguments import (DEFAULT_SEED, UsageError, count, loss_ar
 from proofs_check.datafile import load_npz
 from proofs_check.parallel import backend
 from proofs_check.presentation.plots import plot_path
+from proofs_check.presentation.progress import Progress
 from proofs_check.presentation.report import (DEFAULT_DIR as DEFAULT_REPORT_DIR, EXPERIMENT_JSON, GROKKING_JSON,
                                               STUDENT_TEACHER_JSON, experiment_plot, grokking_plots,
                                               student_teacher_curves, student_teacher_plot)
@@ -128,8 +128,8 @@ def _errata_arguments(sub: argparse.ArgumentParser) -> None:
 def _command_errata(args: argparse.Namespace) -> int:
     from proofs_check.studies import errata
 
-    records = errata.errata(errata.Settings(args.restarts, args.seed),
-                            progress=lambda name: print(f"[errata] {name}", file=sys.stderr, flush=True))
+    with Progress("errata") as progress:
+        records = errata.errata(errata.Settings(args.restarts, args.seed), progress=progress)
     print(format_errata(records))
     if args.json is not None:
         args.json.write_text(json.dumps([r.to_json() for r in records], indent=2, allow_nan=True) + "\n")
@@ -151,8 +151,8 @@ def _command_reproduce(args: argparse.Namespace) -> int:
 
     claims = reproduce.select(reproduce.load_claims(args.claims or reproduce.CLAIMS), args.quick, args.claim)
     print(f"{len(claims)} claims{' (--quick)' if args.quick else ''}; environment: {environment()['summary']}")
-    outcomes = reproduce.reproduce(claims, progress=lambda claim: print(f"[reproduce] {claim.measure} "
-                                                                        f"{claim.args}", file=sys.stderr, flush=True))
+    with Progress("reproduce") as progress:
+        outcomes = reproduce.reproduce(claims, progress=progress)
     print(reproduce.format_outcomes(outcomes))
     if args.json is not None:
         payload = {"environment": environment(), "claims": reproduce.outcomes_json(outcomes)}
@@ -229,7 +229,8 @@ def _write_experiment(args: argparse.Namespace, payload: dict, file_name: str, p
 
 def _command_digits(args: argparse.Namespace, seeds: list[int]) -> int:
     config = ExperimentConfig(**_given(args, "digits"), seed=seeds[0])
-    result = run_experiment(config, progress=lambda head: print(f"[experiment] {head}", file=sys.stderr, flush=True))
+    with Progress("experiment") as progress:
+        result = run_experiment(config, progress=progress)
     print(format_experiment(result))
     _write_experiment(args, result.to_json(), EXPERIMENT_JSON, lambda directory: experiment_plot(result, directory))
     return 0
@@ -243,8 +244,8 @@ def _command_grokking(args: argparse.Namespace, seeds: list[int]) -> int:
     given["loss"] = losses[0]
     fractions = given.pop("train_fraction", [GrokkingConfig().train_fraction])
     configs = [GrokkingConfig(**given, train_fraction=fraction, seed=seed) for fraction in fractions for seed in seeds]
-    results = [run_grokking(config, progress=lambda text: print(f"[grokking] {text}", file=sys.stderr, flush=True))
-               for config in configs]
+    with Progress("grokking") as progress:
+        results = [run_grokking(config, progress=progress) for config in configs]
     print(format_grokking(results))
     _write_experiment(args, {"runs": [result.to_json() for result in results]}, GROKKING_JSON,
                       lambda directory: ", ".join(grokking_plots(results, directory).values()))
@@ -253,8 +254,8 @@ def _command_grokking(args: argparse.Namespace, seeds: list[int]) -> int:
 
 def _command_student_teacher(args: argparse.Namespace, seeds: list[int]) -> int:
     config = StudentTeacherConfig(**_given(args, "student-teacher"), seed=seeds[0])
-    result = run_student_teacher(config, progress=lambda text: print(f"[student-teacher] {text}", file=sys.stderr,
-                                                                     flush=True))
+    with Progress("student-teacher") as progress:
+        result = run_student_teacher(config, progress=progress)
     print(format_student_teacher(result))
     plots = (student_teacher_plot, student_teacher_curves)
     _write_experiment(args, result.to_json(), STUDENT_TEACHER_JSON,

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from proofs_check import api
-from proofs_check.cli.arguments import (DEFAULT_SEED, count, loss_argument, parallel_arguments, progress,
-                                        solver_argument)
+from proofs_check.cli.arguments import DEFAULT_SEED, count, loss_argument, parallel_arguments, solver_argument
 from proofs_check.harness import Verification, verify
 from proofs_check.parallel import backend
+from proofs_check.presentation.progress import Progress
 from proofs_check.presentation.report import DEFAULT_DIR as DEFAULT_REPORT_DIR, write_report
 from proofs_check.presentation.text import certification_lines, format_table, verification_lines
 from proofs_check.weights import layout
@@ -75,12 +74,9 @@ def _verification_arguments(name: str):
 
 def _verify_and_show(theorem: theory.Theorem, args: argparse.Namespace, workers: int,
                      heads: int | None = None) -> Verification:
-    result = verify(theorem, heads=heads, restarts=args.restarts, seed=args.seed, solver=args.solver,
-                    progress=progress(theorem.name), batched=args.batched, convex_only=args.convex_only,
-                    workers=workers)
-    if sys.stderr.isatty():
-        print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
-    return result
+    with Progress(theorem.name) as progress:
+        return verify(theorem, heads=heads, restarts=args.restarts, seed=args.seed, solver=args.solver,
+                      progress=progress, batched=args.batched, convex_only=args.convex_only, workers=workers)
 
 
 def _command_run(args: argparse.Namespace, workers: int) -> list[Verification]:

@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from proofs_check import api
+from proofs_check.harness import Progress
 from proofs_check.restarts import run_restarts
 import theory
 from theory.data import check_positive_int
@@ -244,9 +245,11 @@ def mlp_head(data: tuple[np.ndarray, ...], config: ExperimentConfig, loss: Loss)
 THEOREM_OF_HEAD = {"linear": "linear-mlp"}
 
 
-def run_experiment(config: ExperimentConfig = ExperimentConfig(), progress=None) -> ExperimentResult:
-    """Fit every head of ``config.heads`` on the seeded split; heads whose theorem is not registered are skipped."""
-    say = progress or (lambda text: None)
+def run_experiment(config: ExperimentConfig = ExperimentConfig(), progress: Progress | None = None) -> ExperimentResult:
+    """Fit every head of ``config.heads`` on the seeded split; heads whose theorem is not registered are skipped.
+    ``progress(phase, done, total)`` hears of each head before it is fitted."""
+    say = progress or (lambda phase, done, total: None)
+    steps = len(config.losses) * len(config.heads)
     tokens_tr, ytr, tokens_te, yte = load_split(config)
     backbone = Backbone.fit(tokens_tr, config.features, config.seed)
     data = (backbone(tokens_tr), ytr, backbone(tokens_te), yte)
@@ -258,7 +261,7 @@ def run_experiment(config: ExperimentConfig = ExperimentConfig(), progress=None)
             if head != "mlp" and name not in theory.REGISTRY:
                 result.skipped[head] = f"theorem {name} is not registered"
                 continue
-            say(f"{head}, {loss.name}")
+            say(f"{head}, {loss.name}", len(result.heads) + len(result.skipped), steps)
             result.heads.append(mlp_head(data, config, loss) if head == "mlp" else
                                 convex_head(head, name, data, config, loss))
     return result

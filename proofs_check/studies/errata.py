@@ -28,6 +28,7 @@ from typing import Callable
 import numpy as np
 
 from proofs_check import api, tolerances as tol
+from proofs_check.harness import Progress
 from proofs_check.optimum import find_optimum
 from proofs_check.restarts import TheoremAtWidth, run_restarts
 from theory import e22_errata as ka, shared_attention_matrix as sam
@@ -332,12 +333,12 @@ STUDIES: dict[str, Callable[[Settings], list[Erratum]]] = {
     "cross-entropy": cross_entropy}
 
 
-def errata(settings: Settings = Settings(), progress: Callable[[str], None] | None = None) -> list[Erratum]:
-    """Every record, study by study (``progress`` is told each study's name before it runs)."""
+def errata(settings: Settings = Settings(), progress: Progress | None = None) -> list[Erratum]:
+    """Every record, study by study (``progress(phase, done, total)`` is told each study's name before it runs)."""
     records = []
-    for name, study in STUDIES.items():
+    for k, (name, study) in enumerate(STUDIES.items()):
         if progress is not None:
-            progress(name)
+            progress(name, k, len(STUDIES))
         records += study(settings)
     return records
 

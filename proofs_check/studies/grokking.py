@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from proofs_check.harness import Progress
 from proofs_check.studies.models.transformer_block import AdamW, BlockShape, init_params, logits, loss_and_gradient
 from theory.convex_attention_fc import draw_fc_gates, gate_masks
 from theory.errors import InputError
@@ -220,14 +221,14 @@ def solve_convex_block(config: GrokkingConfig, tokens: np.ndarray, labels: np.nd
     return ModelRun("convex-attention-fc", "FISTA iterations", curve, time.perf_counter() - start, details)
 
 
-def run_grokking(config: GrokkingConfig = GrokkingConfig(), progress=None) -> GrokkingResult:
-    """Both models on the seeded split of a / b mod P."""
-    say = progress or (lambda text: None)
+def run_grokking(config: GrokkingConfig = GrokkingConfig(), progress: Progress | None = None) -> GrokkingResult:
+    """Both models on the seeded split of a / b mod P (``progress(phase, done, total)`` hears of each)."""
+    say = progress or (lambda phase, done, total: None)
     tokens, labels = division_table(config.modulus)
     train, test = split(len(labels), config.train_fraction, config.seed)
-    say(f"transformer, P = {config.modulus}, fraction {config.train_fraction}, seed {config.seed}")
+    say(f"transformer, P = {config.modulus}, fraction {config.train_fraction}, seed {config.seed}", 0, 2)
     runs = [train_transformer(config, tokens, labels, train, test)]
-    say("convex-attention-fc")
+    say("convex-attention-fc", 1, 2)
     runs.append(solve_convex_block(config, tokens, labels, train, test))
     return GrokkingResult(config, {"pairs": len(labels), "train": len(train), "test": len(test)}, runs)
 

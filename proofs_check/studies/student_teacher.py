@@ -37,10 +37,11 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from proofs_check import api
+from proofs_check.harness import Progress
 from proofs_check.restarts import TheoremAtWidth, run_restarts
 from proofs_check.studies.models.softmax_attention import LBFGS_BUDGET, STREAM, SoftmaxAttention
-from theory.data import check_beta, check_positive_int
 from theory.base import Theorem
+from theory.data import check_beta, check_positive_int
 from theory.errors import InputError
 from theory.solvers import SOLVERS, solve
 
@@ -224,20 +225,24 @@ def softmax_student(data: tuple[np.ndarray, ...], config: StudentTeacherConfig) 
                          traced.curve.thinned())
 
 
-def run_student_teacher(config: StudentTeacherConfig = StudentTeacherConfig(), progress=None) -> StudentTeacherResult:
-    say = progress or (lambda text: None)
+def run_student_teacher(config: StudentTeacherConfig = StudentTeacherConfig(),
+                        progress: Progress | None = None) -> StudentTeacherResult:
+    """Every student on the seeded teacher's data (``progress(phase, done, total)`` hears of each)."""
+    say = progress or (lambda phase, done, total: None)
+    names = ("softmax-attention", "simplex-attention", *CONVEX_STUDENTS)
     rng = np.random.default_rng([config.seed, 0])
     X = rng.standard_normal((config.n_train + config.n_test, config.tokens, config.features))
     Y = teacher_outputs(X, config)
     data = (X[:config.n_train], Y[:config.n_train], X[config.n_train:], Y[config.n_train:])
     result = StudentTeacherResult(config)
-    say("softmax-attention")
-    result.students.append(softmax_student(data, config))
-    say("simplex-attention")
-    result.students.append(simplex_student(data, config))
-    for name in CONVEX_STUDENTS:
-        say(name)
-        result.students.append(convex_student(name, data, config))
+    for k, name in enumerate(names):
+        say(name, k, len(names))
+        if name == "softmax-attention":
+            result.students.append(softmax_student(data, config))
+        elif name == "simplex-attention":
+            result.students.append(simplex_student(data, config))
+        else:
+            result.students.append(convex_student(name, data, config))
     return result
 
 
