@@ -8,19 +8,23 @@ A *method* (:class:`Method`, registered in METHODS by name) is one way to solve 
 stands for methods picked per program, each pick with the reason it was made (:class:`Pick`):
 
 - ``auto`` (docs/theory.md §9.4), an ordered choice tried until one method is accepted: for the squared loss
-  ``cvxpy`` up to AUTO_PROX_ENTRIES lifted entries, so the small programs of the default examples and tests are
-  solved independently of the prox code, with ``prox`` as fallback, and ``prox`` alone above (cvxpy cannot hold such
-  programs in memory); for the other losses ``prox-newton``, then ``cvxpy`` (``fista`` above AUTO_PROX_ENTRIES);
+  ``cvxpy`` up to AUTO_PROX_ENTRIES lifted entries and AUTO_PROX_OUTPUTS outputs, so the small programs of the
+  default examples and tests are solved independently of the prox code, with ``prox`` as fallback; ``prox`` first
+  above (cvxpy cannot hold programs of more entries, and is slower than the Gram form on more outputs); for the other
+  losses ``prox-newton``, then ``cvxpy`` (``fista`` above AUTO_PROX_ENTRIES);
 - ``cvxpy``: Clarabel when a block needs a semidefinite cone, ECOS for pure group norms (theory.solvers.cvxpy_backend);
 - ``prox``: SSNAL with a FISTA finish from SSNAL's best iterate when it stalls (theory.solvers.ssnal, .fista) for the
-  squared loss, on which SSNAL is built; proximal Newton (theory.solvers.prox_newton) for the others.
+  squared loss, on which SSNAL is built; proximal Newton (theory.solvers.prox_newton) for the others.  Both iterate
+  on the Gram form (theory.solvers.gram; for proximal Newton, that of its models) when the program has at least
+  GRAM_RATIO times its dim + c^2 outputs: products by the blocks then cost O(dim^2), not a pass over the data, and
+  the output form is the squared loss's fallback.
 
 The methods by name: ``clarabel``, ``ecos``, ``scs`` (cvxpy), ``ssnal``, ``fista``, ``prox-newton`` (one prox method
 alone; theory.solvers.fista is the simple reference method).  A refused or unknown name is an InputError, a cvxpy
 solver that is not installed a SolverFailure, both raised by :func:`resolve` before any work.
 
-Every solution, whichever method found it, is judged in one place (:func:`_accepted`): certified by theory.lifted's
-certificate, polished once when that certified gap exceeds ``eps`` (theory.solvers.polishing.polish_step), and
+Every solution, whichever method found it and on whichever form, is judged in one place (:func:`_accepted`): certified
+by theory.lifted's certificate on the program itself (the residual y - A(Z) of one pass over the data), polished once when that certified gap exceeds ``eps`` (theory.solvers.polishing.polish_step), and
 refused with SolverFailure when the gap still exceeds ``max_gap`` (ACCEPT_GAP by default), whatever the method's
 status said.  The solve runs with BLAS limited to theory.threads' thread count.
 """
@@ -40,6 +44,7 @@ from theory.losses import SQUARED
 from theory.memory import check_interior_point
 from theory.solvers.cvxpy_backend import SOLVER_ATTEMPTS, solve_cvxpy
 from theory.solvers.fista import Callback, solve_fista
+from theory.solvers.gram import gram_form, gram_outputs
 from theory.solvers.polishing import polish_step
 from theory.solvers.prox_newton import solve_prox_newton
 from theory.solvers.result import ACCEPT_GAP, DEFAULT_EPS, Solution, check_eps, squared_only
@@ -49,6 +54,14 @@ from theory.threads import limited_blas
 #: ``auto`` uses ``prox`` above this many lifted entries sum_p rows_p cols_p: linear attention at d = 8, c = 2 has
 #: 1024 (Clarabel 19 s, SSNAL 0.1 s), at d = 16 it has 8192, where Clarabel runs out of memory (benchmarks/).
 AUTO_PROX_ENTRIES = 4096
+
+#: The prox methods iterate on the Gram form of a squared-loss program (theory.solvers.gram) when the program has at
+#: least this many times its n' = dim + c^2 outputs (N s c, or N c pooled): the two forms took equally long at about
+#: n = n' (linear and gated-ReLU attention, benchmarks/README.md "Gram form").
+GRAM_RATIO = 1
+#: Where the Gram form pays, ``auto`` prefers prox on it to cvxpy above this many outputs: Clarabel's time grows with
+#: them (linear attention d = 4: 1.7 s at 512 outputs, 6.4 s at 2048) while SSNAL on the Gram form took 0.2 s.
+AUTO_PROX_OUTPUTS = 1024
 
 #: The prox solvers certify eps = 1e-8 reliably when the normalised weight decay beta' = beta / (max_p |A_p|_2 |y|)
 #: is at least this; below it the certificate needs the residual near float64 round-off and they may raise
@@ -72,10 +85,12 @@ class Budget:
 
 
 class Method:
-    """A registered way to solve (C) (module docstring)."""
+    """A registered way to solve (C) (module docstring); ``gram``: it can iterate on the Gram form of a squared-loss
+    program (theory.solvers.gram; for proximal Newton, on the Gram form of its squared-loss models)."""
 
     name: str
     family: str
+    gram: bool = False
 
     def refuses(self, program: LiftedProgram) -> str | None:
         """Why this method cannot take ``program`` (an InputError when it is asked for by name), or None."""
@@ -85,8 +100,19 @@ class Method:
         """Why this method cannot run here at all (a SolverFailure), or None."""
         return None
 
-    def run(self, program: LiftedProgram, budget: Budget) -> Solution:
-        """The method's solution of ``program``; theory.solvers certifies it."""
+    def run(self, program: LiftedProgram, budget: Budget, form: str = "outputs") -> Solution:
+        """The method's solution of ``program``, iterated on ``program`` itself (``outputs``) or on its Gram form
+        (``gram``, theory.solvers.gram); theory.solvers certifies it on ``program``."""
+        if form != "gram":
+            return self.iterate(program, budget)
+        if not self.gram:
+            raise ValueError(f"{self.name} does not iterate on the Gram form")
+        compressed = gram_form(program)
+        solution = self.iterate(compressed.program, budget)
+        return replace(solution, seconds=solution.seconds + compressed.seconds,
+                       options={**solution.options, "form": compressed.describe(program)})
+
+    def iterate(self, program: LiftedProgram, budget: Budget) -> Solution:
         raise NotImplementedError
 
 
@@ -114,7 +140,7 @@ class CvxpyMethod(Method):
                 return str(refusal)
         return None
 
-    def run(self, program: LiftedProgram, budget: Budget) -> Solution:
+    def iterate(self, program: LiftedProgram, budget: Budget) -> Solution:
         return solve_cvxpy(program, self.name.upper(), budget.eps)
 
 
@@ -124,11 +150,12 @@ class SSNALMethod(Method):
 
     name: str = "ssnal"
     family: str = "prox"
+    gram: bool = True
 
     def refuses(self, program: LiftedProgram) -> str | None:
         return squared_only(program, "SSNAL")
 
-    def run(self, program: LiftedProgram, budget: Budget) -> Solution:
+    def iterate(self, program: LiftedProgram, budget: Budget) -> Solution:
         return solve_ssnal(program, eps=budget.eps, max_seconds=budget.max_seconds, **budget.iterations)
 
 
@@ -138,8 +165,9 @@ class FISTAMethod(Method):
 
     name: str = "fista"
     family: str = "prox"
+    gram: bool = True
 
-    def run(self, program: LiftedProgram, budget: Budget) -> Solution:
+    def iterate(self, program: LiftedProgram, budget: Budget) -> Solution:
         return solve_fista(program, eps=budget.eps, max_seconds=budget.max_seconds, callback=budget.callback,
                            **budget.iterations)
 
@@ -150,11 +178,12 @@ class SSNALThenFISTA(Method):
 
     name: str = "prox"
     family: str = "prox"
+    gram: bool = True
 
     def refuses(self, program: LiftedProgram) -> str | None:
         return squared_only(program, "SSNAL")
 
-    def run(self, program: LiftedProgram, budget: Budget) -> Solution:
+    def iterate(self, program: LiftedProgram, budget: Budget) -> Solution:
         start = time.perf_counter()
         try:
             return solve_ssnal(program, eps=budget.eps, max_seconds=budget.max_seconds, **budget.iterations)
@@ -172,9 +201,12 @@ class ProxNewtonMethod(Method):
 
     name: str = "prox-newton"
     family: str = "prox"
+    gram: bool = True
 
-    def run(self, program: LiftedProgram, budget: Budget) -> Solution:
-        return solve_prox_newton(program, eps=budget.eps, max_seconds=budget.max_seconds, **budget.iterations)
+    def run(self, program: LiftedProgram, budget: Budget, form: str = "outputs") -> Solution:
+        solution = solve_prox_newton(program, eps=budget.eps, max_seconds=budget.max_seconds, gram=form == "gram",
+                                     **budget.iterations)
+        return replace(solution, options={**solution.options, "form": form})
 
 
 #: The registry: every method by name.
@@ -186,10 +218,12 @@ PROX_METHODS = tuple(name for name, method in METHODS.items() if method.family =
 
 @dataclass(frozen=True)
 class Pick:
-    """A method picked for a program, with the reason (empty when the method was named)."""
+    """A method picked for a program, the form it iterates on (``outputs``: the program itself; ``gram``: its Gram
+    form, theory.solvers.gram) and the reason (empty when the method was named)."""
 
     method: Method
     reason: str = ""
+    form: str = "outputs"
 
     def because(self, more: str) -> Pick:
         return replace(self, reason=f"{self.reason}; {more}")
@@ -199,6 +233,15 @@ def _entries(program: LiftedProgram) -> int:
     return sum(b.shape[0] * b.shape[1] for b in program.blocks)
 
 
+def _gram_size(program: LiftedProgram) -> tuple[bool, str]:
+    """Whether the prox methods iterate on the Gram form (GRAM_RATIO), and the sizes that decide it.  The models of
+    proximal Newton mix the classes (their row Hessians), so their Gram form has dim + 1 outputs."""
+    n = program.target.size
+    n_gram = gram_outputs(program) if program.loss == SQUARED else _entries(program) + 1
+    pays = n >= GRAM_RATIO * n_gram
+    return pays, f"{n} outputs {'>=' if pays else '<'} GRAM_RATIO = {GRAM_RATIO} x the {n_gram} of the Gram form"
+
+
 def _cvxpy_choice(program: LiftedProgram) -> list[Pick]:
     if not any(b.norm.needs_sdp for b in program.blocks) and "ECOS" in cp.installed_solvers():
         return [Pick(METHODS["ecos"], "cvxpy: ECOS, every block a group norm (second-order cones only)")]
@@ -206,10 +249,15 @@ def _cvxpy_choice(program: LiftedProgram) -> list[Pick]:
 
 
 def _prox_choice(program: LiftedProgram) -> list[Pick]:
-    """SSNAL with a FISTA finish for the squared loss, proximal Newton for the others."""
+    """SSNAL with a FISTA finish for the squared loss, proximal Newton for the others; on the Gram form when it has
+    GRAM_RATIO times fewer outputs (then, for the squared loss, the output form as fallback)."""
+    gram, size = _gram_size(program)
+    form = "gram" if gram else "outputs"
     if program.loss != SQUARED:
-        return [Pick(METHODS["prox-newton"], f"prox: proximal Newton for the {program.loss.name} loss")]
-    return [Pick(METHODS["prox"], "prox: SSNAL with a FISTA finish, for the squared loss")]
+        return [Pick(METHODS["prox-newton"], f"prox: proximal Newton for the {program.loss.name} loss, its models in "
+                                              f"the {form} form ({size})", form)]
+    first = Pick(METHODS["prox"], f"prox: SSNAL with a FISTA finish, in the {form} form ({size})", form)
+    return [first, Pick(METHODS["prox"], "prox in the output form")] if gram else [first]
 
 
 def _auto_choice(program: LiftedProgram) -> list[Pick]:
@@ -226,7 +274,13 @@ def _auto_choice(program: LiftedProgram) -> list[Pick]:
                                                                   "the program")]
         return [prox[0].because(size)] + [pick.because("fallback of the other family") for pick in cvxpy]
     if large:
-        return [prox[0].because(f"{size}, where cvxpy cannot hold the program")]
+        return [prox[0].because(f"{size}, where cvxpy cannot hold the program")] + \
+            [pick.because("fallback") for pick in prox[1:]]
+    outputs = program.target.size
+    if prox[0].form == "gram" and outputs > AUTO_PROX_OUTPUTS:
+        return [prox[0].because(f"{size} but {outputs} outputs > AUTO_PROX_OUTPUTS = {AUTO_PROX_OUTPUTS}: the Gram "
+                                f"form's iterations do not grow with the outputs, cvxpy's do")] + \
+            [pick.because("fallback") for pick in cvxpy + prox[1:]]
     return cvxpy + [pick.because("fallback of the other family") for pick in prox]
 
 
@@ -291,15 +345,15 @@ def solve(program: LiftedProgram, solver: str = "auto", *, eps: float = DEFAULT_
 
 
 def _accepted(program: LiftedProgram, pick: Pick, budget: Budget, max_gap: float) -> Solution:
-    """One method's solution, certified on ``program``, polished once if above eps, or SolverFailure: also when its
-    arithmetic broke down (an SVD that did not converge, non-finite iterates), which is the method failing, not a
-    result."""
+    """One method's solution, certified on ``program`` (for the Gram form: from the exact residual y - A(Z), one
+    pass over the data), polished once if above eps, or SolverFailure: also when its arithmetic broke down (an SVD
+    that did not converge, non-finite iterates), which is the method failing, not a result."""
     method = pick.method
     if method.family == "prox":
         check_eps(budget.eps)
     try:
         with limited_blas(), np.errstate(over="ignore", invalid="ignore"):
-            solution = method.run(program, budget)
+            solution = method.run(program, budget, pick.form)
             value, gap = certified_gap(program, solution.blocks)
             solution = replace(solution, optimum=value, certified_gap=gap)
             if gap > budget.eps:
@@ -323,5 +377,5 @@ def _polished(program: LiftedProgram, solution: Solution) -> Solution:
                    options={**solution.options, "polished": f"certified gap {solution.certified_gap:.1e} -> {gap:.1e}"})
 
 
-__all__ = ["ACCEPT_GAP", "AUTO_PROX_ENTRIES", "DEFAULT_EPS", "METHODS", "PROX_METHODS", "PROX_MIN_BETA", "SOLVERS",
+__all__ = ["ACCEPT_GAP", "AUTO_PROX_ENTRIES", "AUTO_PROX_OUTPUTS", "DEFAULT_EPS", "GRAM_RATIO", "METHODS", "PROX_METHODS", "PROX_MIN_BETA", "SOLVERS",
            "Method", "Solution", "resolve", "solve"]

@@ -10,7 +10,9 @@ is 1/2 |L (F - F0) + L^-1 g|^2 up to a constant, so the model problem
 
     min_Z  1/2 |L A(Z) - (L F0 - L^-1 g)|^2 + beta sum_p R(Z_p)
 
-is program (C) with the squared loss, blocks L A_p and target L F0 - L^-1 g: SSNAL solves it (theory.solvers.ssnal).
+is program (C) with the squared loss, blocks L A_p and target L F0 - L^-1 g: SSNAL solves it (theory.solvers.ssnal),
+warm-started at Z0, on the model itself or on its Gram form (theory.solvers.gram, docs/theory.md §9.10: the Newton
+step in the space of the lifted variables when there are more outputs than lifted entries).
 Its solution Z_hat gives the direction Z_hat - Z0, and a backtracking line search on the true objective of (C)
 (convex along the segment) takes the step (Lee, Sun & Saunders, SIAM J. Optim. 2014).  The model problems are solved
 to a relative accuracy that follows the certified gap of the outer iterate, so the outer iteration converges
@@ -27,6 +29,7 @@ import scipy.sparse
 
 from theory.lifted import LiftedProgram, certified_gap
 from theory.losses import SQUARED
+from theory.solvers.gram import gram_form
 from theory.solvers.result import DEFAULT_EPS, Solution, check_eps
 from theory.solvers.ssnal import Stalled, solve_ssnal
 
@@ -79,9 +82,11 @@ def _line_search(program: LiftedProgram, Z0: list[np.ndarray], Z1: list[np.ndarr
 
 
 def solve_prox_newton(program: LiftedProgram, eps: float = DEFAULT_EPS, max_seconds: float = 600.0,
-                      max_iterations: int = 100) -> Solution:
+                      max_iterations: int = 100, gram: bool = False) -> Solution:
     """Solve (C) by proximal Newton to a certified relative gap <= eps, or until the budget runs out or no step
-    decreases the objective any more; then status "inaccurate" with the gap reached (theory.solvers.solve judges it)."""
+    decreases the objective any more; then status "inaccurate" with the gap reached (theory.solvers.solve judges it).
+    ``gram``: SSNAL iterates on the Gram form of each model (theory.solvers.gram: the Newton step in the space of
+    the lifted variables, formed in one pass over the rows of H^(1/2) A), not on its outputs."""
     check_eps(eps)
     start = time.perf_counter()
     Zs = program.zeros()
@@ -90,9 +95,10 @@ def solve_prox_newton(program: LiftedProgram, eps: float = DEFAULT_EPS, max_seco
         if gap <= eps or time.perf_counter() - start > max_seconds:
             break
         model = model_program(program, Zs)
+        model = gram_form(model).program if gram else model
         model_eps = min(MODEL_EPS_MAX, max(MODEL_FRACTION * gap, 1e-13))
         try:
-            proposal = solve_ssnal(model, eps=model_eps, max_seconds=max_seconds).blocks
+            proposal = solve_ssnal(model, eps=model_eps, max_seconds=max_seconds, start=Zs).blocks
         except Stalled as stalled:
             proposal = stalled.blocks
         Zs, new_value = _line_search(program, Zs, proposal, value)

@@ -183,8 +183,9 @@ class Stalled(SolverFailure):
 
 
 def solve_ssnal(program: LiftedProgram, eps: float = DEFAULT_EPS, max_seconds: float = 600.0,
-                max_iterations: int = 2000) -> Solution:
-    """Solve (C) by SSNAL until the certified relative gap is <= eps (module docstring).
+                max_iterations: int = 2000, start: list[np.ndarray] | None = None) -> Solution:
+    """Solve (C) by SSNAL until the certified relative gap is <= eps (module docstring), from the multipliers Z = 0
+    and V = y, or from Z = ``start`` and its residual V = y - A(Z) (proximal Newton's previous iterate).
 
     ``max_iterations`` bounds Newton steps plus outer iterations.  Raises :class:`Stalled` (a SolverFailure
     stating the gap reached, carrying the best iterate) when a budget runs out or when STALL_OUTER outer
@@ -194,12 +195,17 @@ def solve_ssnal(program: LiftedProgram, eps: float = DEFAULT_EPS, max_seconds: f
     if refusal is not None:
         raise InputError(refusal)
     check_eps(eps)
-    start = time.perf_counter()
+    began = time.perf_counter()
     scaled, back = normalised(program)
     groups = _groups(scaled)
     y, beta = scaled.target, scaled.beta
-    Z = [np.zeros((len(indices), *stack.shape)) for indices, stack, _ in groups]
-    V, sigma, steps, outer, previous_gap = y.copy(), SIGMA0, 0, 0, np.inf
+    if start is None:
+        Z, V = [np.zeros((len(indices), *stack.shape)) for indices, stack, _ in groups], y.copy()
+    else:  # the multipliers at the start point (normalised units), the dual point at its residual
+        Z = [np.stack([(start[p].T if stack.transposed else start[p]) / back for p in indices])
+             for indices, stack, _ in groups]
+        V = y - sum(stack.apply(Zg) for (_, stack, _), Zg in zip(groups, Z))
+    sigma, steps, outer, previous_gap = SIGMA0, 0, 0, np.inf
     best, best_gap, mark = program.zeros(), np.inf, (np.inf, 0)  # mark: (gap, outer) of the last tenfold gain
     while True:
         state, taken, converged = _inner(_Augmented(groups, y, beta, Z, sigma, V), groups, y, beta, Z,
@@ -213,7 +219,7 @@ def solve_ssnal(program: LiftedProgram, eps: float = DEFAULT_EPS, max_seconds: f
         polished = better is not None
         if polished:
             blocks, value, gap = better
-        seconds = time.perf_counter() - start
+        seconds = time.perf_counter() - began
         if gap <= eps:
             return Solution(blocks, value, gap, "PROX-SSNAL", "optimal", seconds,
                             {"method": "ssnal", "eps": eps, "newton_steps": steps, "outer_iterations": outer,
