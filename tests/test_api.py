@@ -23,7 +23,6 @@ from scipy.optimize import minimize
 import proofs_check as pc
 from proofs_check import api
 from proofs_check import tolerances as tol
-from proofs_check.cli import main
 from proofs_check.weights import check_weights
 from tests import reference
 from tests.tolerances import ROUND_OFF
@@ -69,14 +68,12 @@ def _reference_objective(name: str, arrays: dict[str, np.ndarray], weights: dict
     return reference.objective(name, bound, [weights[key] for key in bound.weight_axes])
 
 
-def test_certify_weights_trained_elsewhere(tmp_path):
+def test_certify_weights_trained_elsewhere(cli, tmp_path):
     """Objective = the reference's, LB <= C*, near-zero suboptimality for weights trained to convergence at the
     zero-gap width, and the saved optimum reaches C* by the reference's evaluation."""
     arrays = _data()
     weights = _trained_elsewhere(arrays, m=5, iterations=5000)
-    np.savez(tmp_path / "data.npz", **arrays)
-    np.savez(tmp_path / "w.npz", **weights)
-    result = pc.certify("linear-attention", tmp_path / "data.npz", tmp_path / "w.npz", beta=BETA,
+    result = pc.certify("linear-attention", cli.npz(**arrays), cli.npz("w.npz", **weights), beta=BETA,
                         save_optimum=tmp_path / "opt.npz")
     expected = _reference_objective("linear-attention", arrays, weights)
     assert abs(result.objective - expected) <= ROUND_OFF * expected
@@ -133,14 +130,13 @@ def test_named_weights_evaluate_as_the_reference(name):
     assert abs(bound.objective(bound.pack(arrays), m) - value) <= ROUND_OFF * value
 
 
-def test_solve_and_verify_records_match_the_cli_json(tmp_path):
+def test_solve_and_verify_records_match_the_cli_json(cli):
     """pc.verify's to_json is what `proofs-check verify --json` writes (up to timings); pc.solve agrees with it."""
     arrays = _data()
-    np.savez(tmp_path / "data.npz", **arrays)
-    out = tmp_path / "v.json"
-    assert main(["verify", "linear-attention", "--data", str(tmp_path / "data.npz"), "--beta", str(BETA),
-                 "--convex-only", "--json", str(out)]) == 0
-    written = json.loads(out.read_text())
+    result = cli.run("verify", "linear-attention", "--data", cli.npz(**arrays), "--beta", BETA, "--convex-only",
+                     json=True)
+    assert result.code == 0
+    written = result.json
     record = pc.verify("linear-attention", arrays, beta=BETA, convex_only=True).to_json()
     for key in ("seconds", "solver"):
         written.pop(key), record.pop(key)
@@ -150,45 +146,34 @@ def test_solve_and_verify_records_match_the_cli_json(tmp_path):
     assert optimum.heads == written["rank"]
 
 
-def test_cli_certify_prints_and_writes_the_record(tmp_path, capsys):
+def test_cli_certify_prints_and_writes_the_record(cli, tmp_path):
     arrays = _data()
     weights = _trained_elsewhere(arrays, m=2, iterations=50)
-    np.savez(tmp_path / "data.npz", **arrays)
-    np.savez(tmp_path / "w.npz", **weights)
-    argv = ["certify", "linear-attention", "--data", str(tmp_path / "data.npz"), "--weights", str(tmp_path / "w.npz"),
-            "--beta", str(BETA), "--json", str(tmp_path / "c.json"), "--save-optimum", str(tmp_path / "opt")]
-    assert main(argv) == 0
-    shown = capsys.readouterr().out
-    record = json.loads((tmp_path / "c.json").read_text())
+    data, trained = cli.npz(**arrays), cli.npz("w.npz", **weights)
+    result = cli.run("certify", "linear-attention", "--data", data, "--weights", trained, "--beta", BETA,
+                     "--save-optimum", tmp_path / "opt", json=True)
+    assert result.code == 0
+    shown, record = result.out, result.json
     assert f"{record['objective']:.10g}" in shown and f"{record['lower_bound']:.10g}" in shown
     assert record["optimum_file"] == str(tmp_path / "opt.npz") and (tmp_path / "opt.npz").is_file()
-    again = main(["certify", "linear-attention", "--data", str(tmp_path / "data.npz"), "--weights",
-                  str(tmp_path / "opt.npz"), "--beta", str(BETA), "--json", str(tmp_path / "again.json")])
-    assert again == 0
-    assert json.loads((tmp_path / "again.json").read_text())["relative_suboptimality"] <= tol.RECOVERY
+    again = cli.run("certify", "linear-attention", "--data", data, "--weights", tmp_path / "opt.npz", "--beta", BETA,
+                    json=True)
+    assert again.code == 0
+    assert again.json["relative_suboptimality"] <= tol.RECOVERY
 
 
-def test_weights_below_the_bound_exit_1(tmp_path, monkeypatch):
+def test_weights_below_the_bound_exit_1(cli, monkeypatch):
     """An objective below the certified lower bound contradicts weak duality: certify says so and exits 1.  The
     bound is moved above the weights' objective on purpose (a wrong certificate)."""
     arrays = _data()
-    np.savez(tmp_path / "data.npz", **arrays)
-    np.savez(tmp_path / "w.npz", **_trained_elsewhere(arrays, m=5, iterations=5000))
+    data, trained = cli.npz(**arrays), cli.npz("w.npz", **_trained_elsewhere(arrays, m=5, iterations=5000))
     real = api.find_optimum
 
     def inflated(bound, solver="auto"):
         optimum = real(bound, solver)
         return replace(optimum, certificate=replace(optimum.certificate, lower_bound=optimum.lower_bound * 1.01))
     monkeypatch.setattr(api, "find_optimum", inflated)
-    assert main(["certify", "linear-attention", "--data", str(tmp_path / "data.npz"), "--weights",
-                 str(tmp_path / "w.npz"), "--beta", str(BETA)]) == 1
-
-
-def _error_line(capsys, argv) -> str:
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("proofs-check: error: "), err
-    return err[0]
+    assert cli.run("certify", "linear-attention", "--data", data, "--weights", trained, "--beta", BETA).code == 1
 
 
 @pytest.mark.parametrize("weights, needle", [
@@ -204,24 +189,21 @@ def _error_line(capsys, argv) -> str:
     ({"W1": np.ones((2, 2, 2)).astype(str), "W2": np.ones((2, 2, 2))}, "real numbers"),
     ({"W1": np.full((2, 2, 2), 1e300), "W2": np.full((2, 2, 2), 1e300)}, "not finite"),
 ])
-def test_bad_weights_exit_2_with_one_line(capsys, tmp_path, weights, needle):
-    np.savez(tmp_path / "data.npz", **_data())
-    np.savez(tmp_path / "w.npz", **weights)
-    line = _error_line(capsys, ["certify", "linear-attention", "--data", str(tmp_path / "data.npz"),
-                                "--weights", str(tmp_path / "w.npz")])
+def test_bad_weights_exit_2_with_one_line(cli, weights, needle):
+    line = cli.error("certify", "linear-attention", "--data", cli.npz(**_data()),
+                     "--weights", cli.npz("w.npz", **weights))
     assert needle in line, line
 
 
-def test_weights_files_that_are_not_weights(capsys, tmp_path):
-    np.savez(tmp_path / "data.npz", **_data())
+def test_weights_files_that_are_not_weights(cli, tmp_path):
+    data = cli.npz(**_data())
     (tmp_path / "text.npz").write_text("not a zip")
     (tmp_path / "folder.npz").mkdir()
     for name, needle in (("missing.npz", "weights file not found"), ("text.npz", "not an .npz archive"),
                          ("folder.npz", "not an .npz weights file")):
-        line = _error_line(capsys, ["certify", "linear-attention", "--data", str(tmp_path / "data.npz"), "--weights",
-                                    str(tmp_path / name)])
+        line = cli.error("certify", "linear-attention", "--data", data, "--weights", tmp_path / name)
         assert needle in line, line
-    assert "--weights" in _error_line(capsys, ["certify", "linear-attention", "--data", str(tmp_path / "data.npz")])
+    assert "--weights" in cli.error("certify", "linear-attention", "--data", data)
 
 
 def test_api_bad_input_raises_input_error():
@@ -233,9 +215,10 @@ def test_api_bad_input_raises_input_error():
         pc.solve(pc.theorem("linear-mlp"), beta=1.0)
 
 
-def test_list_weights_names_every_array_of_every_theorem(capsys):
-    assert main(["list", "--weights"]) == 0
-    lines = capsys.readouterr().out.splitlines()
+def test_list_weights_names_every_array_of_every_theorem(cli):
+    result = cli.run("list", "--weights")
+    assert result.code == 0
+    lines = result.out.splitlines()
     for cls in theory.REGISTRY.values():
         line = next(line for line in lines if line.split()[0] == cls.name)
         for key, axes in cls.weight_axes.items():

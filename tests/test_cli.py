@@ -3,14 +3,12 @@ on a user's data file writes the JSON fields the issue lists with the accuracy i
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from proofs_check.cli import main
 from theory.solvers import DEFAULT_EPS
 
 from tests.tolerances import WITNESS
@@ -19,19 +17,12 @@ JSON_FIELDS = {"theorem", "convex_optimum", "best_primal", "relative_gap", "reco
                "rank", "heads", "restarts", "seed", "solver", "checks", "passed"}
 
 
-def _data(path, X=None, Y=None, **extra):
+def _data(cli, name="d.npz", X=None, Y=None, **extra):
+    """A data file in the test's directory: drawn X and Y unless given; False drops an array."""
     rng = np.random.default_rng(7)
     arrays = {"X": rng.standard_normal((5, 3, 2)) if X is None else X,
               "Y": rng.standard_normal((5, 3, 2)) if Y is None else Y, **extra}
-    np.savez(path, **{k: v for k, v in arrays.items() if v is not False})
-    return str(path)
-
-
-def _error_line(capsys, argv) -> str:
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("proofs-check: error: "), err
-    return err[0]
+    return cli.npz(name, **{k: v for k, v in arrays.items() if v is not False})
 
 
 @pytest.mark.parametrize("argv, needle", [
@@ -43,8 +34,8 @@ def _error_line(capsys, argv) -> str:
     (["run", "--restarts", "two"], "restarts"),
     (["bogus"], "invalid choice"),
 ])
-def test_bad_arguments(capsys, tmp_path, argv, needle):
-    assert needle in _error_line(capsys, argv)
+def test_bad_arguments(cli, argv, needle):
+    assert needle in cli.error(*argv)
 
 
 @pytest.mark.parametrize("arrays, options, needle", [
@@ -62,9 +53,8 @@ def test_bad_arguments(capsys, tmp_path, argv, needle):
     ({}, ["--solver", "gurobi"], "unknown solver"),
     ({}, ["--solver", "ecos"], "ECOS cannot"),
 ])
-def test_bad_data_and_options(capsys, tmp_path, arrays, options, needle):
-    path = _data(tmp_path / "d.npz", **arrays)
-    assert needle in _error_line(capsys, ["verify", "linear-attention", "--data", path, *options])
+def test_bad_data_and_options(cli, arrays, options, needle):
+    assert needle in cli.error("verify", "linear-attention", "--data", _data(cli, **arrays), *options)
 
 
 @pytest.mark.parametrize("Y, options, needle", [
@@ -77,30 +67,29 @@ def test_bad_data_and_options(capsys, tmp_path, arrays, options, needle):
     (np.array([0, 1, 0, 1, 1]), [], "cross-entropy loss"),
     (None, ["--loss", "hinge"], "unknown loss"),
 ])
-def test_bad_labels_and_losses(capsys, tmp_path, Y, options, needle):
-    path = _data(tmp_path / "d.npz", Y=Y)
-    assert needle in _error_line(capsys, ["verify", "linear-attention", "--data", path, *options])
+def test_bad_labels_and_losses(cli, Y, options, needle):
+    assert needle in cli.error("verify", "linear-attention", "--data", _data(cli, Y=Y), *options)
 
 
-def test_cross_entropy_verification_names_its_loss(tmp_path):
+def test_cross_entropy_verification_names_its_loss(cli):
     """Integer labels (N, s) with --loss cross-entropy: every claimed witness passes and the JSON says the loss."""
-    out = tmp_path / "out.json"
     labels = np.array([[0, 1, 2], [2, 1, 0], [1, 0, 2], [0, 0, 1], [2, 2, 1]])
-    assert main(["verify", "linear-attention", "--data", _data(tmp_path / "d.npz", Y=labels), "--loss",
-                 "cross-entropy", "--restarts", "3", "--json", str(out)]) == 0
-    report = json.loads(out.read_text())
+    result = cli.run("verify", "linear-attention", "--data", _data(cli, Y=labels), "--loss", "cross-entropy",
+                     "--restarts", "3", json=True)
+    assert result.code == 0
+    report = result.json
     assert report["loss"] == "cross-entropy" and report["dims"]["c"] == 3 and report["passed"]
 
 
-def test_files_that_are_not_data(capsys, tmp_path):
+def test_files_that_are_not_data(cli, tmp_path):
     """A text file, a truncated archive, object arrays and a directory: each one line, naming what is wrong."""
     (tmp_path / "text.npz").write_text("not a zip archive")
-    good = _data(tmp_path / "good.npz")
-    (tmp_path / "cut.npz").write_bytes(open(good, "rb").read()[:200])
-    np.savez(tmp_path / "objects.npz", X=np.array([{"a": 1}], dtype=object), Y=np.ones(2))
+    good = _data(cli, "good.npz")
+    (tmp_path / "cut.npz").write_bytes(good.read_bytes()[:200])
+    cli.npz("objects.npz", X=np.array([{"a": 1}], dtype=object), Y=np.ones(2))
     for name, needle in (("text.npz", "not an .npz archive"), ("cut.npz", "not an .npz archive"),
                          ("objects.npz", "Python objects"), (".", "is a directory")):
-        assert needle in _error_line(capsys, ["verify", "linear-attention", "--data", str(tmp_path / name)])
+        assert needle in cli.error("verify", "linear-attention", "--data", tmp_path / name)
 
 
 @pytest.mark.parametrize("X, needle", [
@@ -110,35 +99,32 @@ def test_files_that_are_not_data(capsys, tmp_path):
     (np.ones((5, 3, 2)) * (1 + 1j), "complex"),
     (np.full((5, 3, 2), "a"), "not a numeric array"),
 ])
-def test_data_that_cannot_be_verified(capsys, tmp_path, X, needle):
-    assert needle in _error_line(capsys, ["verify", "linear-attention", "--data", _data(tmp_path / "d.npz", X=X)])
+def test_data_that_cannot_be_verified(cli, X, needle):
+    assert needle in cli.error("verify", "linear-attention", "--data", _data(cli, X=X))
 
 
 @pytest.mark.parametrize("name, needle", [("mlp-mixer", "the dense lifted map needs about"),
                                           ("linear-attention", "the prox solvers' working set needs about")])
-def test_a_program_that_does_not_fit_in_memory_is_refused(capsys, tmp_path, monkeypatch, name, needle):
+def test_a_program_that_does_not_fit_in_memory_is_refused(cli, monkeypatch, name, needle):
     """With 1 MB of memory (theory.memory's override), a program is refused before it is built, with its size: the
     dense map of a dense theorem, the solvers' working set of a matrix-free one."""
     monkeypatch.setenv("PROOFS_CHECK_MEMORY_BYTES", str(10**6))
     big = np.random.default_rng(0).standard_normal((40, 6, 6))
-    line = _error_line(capsys, ["verify", name, "--data", _data(tmp_path / "d.npz", X=big, Y=big[..., :2])])
+    line = cli.error("verify", name, "--data", _data(cli, X=big, Y=big[..., :2]))
     assert needle in line
 
 
-def test_solver_not_installed(capsys, tmp_path, monkeypatch):
+def test_solver_not_installed(cli, monkeypatch):
     monkeypatch.setattr("cvxpy.installed_solvers", lambda: ["SCS"])
-    path = _data(tmp_path / "d.npz")
-    assert "not installed" in _error_line(capsys, ["verify", "linear-attention", "--data", path, "--solver", "clarabel"])
+    assert "not installed" in cli.error("verify", "linear-attention", "--data", _data(cli), "--solver", "clarabel")
 
 
-def test_verify_writes_the_report(tmp_path):
+def test_verify_writes_the_report(cli):
     """With enough heads, the relative gap and the recovered objective are within the witnesses' 1e-6 of C*."""
-    path = _data(tmp_path / "d.npz")
-    out = tmp_path / "out.json"
-    code = main(["verify", "linear-attention", "--data", path, "--beta", "0.05", "--restarts", "3", "--seed", "3",
-                 "--json", str(out)])
-    report = json.loads(out.read_text())
-    assert code == 0 and report["passed"]
+    result = cli.run("verify", "linear-attention", "--data", _data(cli), "--beta", "0.05", "--restarts", "3",
+                     "--seed", "3", json=True)
+    report = result.json
+    assert result.code == 0 and report["passed"]
     assert JSON_FIELDS <= set(report)
     assert abs(report["relative_gap"]) <= WITNESS
     assert abs(report["recovered_objective"] - report["convex_optimum"]) <= WITNESS * report["convex_optimum"]
@@ -153,12 +139,11 @@ def test_console_entry_point_lists_theorems():
     assert "linear-mlp" in done.stdout and "linear-attention" in done.stdout
 
 
-def test_convex_only_runs_no_restart(tmp_path):
+def test_convex_only_runs_no_restart(cli):
     """--convex-only: certificate, structure and recovery are checked; every restart field of the JSON is null."""
-    out = tmp_path / "out.json"
-    assert main(["verify", "linear-attention", "--data", _data(tmp_path / "d.npz"), "--convex-only",
-                 "--json", str(out)]) == 0
-    report = json.loads(out.read_text())
+    result = cli.run("verify", "linear-attention", "--data", _data(cli), "--convex-only", json=True)
+    assert result.code == 0
+    report = result.json
     for key in ("restarts", "best_primal", "relative_gap", "restart_values", "fraction_at_rank", "narrow_best"):
         assert report[key] is None, key
     checks = report["checks"]
@@ -168,11 +153,11 @@ def test_convex_only_runs_no_restart(tmp_path):
 
 
 @pytest.mark.parametrize("command", [["path", "convex-attention", "--points", "3"], ["compare"]])
-def test_path_and_compare_take_the_prox_solver(tmp_path, command):
+def test_path_and_compare_take_the_prox_solver(cli, command):
     """Every point is certified to the prox solver's relative gap (the path stores the absolute gap C - LB)."""
-    out = tmp_path / "out.json"
-    assert main([*command, "--solver", "prox", "--json", str(out)]) == 0
-    rows = json.loads(out.read_text())
+    result = cli.run(*command, "--solver", "prox", json=True)
+    assert result.code == 0
+    rows = result.json
     convex = [row for row in rows if not row["theorem"].startswith("softmax")] if command[0] == "compare" else rows
     gaps = [row["absolute_gap"] / (row["loss"] + row["beta"] * row["regulariser"]) for row in rows] \
         if command[0] == "path" else [row["certified_gap"] for row in convex]
@@ -180,7 +165,7 @@ def test_path_and_compare_take_the_prox_solver(tmp_path, command):
     assert all(row["solver"].startswith("PROX") for row in convex)
 
 
-def test_bad_blas_thread_setting_is_one_line(capsys, tmp_path, monkeypatch):
+def test_bad_blas_thread_setting_is_one_line(cli, monkeypatch):
     monkeypatch.setenv("PROOFS_CHECK_BLAS_THREADS", "many")
-    line = _error_line(capsys, ["verify", "linear-mlp", "--data", _data(tmp_path / "d.npz"), "--convex-only"])
+    line = cli.error("verify", "linear-mlp", "--data", _data(cli), "--convex-only")
     assert "PROOFS_CHECK_BLAS_THREADS" in line

@@ -18,7 +18,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
-from proofs_check.cli import main
 from proofs_check.clustering import (HEADLINE, MAP_JSON, MAP_SIZES, MARGIN, STORED_MAP, alignment, attention_maps,
                                      baseline_scores, bind, clustering_report, evaluate,
                                      headline_arrays, latent_tokens, map_cell, map_section, margins, read_solution,
@@ -222,7 +221,7 @@ def test_measured_absence_strong_decay_and_input_independent_attention(seed):
 
 # ---- proofs-check cluster ----------------------------------------------------------------------------------------
 
-def _external(path, labelled=True, **extra):
+def _external(cli, labelled=True, **extra):
     """A data set not drawn by our generator: Gaussian tokens shifted by a hidden label, targets their sample sums;
     ``extra`` replaces arrays (None drops one)."""
     rng = np.random.default_rng(11)
@@ -230,16 +229,15 @@ def _external(path, labelled=True, **extra):
     X = rng.standard_normal((6, 4, 3)) + labels[..., None]
     arrays = {"X": X, "Y": X.sum(axis=1, keepdims=True).repeat(4, axis=1)[..., :2],
               **({"groups": labels} if labelled else {}), **extra}
-    np.savez(path, **{key: value for key, value in arrays.items() if value is not None})
-    return str(path)
+    return cli.npz("d.npz", **{key: value for key, value in arrays.items() if value is not None})
 
 
-def test_cluster_on_external_data_with_groups_writes_scores_json_and_plot(tmp_path):
-    out, png = tmp_path / "out.json", tmp_path / "maps.png"
-    argv = ["cluster", "--data", _external(tmp_path / "d.npz"), "--theorem", "gated-relu-attention",
-            "--beta-fraction", "0.01", "--json", str(out), "--plot", str(png)]
-    assert main(argv) == 0
-    report = json.loads(out.read_text())
+def test_cluster_on_external_data_with_groups_writes_scores_json_and_plot(cli, tmp_path):
+    png = tmp_path / "maps.png"
+    result = cli.run("cluster", "--data", _external(cli), "--theorem", "gated-relu-attention",
+                     "--beta-fraction", "0.01", "--plot", png, json=True)
+    assert result.code == 0
+    report = result.json
     assert {"scores", "baselines", "control", "margins", "null_quantiles", "partition", "certified_gap"} <= set(report)
     assert set(report["scores"]) == {"heads", "head", "logits", "masks", "query_key", "value"}
     assert report["theorem"] == "gated-relu-attention" and report["beta_fraction"] == pytest.approx(0.01)
@@ -248,15 +246,14 @@ def test_cluster_on_external_data_with_groups_writes_scores_json_and_plot(tmp_pa
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_cluster_without_groups_reports_the_partition_and_the_alignment_only(tmp_path, capsys):
-    out = tmp_path / "out.json"
-    assert main(["cluster", "--data", _external(tmp_path / "d.npz", labelled=False), "--clusters", "3",
-                 "--beta", "0.5", "--json", str(out)]) == 0
-    report = json.loads(out.read_text())
+def test_cluster_without_groups_reports_the_partition_and_the_alignment_only(cli):
+    result = cli.run("cluster", "--data", _external(cli, labelled=False), "--clusters", "3", "--beta", "0.5", json=True)
+    assert result.code == 0
+    report = result.json
     assert "scores" not in report and set(report["alignment"]) == {"query_key", "value"}
     assert report["reference"].startswith("top 2 principal") and report["clusters"] == 3
     assert report["beta"] == 0.5 and set(np.unique(report["partition"])) <= {0, 1, 2}
-    assert "cluster sizes" in capsys.readouterr().out
+    assert "cluster sizes" in result.out
 
 
 @pytest.mark.parametrize("extra, options, needle", [
@@ -272,11 +269,9 @@ def test_cluster_without_groups_reports_the_partition_and_the_alignment_only(tmp
     ({}, ["--theorem", "no-such"], "unknown theorem"),
     ({}, ["--clusters", "1"], "clusters must be"),
 ])
-def test_cluster_bad_input_is_one_line_and_exit_2(tmp_path, capsys, extra, options, needle):
-    path = _external(tmp_path / "d.npz", **extra)
-    assert main(["cluster", "--data", path, *options]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("proofs-check: error: ") and needle in err[0], err
+def test_cluster_bad_input_is_one_line_and_exit_2(cli, extra, options, needle):
+    line = cli.error("cluster", "--data", _external(cli, **extra), *options)
+    assert needle in line, line
 
 
 def test_report_section_runs_every_theorem_on_both_nuisances(tmp_path, monkeypatch):

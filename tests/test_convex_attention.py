@@ -7,14 +7,11 @@ Tolerances: float64 round-off of two evaluations of the same sums, 1e-12 relativ
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proofs_check.cli import main
 from proofs_check.optimum import find_optimum
 from proofs_check.path import regularisation_path
 from tests.tolerances import ROUND_OFF, WITNESS
@@ -76,19 +73,19 @@ def test_regularisation_path_is_monotone_within_the_certified_gaps(seed, N, s, d
         assert high.loss - low.loss >= -(low.beta * slack + low.absolute_gap)
 
 
-def test_cli_reports_active_tokens(tmp_path):
+def test_cli_reports_active_tokens(cli):
     theorem = _theorem(seed=4, beta=2.0)
-    data = tmp_path / "data.npz"
-    np.savez(data, X=theorem.X, Y=theorem.Y)
-    out = tmp_path / "out.json"
-    assert main(["verify", "convex-attention", "--data", str(data), "--beta", "2", "--json", str(out)]) == 0
-    report = json.loads(out.read_text())
+    data = cli.npz(X=theorem.X, Y=theorem.Y)
+    result = cli.run("verify", "convex-attention", "--data", data, "--beta", "2", json=True)
+    assert result.code == 0
+    report = result.json
     assert report["passed"] and report["relative_gap"] <= WITNESS
     keys = {pair["key"] for pair in report["active_pairs"]}
     assert report["active_tokens"] == sorted(keys)
     assert sum(pair["rank"] for pair in report["active_pairs"]) == sum(report["structure"]["ranks"])
-    assert main(["path", "convex-attention", "--data", str(data), "--points", "4", "--json", str(tmp_path / "p.json")]) == 0
-    assert len(json.loads((tmp_path / "p.json").read_text())) == 4
+    path = cli.run("path", "convex-attention", "--data", data, "--points", "4", json=True)
+    assert path.code == 0
+    assert len(path.json) == 4
 
 
 def test_softmax_baseline_gradient_matches_central_differences():

@@ -9,8 +9,6 @@ certified optimum; TWO_ACCEPTED for two certified optima of the same program.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -18,7 +16,6 @@ from hypothesis import strategies as st
 from scipy.optimize import check_grad
 
 from proofs_check import tolerances as tol
-from proofs_check.cli import main
 from proofs_check.harness import verify
 from proofs_check.optimum import find_optimum
 from proofs_check.restarts import run_restarts
@@ -114,20 +111,20 @@ def test_cross_entropy_labels_pass_every_witness():
     ("convex-attention-scalar", np.zeros((5, 2)), "squared", "one number per sample"),
     ("convex-attention-scalar", np.array([0, 1, 0, 1, 1]), "cross-entropy", "not stated for the cross-entropy loss"),
 ])
-def test_bad_targets_are_one_line_errors(tmp_path, capsys, name, Y, loss, needle):
-    path = tmp_path / "data.npz"
-    np.savez(path, X=np.random.default_rng(6).standard_normal((5, 3, 2)), Y=Y)
-    assert main(["verify", name, "--data", str(path), "--loss", loss, "--convex-only"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
+def test_bad_targets_are_one_line_errors(cli, name, Y, loss, needle):
+    path = cli.npz(X=np.random.default_rng(6).standard_normal((5, 3, 2)), Y=Y)
+    result = cli.run("verify", name, "--data", path, "--loss", loss, "--convex-only")
+    assert result.code == 2
+    err = result.err_lines
     assert len(err) == 1 and needle in err[0], err
 
 
-def test_verify_reports_the_active_groups(tmp_path):
-    path, out = tmp_path / "data.npz", tmp_path / "out.json"
+def test_verify_reports_the_active_groups(cli):
     rng = np.random.default_rng(8)
-    np.savez(path, X=rng.standard_normal((5, 3, 2)), Y=rng.standard_normal(5))
-    assert main(["verify", "convex-attention-scalar", "--data", str(path), "--restarts", "3", "--json", str(out)]) == 0
-    report = json.loads(out.read_text())
+    path = cli.npz(X=rng.standard_normal((5, 3, 2)), Y=rng.standard_normal(5))
+    result = cli.run("verify", "convex-attention-scalar", "--data", path, "--restarts", "3", json=True)
+    assert result.code == 0
+    report = result.json
     assert report["passed"] and report["rank"] == len(report["active_groups"]) == report["head_bound"]["heads_needed"]
 
 

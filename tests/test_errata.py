@@ -7,13 +7,10 @@ of them) or best restarts (tolerances.GAP = 1e-6 above the optimum); closed form
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from proofs_check import errata
 from proofs_check import tolerances as tol
-from proofs_check.cli import main
 from tests.tolerances import TWO_ACCEPTED
 from theory import e22_errata as ka
 
@@ -21,12 +18,10 @@ REQUIRED = {"id", "source", "statement", "verdict", "network", "printed", "corre
 
 
 @pytest.fixture(scope="module")
-def records(tmp_path_factory):
+def records(tmp_path_factory, make_cli):
     """The command's records, as its --json writes them (one run for the whole module)."""
-    out = tmp_path_factory.mktemp("errata") / "errata.json"
-    code = main(["errata", "--json", str(out)])
-    data = json.loads(out.read_text())
-    return code, {record["id"]: record for record in data}
+    result = make_cli(tmp_path_factory.mktemp("errata")).run("errata", json=True)
+    return result.code, {record["id"]: record for record in result.json}
 
 
 def test_every_verdict_is_the_expected_one_and_the_command_says_so(records):

@@ -16,7 +16,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from proofs_check.cli import main
 from proofs_check.datafile import load_npz
 import theory
 from theory.data import check_data
@@ -77,7 +76,7 @@ def data_files(draw, path):
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large])
 @given(data=st.data())
-def test_the_command_line_never_shows_a_traceback(data, tmp_path_factory, capsys):
+def test_the_command_line_never_shows_a_traceback(data, tmp_path_factory, cli):
     path = data.draw(data_files(tmp_path_factory.mktemp("fuzz") / "data.npz"))
     theorem = data.draw(st.sampled_from(sorted(theory.REGISTRY)))
     options = data.draw(st.lists(st.sampled_from([["--convex-only"], ["--restarts", "1"], ["--beta", "0.3"],
@@ -86,11 +85,10 @@ def test_the_command_line_never_shows_a_traceback(data, tmp_path_factory, capsys
                                  max_size=3).map(lambda groups: [item for group in groups for item in group]))
     if "--restarts" not in options:
         options.append("--convex-only")  # restarts are exercised on a third of the draws; the rest stay fast
-    capsys.readouterr()
-    code = main(["verify", theorem, "--data", str(path), *options])
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code in (0, 1, 2)
-    if code == 2:
+    result = cli.run("verify", theorem, "--data", path, *options)
+    err = result.err_lines
+    assert result.code in (0, 1, 2)
+    if result.code == 2:
         errors = [line for line in err if line.startswith("proofs-check: error: ")]
         assert len(errors) == 1 and err[-1] == errors[0], err
 
@@ -114,7 +112,5 @@ def test_the_loader_and_the_data_check_raise_only_input_errors(data, tmp_path_fa
 @pytest.mark.parametrize("argv", [["run", "--no-report", "--seed", "x"], ["verify", "fno", "--data", "."],
                                   ["path", "fno", "--data", "/nonexistent.npz"], ["compare", "--beta", "-1"],
                                   ["cluster", "--beta", "0"], ["experiment", "grokking", "--n-train", "3"]])
-def test_bad_options_of_every_subcommand_are_one_line(argv, capsys):
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("proofs-check: error: "), err
+def test_bad_options_of_every_subcommand_are_one_line(argv, cli):
+    cli.error(*argv)  # exit code 2, one line on stderr starting "proofs-check: error: "

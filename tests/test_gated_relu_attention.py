@@ -7,12 +7,9 @@ Tolerances: two float64 evaluations of the same sums in a different order agree 
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
-from proofs_check.cli import main
 from proofs_check.optimum import find_optimum
 from tests.tolerances import ROUND_OFF, WITNESS
 import theory
@@ -78,14 +75,13 @@ def test_recovered_heads_keep_the_gate_of_their_block():
     assert optimum.heads == max(len(pairs) for pairs in optimum.factors)
 
 
-def test_cli_verify_reports_patterns_and_blocks(tmp_path, capsys):
+def test_cli_verify_reports_patterns_and_blocks(cli):
     rng = np.random.default_rng(8)
-    data = tmp_path / "gated.npz"
     H = rng.standard_normal((2, 2, 2))
-    np.savez(data, X=rng.standard_normal((5, 3, 2)), Y=rng.standard_normal((5, 3, 2)), H=H)
-    out = tmp_path / "out.json"
-    assert main(["verify", "gated-relu-attention", "--data", str(data), "--restarts", "3", "--json", str(out)]) == 0
-    report = json.loads(out.read_text())
+    data = cli.npz("gated.npz", X=rng.standard_normal((5, 3, 2)), Y=rng.standard_normal((5, 3, 2)), H=H)
+    result = cli.run("verify", "gated-relu-attention", "--data", data, "--restarts", "3", json=True)
+    assert result.code == 0
+    report = result.json
     assert report["patterns"] == 2 and report["passed"]
     assert report["relative_gap"] <= WITNESS
     assert abs(report["recovered_objective"] - report["convex_optimum"]) <= WITNESS * report["convex_optimum"]
@@ -93,6 +89,6 @@ def test_cli_verify_reports_patterns_and_blocks(tmp_path, capsys):
     theorem = GatedReLUAttention.from_arrays(dict(np.load(data)), 0.1, 0)  # the CLI's default beta of the theorem
     expected = {p: len(pairs) for p, pairs in enumerate(find_optimum(theorem, "cvxpy").factors) if pairs}
     assert ranks == expected and report["rank"] == max(expected.values())  # per gate, as an independent solve says
-    capsys.readouterr()
-    assert main(["verify", "gated-relu-attention", "--data", str(data), "--gates", "3"]) == 2
-    assert "disagrees" in capsys.readouterr().err
+    refused = cli.run("verify", "gated-relu-attention", "--data", data, "--gates", "3")
+    assert refused.code == 2
+    assert "disagrees" in refused.err

@@ -14,8 +14,7 @@ import json
 import numpy as np
 import pytest
 
-from proofs_check.cli import main
-from proofs_check.grokking import (Curve, GrokkingConfig, GrokkingResult, convex_program, division_table,
+from proofs_check.grokking import (Curve, GrokkingConfig, GrokkingResult, ModelRun, convex_program, division_table,
                                    run_grokking, split)
 from proofs_check.transformer_block import AdamW, BlockShape, init_params, loss_and_gradient
 from theory.losses import CROSS_ENTROPY, SQUARED
@@ -83,11 +82,6 @@ def test_tiny_run_logs_both_curves_and_their_milestones(tiny_result):
     transformer, convex = tiny_result.runs
     assert transformer.curve.step == [20, 40, 60]
     assert convex.curve.step[0] == 25 and convex.details["certified_gap"] <= 1e-8
-    for run in tiny_result.runs:
-        k = run.curve
-        assert run.train_step == next((s for s, a in zip(k.step, k.train_accuracy) if a >= 0.99), None)
-        if run.grokking_gap is not None:
-            assert run.grokking_gap == run.test_step - run.train_step
     again = GrokkingResult.from_json(json.loads(json.dumps(tiny_result.to_json())))
     assert again.to_json() == tiny_result.to_json()
 
@@ -97,6 +91,20 @@ def test_first_step_at_the_threshold():
     assert curve.first_step(curve.train_accuracy) == 20 and curve.first_step(curve.test_accuracy) is None
 
 
+def test_milestones_of_a_logged_run_are_known():
+    """A run logged by hand: 99 % train accuracy first at step 30 (0.95 at step 20 is not enough), 99 % test
+    accuracy first at step 50, so the grokking gap is 20 steps; a run whose test accuracy never gets there has no
+    gap.  The JSON carries the same milestones."""
+    steps, zeros = [10, 20, 30, 40, 50], [0.0] * 5
+    run = ModelRun("m", "steps", Curve(steps, zeros, [0.5, 0.95, 0.99, 1.0, 1.0], zeros, [0.1, 0.2, 0.5, 0.98, 0.995]),
+                   1.0, {})
+    assert (run.train_step, run.test_step, run.grokking_gap) == (30, 50, 20)
+    fields = run.to_json()
+    assert (fields["steps_to_train_99"], fields["steps_to_test_99"], fields["grokking_gap"]) == (30, 50, 20)
+    late = ModelRun("m", "steps", Curve(steps, zeros, [0.5, 0.95, 0.99, 1.0, 1.0], zeros, [0.1] * 5), 1.0, {})
+    assert (late.train_step, late.test_step, late.grokking_gap) == (30, None, None)
+
+
 @pytest.mark.parametrize("bad", [{"modulus": 9}, {"modulus": 2}, {"train_fraction": 1.0}, {"heads": 3},
                                  {"beta_fraction": 0.0}, {"steps": 0}])
 def test_bad_configuration_is_an_input_error(bad):
@@ -104,10 +112,11 @@ def test_bad_configuration_is_an_input_error(bad):
         GrokkingConfig(**bad)
 
 
-def test_cli_runs_grokking_and_refuses_foreign_options(tmp_path, capsys):
-    argv = ["experiment", "grokking", "--modulus", "3", "--steps", "20", "--seed", "0", "1", "--report", str(tmp_path)]
-    assert main(argv) == 0
-    assert "cross-entropy loss on one-hot" in capsys.readouterr().out
+def test_cli_runs_grokking_and_refuses_foreign_options(cli, tmp_path):
+    result = cli.run("experiment", "grokking", "--modulus", "3", "--steps", "20", "--seed", "0", "1",
+                     "--report", tmp_path)
+    assert result.code == 0
+    assert "cross-entropy loss on one-hot" in result.out
     stored = json.loads((tmp_path / "grokking.json").read_text())
     assert [run["config"]["seed"] for run in stored["runs"]] == [0, 1]
     assert {"steps_to_train_99", "steps_to_test_99", "grokking_gap"} <= set(stored["runs"][0]["runs"][0])
@@ -116,5 +125,6 @@ def test_cli_runs_grokking_and_refuses_foreign_options(tmp_path, capsys):
                          (["experiment", "--modulus", "5"], "takes no option --modulus"),
                          (["experiment", "--seed", "0", "1"], "takes one --seed"),
                          (["experiment", "grokking", "--modulus", "8"], "prime")):
-        assert main(argv) == 2
-        assert needle in capsys.readouterr().err
+        result = cli.run(*argv)
+        assert result.code == 2
+        assert needle in result.err

@@ -12,13 +12,11 @@ between the two, and loosening or tightening one past them fails a test.  End to
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from proofs_check.cli import main
 from proofs_check.harness import Evidence, witnesses
 from proofs_check.optimum import find_optimum
 from proofs_check.restarts import RestartRun
@@ -141,13 +139,11 @@ def _too_many_ranks(monkeypatch) -> None:
     ("dual_certificate", lambda mp: _corrupt(mp, "lower_bound", -EFFECT)),
     ("structure", _too_many_ranks),
 ])
-def test_every_failing_witness_prints_fail_and_exits_1(witness, setup, tmp_path, monkeypatch, capsys):
+def test_every_failing_witness_prints_fail_and_exits_1(witness, setup, cli, monkeypatch):
     setup(monkeypatch)
     rng = np.random.default_rng(1)
-    data = tmp_path / "d.npz"
-    np.savez(data, X=rng.standard_normal((5, 3, 2)), Y=rng.standard_normal((5, 3, 2)))
-    out = tmp_path / "out.json"
-    code = main(["verify", "linear-attention", "--data", str(data), "--restarts", "3", "--json", str(out)])
-    report = json.loads(out.read_text())
-    assert code == 1 and report["passed"] is False and report["checks"][witness]["passed"] is False
-    assert any(line.split()[:2] == ["[FAIL]", witness] for line in capsys.readouterr().out.splitlines())
+    data = cli.npz("d.npz", X=rng.standard_normal((5, 3, 2)), Y=rng.standard_normal((5, 3, 2)))
+    result = cli.run("verify", "linear-attention", "--data", data, "--restarts", "3", json=True)
+    report = result.json
+    assert result.code == 1 and report["passed"] is False and report["checks"][witness]["passed"] is False
+    assert any(line.split()[:2] == ["[FAIL]", witness] for line in result.out.splitlines())

@@ -54,6 +54,9 @@ SEEDS = range(max(1, settings.default.max_examples // 3))
 DATA_ATTEMPTS = 10
 #: Programs with more blocks than this are not given to FISTA (test_every_solver_reaches_the_known_optimum).
 MANY_BLOCKS = 100
+#: The certified gap each solver claims.  Clarabel's, ACCEPT_GAP, is the gap above which theory.solvers.solve refuses a
+#: solution, so once _solve has returned it holds by construction; the prox solvers stop at DEFAULT_EPS, ten times
+#: below what solve accepts, a claim that can fail.
 CLAIMED = {"clarabel": ACCEPT_GAP, "ssnal": DEFAULT_EPS, "fista": DEFAULT_EPS}
 
 
@@ -123,7 +126,8 @@ def test_every_solver_reaches_the_known_optimum(name, rank, solver, seed):
         pytest.skip(f"normalised beta below theory.solvers.PROX_MIN_BETA (seed {seed})")
     solution = _solve(program, solver, seed)
     value, gap = certified_gap(program, solution.blocks)
-    assert gap <= CLAIMED[solver], f"{solver} certified only {gap:.2e}, seed {seed}"
+    if CLAIMED[solver] < ACCEPT_GAP:  # the prox solvers' stopping rule (Clarabel's claim is what _solve accepted)
+        assert gap <= CLAIMED[solver], f"{solver} certified only {gap:.2e}, seed {seed}"
     assert _relative(value, answer.optimum) >= -ROUND_OFF, "a solver below the known optimum"
     assert value - answer.optimum <= gap * value + ROUND_OFF * answer.optimum, \
         f"{solver}: C(Z) - C* = {_relative(value, answer.optimum):.2e} C* exceeds its certified gap {gap:.2e}"
@@ -243,7 +247,11 @@ def test_cross_entropy_known_answers_hold_every_solver_restarts_and_recovery(nam
     assert abs(_relative(certificate(program, answer.blocks).lower_bound, answer.optimum)) <= ROUND_OFF
     for solver, claimed in CROSS_ENTROPY_SOLVERS.items():
         solution = _solve(program, solver, seed)
-        assert solution.certified_gap <= claimed, (solver, solution.certified_gap)
+        if claimed < ACCEPT_GAP:  # the prox solvers' stopping rule (cvxpy's claim is what _solve accepted)
+            assert solution.certified_gap <= claimed, (solver, solution.certified_gap)
+        # the optimum it reports is the objective of the blocks it returns (a network is recovered from the blocks,
+        # the verdicts are drawn from the reported optimum)
+        assert abs(_relative(program.objective(solution.blocks), solution.optimum)) <= ROUND_OFF, solver
         assert -ROUND_OFF <= _relative(solution.optimum, answer.optimum) <= solution.certified_gap + ROUND_OFF, solver
     run = _restarts(theorem, theorem.heads_for_zero_gap(), 2, seed)
     assert -tol.ROUNDOFF <= _relative(run.best, answer.optimum) <= tol.GAP, f"seed {seed}"

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from proofs_check import parallel
-from proofs_check.cli import main
 from proofs_check.clustering import MAP_SIZES, clustering_map
 from proofs_check.path import regularisation_path
 from proofs_check.restarts import TheoremAtWidth, run_restarts
@@ -59,17 +58,15 @@ def test_clustering_map_on_two_local_workers_equals_the_serial_map():
     assert json.dumps([asdict(cell) for cell in maps[0]]) == json.dumps([asdict(cell) for cell in maps[1]])
 
 
-def test_verify_with_workers_writes_the_serial_restart_values(tmp_path):
+def test_verify_with_workers_writes_the_serial_restart_values(cli):
     """`verify --workers 2` and the serial `verify` write the same restart values and verdicts."""
     rng = np.random.default_rng(0)
-    data = tmp_path / "d.npz"
-    np.savez(data, X=rng.standard_normal((5, 3, 2)), Y=rng.standard_normal((5, 3, 2)))
+    data = cli.npz("d.npz", X=rng.standard_normal((5, 3, 2)), Y=rng.standard_normal((5, 3, 2)))
     reports = []
-    for name, extra in (("serial", []), ("workers", ["--workers", "2"])):
-        out = tmp_path / f"{name}.json"
-        assert main(["verify", "linear-attention", "--data", str(data), "--restarts", "3", "--json", str(out),
-                     *extra]) == 0
-        reports.append(json.loads(out.read_text()))
+    for extra in ([], ["--workers", "2"]):
+        result = cli.run("verify", "linear-attention", "--data", data, "--restarts", "3", *extra, json=True)
+        assert result.code == 0
+        reports.append(result.json)
     assert reports[0]["restart_values"] == reports[1]["restart_values"]
     assert reports[0]["checks"] == reports[1]["checks"]
 
@@ -80,12 +77,12 @@ def test_bad_worker_counts_are_input_errors(workers):
         parallel.check_workers(workers)
 
 
-def test_bad_cli_workers_and_unreachable_scheduler_exit_2(capsys, monkeypatch, tmp_path):
+def test_bad_cli_workers_and_unreachable_scheduler_exit_2(cli, monkeypatch):
     monkeypatch.setattr(parallel, "CONNECT_SECONDS", 1)
-    data = tmp_path / "d.npz"
-    np.savez(data, X=np.ones((4, 3, 2)) + np.arange(24).reshape(4, 3, 2), Y=np.ones((4, 3, 2)))
-    assert main(["verify", "linear-attention", "--data", str(data), "--workers", "0"]) == 2
-    assert "workers" in capsys.readouterr().err
-    assert main(["path", "fno", "--points", "2", "--dask-scheduler", "tcp://127.0.0.1:9"]) == 2
-    lines = capsys.readouterr().err.strip().splitlines()
+    data = cli.npz("d.npz", X=np.ones((4, 3, 2)) + np.arange(24).reshape(4, 3, 2), Y=np.ones((4, 3, 2)))
+    result = cli.run("verify", "linear-attention", "--data", data, "--workers", "0")
+    assert result.code == 2 and "workers" in result.err
+    result = cli.run("path", "fno", "--points", "2", "--dask-scheduler", "tcp://127.0.0.1:9")
+    assert result.code == 2
+    lines = result.err_lines
     assert len(lines) == 1 and "cannot reach the Dask scheduler" in lines[0]

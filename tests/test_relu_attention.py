@@ -8,13 +8,10 @@ Tolerances: float64 round-off of two evaluations of the same sums, 1e-12 relativ
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from proofs_check.cli import main
 from tests.tolerances import ROUND_OFF
 from theory.arrangements import cell_bound, enumerate_patterns, logit_vectors, patterns_of, sample_patterns
 from theory.errors import InputError
@@ -65,16 +62,17 @@ def test_a_head_in_its_cone_attains_the_relaxation():
     assert value <= theorem.objective(theorem.pack([W1, W2]), 1) * (1 + ROUND_OFF)
 
 
-def test_cli_reports_the_relaxation(tmp_path):
+def test_cli_reports_the_relaxation(cli):
     rng = np.random.default_rng(4)
-    data = tmp_path / "relu.npz"
-    np.savez(data, X=rng.standard_normal((2, 2, 2)), Y=rng.standard_normal((2, 2, 1)))
-    out = tmp_path / "out.json"
-    assert main(["verify", "relu-attention", "--data", str(data), "--restarts", "3", "--json", str(out)]) == 0
-    report = json.loads(out.read_text())
+    data = cli.npz("relu.npz", X=rng.standard_normal((2, 2, 2)), Y=rng.standard_normal((2, 2, 1)))
+    result = cli.run("verify", "relu-attention", "--data", data, "--restarts", "3", json=True)
+    assert result.code == 0
+    report = result.json
     assert report["patterns"] == len(enumerate_patterns(np.load(data)["X"]))
     assert "lower bound" in report["program"]
-    assert all(b["rank"] >= 1 for b in report["blocks"])
+    # the blocks' ranks (heads recovered per pattern) are the structure witness's ranks (from the singular values)
+    assert {b["pattern"]: b["rank"] for b in report["blocks"]} == {
+        p: rank for p, rank in enumerate(report["structure"]["ranks"]) if rank}
     claims = report["checks"]
     assert not claims["zero_gap"]["claim"] and not claims["recovery"]["claim"]
     assert claims["weak_duality"]["passed"] and report["best_primal"] >= report["lower_bound"]

@@ -8,7 +8,6 @@ import json
 import numpy as np
 import pytest
 
-from proofs_check.cli import main
 from proofs_check.clustering import HEADLINE
 from proofs_check.experiment import ExperimentConfig, run_experiment
 from proofs_check.grokking import GrokkingConfig, run_grokking
@@ -76,34 +75,33 @@ def test_report_includes_stored_experiments(tmp_path, verification):
     _check_plots(tmp_path, report["plots"])
 
 
-def test_cli_experiment_writes_its_json_and_plot(tmp_path, capsys):
-    code = main(["experiment", "--n-train", "20", "--n-test", "10", "--features", "2", "--report", str(tmp_path)])
-    assert code == 0
-    out = capsys.readouterr().out
+def test_cli_experiment_writes_its_json_and_plot(cli, tmp_path):
+    result = cli.run("experiment", "--n-train", "20", "--n-test", "10", "--features", "2", "--report", tmp_path)
+    assert result.code == 0
+    out = result.out
     assert "test acc" in out and "seed 0" in out
     stored = json.loads((tmp_path / EXPERIMENT_JSON).read_text())
     assert stored["config"]["n_train"] == 20 and {h["head"] for h in stored["heads"]} >= {"linear", "mlp"}
     assert (tmp_path / "experiment_accuracy.png").read_bytes()[:8] == PNG_SIGNATURE
 
 
-def test_run_writes_the_report_unless_told_not_to(tmp_path, monkeypatch):
+def test_run_writes_the_report_unless_told_not_to(cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(["run", "linear-mlp", "--restarts", "2", "--no-report"]) == 0
+    assert cli.run("run", "linear-mlp", "--restarts", "2", "--no-report").code == 0
     assert not (tmp_path / "reports").exists()
-    assert main(["run", "linear-mlp", "--restarts", "2"]) == 0
+    assert cli.run("run", "linear-mlp", "--restarts", "2").code == 0
     assert json.loads((tmp_path / "reports" / "report.json").read_text())["theorems"][0]["passed"]
 
 
-def test_verify_writes_a_report_of_its_own_theorem_only_when_asked(tmp_path, monkeypatch):
+def test_verify_writes_a_report_of_its_own_theorem_only_when_asked(cli, tmp_path, monkeypatch):
     """verify takes --report and --no-report like run; its report holds the verification, not run's studies."""
     monkeypatch.chdir(tmp_path)
-    data = tmp_path / "d.npz"
     rng = np.random.default_rng(3)
-    np.savez(data, X=rng.standard_normal((4, 3, 2)), Y=rng.standard_normal((4, 3, 1)))
-    assert main(["verify", "linear-mlp", "--data", str(data), "--convex-only", "--no-report"]) == 0
-    assert main(["verify", "linear-mlp", "--data", str(data), "--convex-only"]) == 0
+    data = cli.npz("d.npz", X=rng.standard_normal((4, 3, 2)), Y=rng.standard_normal((4, 3, 1)))
+    assert cli.run("verify", "linear-mlp", "--data", data, "--convex-only", "--no-report").code == 0
+    assert cli.run("verify", "linear-mlp", "--data", data, "--convex-only").code == 0
     assert not (tmp_path / "reports").exists()
-    assert main(["verify", "linear-mlp", "--data", str(data), "--convex-only", "--report", str(tmp_path / "r")]) == 0
+    assert cli.run("verify", "linear-mlp", "--data", data, "--convex-only", "--report", tmp_path / "r").code == 0
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     assert set(report) == {"seed", "environment", "theorems", "plots"}
     assert report["theorems"][0]["theorem"] == "linear-mlp"
