@@ -172,6 +172,7 @@ class Verification:
     structure: dict[str, object]
     restart_values: dict[int, list[float]] | None
     seconds: dict[str, float]
+    saddle_escapes: dict[int, int] | None = None  # per width, the restarts' escapes from the strict saddle theta = 0
     checks: list[Check] = field(default_factory=list)
     extras: dict[str, object] = field(default_factory=dict)  # theorem.report_fields, merged into the JSON
 
@@ -183,6 +184,7 @@ class Verification:
         data = asdict(self)
         if self.restart_values is not None:
             data["restart_values"] = {str(m): v for m, v in self.restart_values.items()}
+            data["saddle_escapes"] = {str(m): n for m, n in self.saddle_escapes.items()}
         data["checks"] = {c.name: {k: v for k, v in asdict(c).items() if k != "name"} for c in self.checks}
         data.update(data.pop("extras"))
         data["passed"] = self.passed
@@ -227,6 +229,7 @@ def verify(theorem: Theorem, *, heads: int | None = None, restarts: int = 20, se
         narrow_best=narrow, structure=structure,
         restart_values=None if convex_only else {m: run.values.tolist() for m, run in sorted(runs.items())},
         seconds={"convex": optimum.seconds, **{f"restarts_m{m}": run.seconds for m, run in runs.items()}},
+        saddle_escapes=None if convex_only else {m: int(run.escapes.sum()) for m, run in sorted(runs.items())},
         checks=witnesses(evidence), extras=theorem.report_fields(reduced, factors),
     )
 

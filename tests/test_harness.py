@@ -109,7 +109,8 @@ def _restarts_below(monkeypatch) -> None:
     import proofs_check.harness as harness
 
     def too_low(objective, count, seed, stream, **kwargs):
-        return RestartRun(seed, stream, np.zeros(count), objective.init(np.random.default_rng(0)), 0.0)
+        return RestartRun(seed, stream, np.zeros(count), objective.init(np.random.default_rng(0)), 0.0,
+                          np.zeros(count, dtype=int))
     monkeypatch.setattr(harness, "run_restarts", too_low)
 
 
