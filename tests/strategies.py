@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import theory
 from theory.lifted import beta_max
-from theory.losses import CROSS_ENTROPY, SQUARED, Loss
+from theory.losses import CROSS_ENTROPY, Loss, SQUARED
 
 
 @st.composite

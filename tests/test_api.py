@@ -21,8 +21,7 @@ import pytest
 from scipy.optimize import minimize
 
 import proofs_check as pc
-from proofs_check import api
-from proofs_check import tolerances as tol
+from proofs_check import api, tolerances as tol
 from proofs_check.weights import check_weights
 from tests import reference
 from tests.tolerances import ROUND_OFF

@@ -1,5 +1,5 @@
-"""The command line: every bad input of the foundation issue is a one-line error with exit code 2, and `verify`
-on a user's data file writes the JSON fields the issue lists with the accuracy it asks for."""
+"""The command line: every bad input is a one-line error with exit code 2, and `verify` on a user's data file
+writes the JSON fields of docs/cli.md with the accuracy the witnesses need."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from theory.solvers import DEFAULT_EPS
-
 from tests.tolerances import WITNESS
+from theory.solvers import DEFAULT_EPS
 
 JSON_FIELDS = {"theorem", "convex_optimum", "best_primal", "relative_gap", "recovered_objective", "dual_objective",
                "rank", "heads", "restarts", "seed", "solver", "checks", "passed"}
@@ -134,7 +133,7 @@ def test_verify_writes_the_report(cli):
 
 
 def test_console_entry_point_lists_theorems():
-    """`python -m proofs_check list` runs as a process and names both foundation theorems."""
+    """`python -m proofs_check list` runs as a process and names the first two theorems."""
     done = subprocess.run([sys.executable, "-m", "proofs_check", "list"], capture_output=True, text=True, check=True)
     assert "linear-mlp" in done.stdout and "linear-attention" in done.stdout
 

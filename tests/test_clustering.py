@@ -1,4 +1,4 @@
-"""Token clustering by latent similarity (proofs_check.clustering, docs/theory.md §12).
+"""Token clustering by latent similarity (proofs_check.studies.clustering, docs/theory.md §12).
 
 Known answers first (the generator, the separation, alignment and margin scores), then what the map measured
 (benchmarks/clustering_map.py, seeds 0-2, and 20 further seeds 200-219 at the cells tested here), asserted on
@@ -18,11 +18,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
-from proofs_check.clustering import (HEADLINE, MAP_JSON, MAP_SIZES, MARGIN, STORED_MAP, alignment, attention_maps,
-                                     baseline_scores, bind, clustering_report, evaluate,
-                                     headline_arrays, latent_tokens, map_cell, map_section, margins, read_solution,
-                                     score, separation, shuffled, summarise)
 from proofs_check.optimum import Optimum, find_optimum
+from proofs_check.presentation.report import clustering_report, map_section
+from proofs_check.studies.clustering.atlas import MAP_JSON, MAP_SIZES, MARGIN, STORED_MAP, map_cell, summarise
+from proofs_check.studies.clustering.data import latent_tokens, shuffled
+from proofs_check.studies.clustering.evaluation import bind, evaluate
+from proofs_check.studies.clustering.readouts import attention_maps, read_solution
+from proofs_check.studies.clustering.scores import alignment, baseline_scores, margins, score, separation
+from proofs_check.studies.clustering.user import HEADLINE, headline_arrays
 from theory.errors import InputError
 from theory.lifted import block_factors
 from theory.linear_attention import LinearAttention
@@ -129,7 +132,8 @@ def test_read_outs_of_the_planted_network_are_known():
     theorem = LinearAttention(data.X, data.Y, 1.0)
     blocks = theorem.lift_weights([W1[None], W2[None]])
     factors = block_factors(theorem.program, blocks)
-    solution = Optimum(theorem, None, None, blocks, factors, 1, theorem.weights_from_factors(factors, 1), np.nan)  # no solver
+    weights = theorem.weights_from_factors(factors, 1)
+    solution = Optimum(theorem, None, None, blocks, factors, 1, weights, np.nan)  # planted: no solver, no certificate
     scores = score(read_solution(solution, 2, 2, 0), data.groups, data.latent)
     assert scores["heads"] == 1.0 and scores["head"] == 1.0 and scores["logits"] == pytest.approx(1.0)
     assert scores["query_key"] == pytest.approx(1.0) and scores["value"] == pytest.approx(0.0, abs=1e-12)
@@ -139,8 +143,8 @@ def test_read_outs_of_the_planted_network_are_known():
 
 def test_affinities_agree_with_the_theorems_own_maps():
     """The pooled affinities restricted to one sample are the network's own: gated heads' masked logits equal
-    proofs_check.clustering.attention_maps, the active gates' masks equal the theorem's D_p, and convex attention's
-    position map is sum_k a_tk[u] |v_tk| |w_tk| of its recovered heads, the same in every sample."""
+    proofs_check.studies.clustering.readouts.attention_maps, the active gates' masks equal the theorem's D_p, and convex
+    attention's position map is sum_k a_tk[u] |v_tk| |w_tk| of its recovered heads, the same in every sample."""
     data = _draw(9, samples=4, latent_dim=2)
     s = data.X.shape[1]
     gated, _ = bind("gated-relu-attention", {"X": data.X, "Y": data.Y}, 9, beta_fraction=0.01)
@@ -188,10 +192,10 @@ def test_linear_attention_logits_separate_the_groups_where_the_map_found_it(seed
 
 
 #: At chance for the ARI of a two-way partition of the headline cell's 192 tokens, for every seed: the 0.999
-#: quantile of its permutation null (proofs_check.clustering.null_ari_quantile) on the control's partitions of seeds
-#: 200-219 ranged over 0.030-0.058, so a chance-level control exceeds 0.03 in about 1 of 1000 seeds (the thorough
-#: profile found seed 4801 at 0.0301).  0.1, above twice the largest of those quantiles, is never reached by chance
-#: and is still far below any grouping the control could pick up (the read-outs that win score 0.3 above it).
+#: quantile of its permutation null (proofs_check.studies.clustering.scores.null_ari_quantile) on the control's
+#: partitions of seeds 200-219 ranged over 0.030-0.058, so a chance-level control exceeds 0.03 in about 1 of 1000 seeds
+#: (the thorough profile found seed 4801 at 0.0301).  0.1, above twice the largest of those quantiles, is never reached
+#: by chance and is still far below any grouping the control could pick up (the read-outs that win score 0.3 above it).
 CHANCE_ARI = 0.1
 
 
@@ -301,8 +305,8 @@ def test_map_section_renders_the_stored_map(tmp_path):
 
 
 def _antipodal(seed: int, constant: bool):
-    """The headline cell with antipodal centres (proofs_check.clustering.CENTRES), with or without a constant last
-    feature on every token (docs/theory.md §12.8)."""
+    """The headline cell with antipodal centres (proofs_check.studies.clustering.data.CENTRES), with or without a
+    constant last feature on every token (docs/theory.md §12.8)."""
     setting = {**HEADLINE}
     data = latent_tokens(np.random.default_rng(seed), samples=setting["samples"], target=setting["target"],
                          nuisance=setting["nuisance"], nuisance_scale=setting["nuisance_scale"], centres="antipodal",

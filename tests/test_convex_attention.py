@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proofs_check.optimum import find_optimum
-from proofs_check.path import regularisation_path
+from proofs_check.studies.path import regularisation_path
 from tests.tolerances import ROUND_OFF, WITNESS
 from theory.convex_attention import ConvexAttention
 
@@ -89,9 +89,9 @@ def test_cli_reports_active_tokens(cli):
 
 
 def test_softmax_baseline_gradient_matches_central_differences():
-    """The non-convex baseline of `compare` (proofs_check.softmax_attention): analytic gradient vs central
-    differences, h = 1e-6 (truncation ~1e-12, round-off ~1e-10 relative), agreement to 1e-6 relative."""
-    from proofs_check.softmax_attention import SoftmaxAttention
+    """The non-convex baseline of `compare` (proofs_check.studies.models.softmax_attention): analytic gradient vs
+    central differences, h = 1e-6 (truncation ~1e-12, round-off ~1e-10 relative), agreement to 1e-6 relative."""
+    from proofs_check.studies.models.softmax_attention import SoftmaxAttention
 
     rng = np.random.default_rng(5)
     baseline = SoftmaxAttention(rng.standard_normal((4, 3, 2)), rng.standard_normal((4, 3, 2)), 0.3, 3)

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 
 from proofs_check.harness import verify
+from tests.tolerances import ROUND_OFF
 import theory
 from theory.convex_attention import ConvexAttention
 from theory.convex_attention_fc import ConvexAttentionFC, draw_fc_gates
 from theory.errors import InputError
 from theory.relu_attention_fc import ReLUAttentionFC
-from tests.tolerances import ROUND_OFF
 
 
 

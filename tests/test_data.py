@@ -12,12 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import theory
 from proofs_check.harness import verify
+from tests.tolerances import TWO_ACCEPTED
+import theory
 from theory.data import SCALE_RANGE
 from theory.lifted import beta_max
-
-from tests.tolerances import TWO_ACCEPTED
 
 THEOREMS = ["linear-mlp", "linear-attention", "gated-relu-attention", "convex-attention", "mlp-mixer", "fno"]
 

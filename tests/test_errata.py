@@ -1,5 +1,5 @@
-"""`proofs-check errata` (proofs_check.errata, docs/theory.md §8.12): every verdict is a test, the formalization's
-instances against their closed forms (theory.e22_errata), and the verdict rule on planted cases.
+"""`proofs-check errata` (proofs_check.studies.errata, docs/theory.md §8.12): every verdict is a test, the
+formalization's instances against their closed forms (theory.e22_errata), and the verdict rule on planted cases.
 
 Tolerances: the measured numbers are certified optima (accepted at a relative gap of 1e-7: TWO_ACCEPTED covers two
 of them) or best restarts (tolerances.GAP = 1e-6 above the optimum); closed forms are exact rationals.
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from proofs_check import errata
 from proofs_check import tolerances as tol
+from proofs_check.studies import errata
 from tests.tolerances import TWO_ACCEPTED
 from theory import e22_errata as ka
 

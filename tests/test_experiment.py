@@ -1,4 +1,4 @@
-"""The digits transfer experiment (proofs_check.experiment) on a tiny configuration."""
+"""The digits transfer experiment (proofs_check.studies.digits) on a tiny configuration."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from scipy.optimize import check_grad
 
-from proofs_check.experiment import (CLASSES, ExperimentConfig, ExperimentResult, PooledMLP, digit_tokens,
-                                     format_experiment, run_experiment)
+from proofs_check.presentation.text import format_experiment
+from proofs_check.studies.digits import (CLASSES, ExperimentConfig, ExperimentResult, PooledMLP, digit_tokens,
+                                         run_experiment)
 from theory.errors import InputError
 from theory.losses import CROSS_ENTROPY, SQUARED
 from theory.solvers import ACCEPT_GAP

@@ -11,14 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import theory
 from tests.tolerances import ROUND_OFF, WITNESS
+import theory
 from theory import solvers
 from theory.lifted import Block, LiftedProgram, certificate, certified_gap
 from theory.losses import CROSS_ENTROPY
 from theory.regularisers import FROBENIUS, NUCLEAR
-from theory.solvers import gram as gram_module
-from theory.solvers import solve
+from theory.solvers import gram as gram_module, solve
 
 NAMES = sorted(theory.REGISTRY)
 

@@ -1,6 +1,7 @@
-"""The grokking experiment (proofs_check.grokking) and its transformer block (proofs_check.transformer_block), on tiny
-configurations: gradients against central differences, AdamW's first step against its closed form, the division
-table against its definition, the convex block against the theorem it comes from, and the CLI.
+"""The grokking experiment (proofs_check.studies.grokking) and its transformer block
+(proofs_check.studies.models.transformer_block), on tiny configurations: gradients against central differences,
+AdamW's first step against its closed form, the division table against its definition, the convex block against the
+theorem it comes from, and the CLI.
 
 Tolerances: central differences with h = 1e-6 err by O(h^2) truncation plus O(1e-16 / h) round-off relative to the
 loss, so they agree with the analytic gradient to 1e-6 relative; float64 round-off of the same sums in another
@@ -14,13 +15,13 @@ import json
 import numpy as np
 import pytest
 
-from proofs_check.grokking import (Curve, GrokkingConfig, GrokkingResult, ModelRun, convex_program, division_table,
-                                   run_grokking, split)
-from proofs_check.transformer_block import AdamW, BlockShape, init_params, loss_and_gradient
-from theory.losses import CROSS_ENTROPY, SQUARED
+from proofs_check.studies.grokking import (Curve, GrokkingConfig, GrokkingResult, ModelRun, convex_program,
+                                           division_table, run_grokking, split)
+from proofs_check.studies.models.transformer_block import AdamW, BlockShape, init_params, loss_and_gradient
+from tests.tolerances import ROUND_OFF
 from theory.convex_attention_fc import ConvexAttentionFC, draw_fc_gates
 from theory.errors import InputError
-from tests.tolerances import ROUND_OFF
+from theory.losses import CROSS_ENTROPY, SQUARED
 
 TINY = GrokkingConfig(modulus=5, train_fraction=0.6, steps=60, log_every=20, width=8, heads=2, hidden=8, gates=3,
                       beta_fraction=0.1)

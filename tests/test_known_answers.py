@@ -30,8 +30,8 @@ from tests.strategies import sample_targets
 from tests.tolerances import ROUND_OFF
 import theory
 from theory import known_answers as ka
-from theory.errors import InputError, SolverFailure
 from theory.base import default_labels
+from theory.errors import InputError, SolverFailure
 from theory.lifted import certificate, certified_gap, normalised
 from theory.losses import CROSS_ENTROPY
 from theory.solvers import ACCEPT_GAP, DEFAULT_EPS, PROX_MIN_BETA, solve

@@ -24,8 +24,7 @@ from theory.lifted import certified_gap
 from theory.memory import MEMORY_ENV, USABLE, dense_map_bytes, matrix_free_bytes
 from theory.operators import AttentionMap, ComposedMap, DenseMap, LinearMap, Stack
 from theory.regularisers import FROBENIUS, NUCLEAR
-from theory.solvers import solve
-from theory.solvers import ssnal
+from theory.solvers import solve, ssnal
 
 MATRIX_FREE = sorted(name for name, cls in theory.REGISTRY.items() if cls.matrix_free)
 #: Two certified solutions of one program: each within eps = 1e-8 of C*.

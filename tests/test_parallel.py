@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from proofs_check import parallel
-from proofs_check.clustering import MAP_SIZES, clustering_map
-from proofs_check.path import regularisation_path
 from proofs_check.restarts import TheoremAtWidth, run_restarts
+from proofs_check.studies.clustering.atlas import MAP_SIZES, clustering_map
+from proofs_check.studies.path import regularisation_path
 import theory
 from theory.errors import InputError
 
@@ -49,7 +49,7 @@ def test_restarts_and_a_path_on_a_dask_local_cluster_equal_the_serial_run():
 
 
 def test_clustering_map_on_two_local_workers_equals_the_serial_map():
-    """A small grid of the clustering map (proofs_check.clustering), cells in the same order with the same scores
+    """A small grid of the clustering map (proofs_check.studies.clustering), cells in the same order with the same scores
     (compared as JSON text: an undefined read-out is NaN, which equals nothing)."""
     grid = {"nuisance_scale": (1.0,), "samples": (4,), "beta_fraction": (1e-2, 1e-1)}
     arguments = (["linear-attention"], [("group-sum", "gaussian")], grid, (0,), MAP_SIZES, "clarabel")

@@ -8,12 +8,12 @@ import json
 import numpy as np
 import pytest
 
-from proofs_check.clustering import HEADLINE
-from proofs_check.experiment import ExperimentConfig, run_experiment
-from proofs_check.grokking import GrokkingConfig, run_grokking
 from proofs_check.harness import verify
-from proofs_check.report_files import EXPERIMENT_JSON, GROKKING_JSON, STUDENT_TEACHER_JSON, write_report
-from proofs_check.student_teacher import StudentTeacherConfig, run_student_teacher
+from proofs_check.presentation.report import EXPERIMENT_JSON, GROKKING_JSON, STUDENT_TEACHER_JSON, write_report
+from proofs_check.studies.clustering.user import HEADLINE
+from proofs_check.studies.digits import ExperimentConfig, run_experiment
+from proofs_check.studies.grokking import GrokkingConfig, run_grokking
+from proofs_check.studies.student_teacher import StudentTeacherConfig, run_student_teacher
 from theory.linear_mlp import LinearMLP
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -1,4 +1,4 @@
-"""The student-teacher experiment (proofs_check.student_teacher) on a tiny configuration: the teacher against its
+"""The student-teacher experiment (proofs_check.studies.student_teacher) on a tiny configuration: the teacher against its
 definition written with explicit loops, every student's fields and certificates, the errors against their
 definition, JSON round trip, and the CLI.
 
@@ -14,15 +14,15 @@ import json
 import numpy as np
 import pytest
 
-from proofs_check.cli import studies as cli_module
 from proofs_check import tolerances as tol
-from proofs_check.student_teacher import (StudentTeacherConfig, StudentTeacherResult, run_student_teacher,
-                                          teacher_outputs)
+from proofs_check.cli import studies as cli_module
+from proofs_check.studies.student_teacher import (StudentTeacherConfig, StudentTeacherResult, run_student_teacher,
+                                                  teacher_outputs)
+from tests.tolerances import ROUND_OFF
 from theory.convex_attention_fc import ConvexAttentionFC
 from theory.errors import InputError
 from theory.lifted import block_factors
 from theory.solvers import solve
-from tests.tolerances import ROUND_OFF
 
 TINY = StudentTeacherConfig(n_train=8, n_test=12, tokens=3, features=2, outputs=1, teacher_hidden=3, gates=2,
                             restarts=1, beta=0.01)
