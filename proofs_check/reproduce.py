@@ -2,7 +2,7 @@
 compare it with its recorded expected value.
 
 The claims live in proofs_check/measurements/claims.toml (shipped with the package), the single source the quoted
-numbers are checked against (tests/test_reproduce.py, through :func:`unquoted`: every claim's ``quoted`` text is in
+numbers are checked against (tests/proofs_check/test_reproduce.py, through :func:`unquoted`: every claim's ``quoted`` text is in
 its ``document``).  A claim is
 
     [[claim]]

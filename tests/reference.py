@@ -1,5 +1,5 @@
 """A second transcription of every network and every lifting, written the slow obvious way from the formulas of
-docs/theory.md §2-§8, for tests/test_reference_networks.py.
+docs/theory.md §2-§8, for tests/theory/test_reference_networks.py.
 
 Each theorem's network is transcribed here with explicit Python loops over samples i, heads j (and gates p) and
 tokens t, u, straight from its definition; the lifted map A_p is built entry by entry, A_p[(i, t, e), (row, col)],

@@ -21,7 +21,7 @@ from theory.losses import CROSS_ENTROPY, SQUARED, Loss
 SIMPLEX_TOL = 1e-9
 #: The largest entry of X, and of non-zero targets Y, must lie in this range.  The solvers and the restarts are scale
 #: free inside it (the lifted features of attention are cubic in X, up to 1e90 here, and squared norms 1e180 stay in
-#: float64); every witness was checked at its ends against the unscaled problem (tests/test_data.py).
+#: float64); every witness was checked at its ends against the unscaled problem (tests/theory/test_data.py).
 SCALE_RANGE = (1e-30, 1e30)
 
 

@@ -3,7 +3,7 @@ for every registered theorem on hypothesis-drawn instances (plain Gaussian and t
 tests/strategies.py: planted targets, duplicate tokens, rank-deficient X, scales 1e-3 .. 1e3).
 
 These catch a transcription error made consistently in a network and its program (which the lifting identity
-A(lift(w)) = forward(w) of tests/test_primal.py cannot see): the vectorised forward, program.predict(lift_weights(w)),
+A(lift(w)) = forward(w) of tests/theory/test_primal.py cannot see): the vectorised forward, program.predict(lift_weights(w)),
 the objective and the blocks' matrices must each equal the reference.
 
 Tolerance: ROUND_OFF = 1e-12 relative to the largest entry compared: the same float64 sums in another order

@@ -16,7 +16,7 @@ from proofs_check import reproduce
 from proofs_check.cli import main
 from theory.errors import InputError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 #: Claims whose quoted text is not (yet) in their document (none now); an id here must not be quoted there.
 PENDING: set[str] = set()

@@ -20,7 +20,7 @@ from threadpoolctl import threadpool_limits
 
 from proofs_check.environment import environment
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_environment_records_versions_blas_and_cpus():

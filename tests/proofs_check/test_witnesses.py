@@ -57,7 +57,7 @@ def test_recovery_inverts_the_lifting(name, data):
     exactly the lifted norm (lemma L1 with the SVD factors).  For a relaxation the lifting puts a head in the block of
     its own activation pattern, so the identity holds only when the recovered heads lie in their cones, which drawn
     instances rarely give (0 of 4 heads on relu-attention's default instance): it is asserted on the in-cone known
-    answers instead (tests/test_known_answers.py)."""
+    answers instead (tests/theory/test_known_answers.py)."""
     instance = data.draw(instances_for(name))
     X, Y, beta, seed = instance
     problem = bind(name, X, Y, beta, seed)
