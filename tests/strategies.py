@@ -14,8 +14,9 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 import theory
-from theory.lifted import beta_max
+from theory.lifted import Block, LiftedProgram, beta_max
 from theory.losses import CROSS_ENTROPY, Loss, SQUARED
+from theory.regularisers import FROBENIUS, NUCLEAR
 
 
 @st.composite
@@ -110,3 +111,12 @@ def structured_instances(draw, name: str):
     largest = beta_max(replace(planted.program, target=Y.reshape(-1)))
     assume(largest > 0)  # a planted network whose output is 0 (every ReLU or gate off): no target to fit
     return X, Y, float(10.0**log_beta * largest), seed
+
+
+def mixed_program(seed: int, rows: int = 20, frobenius: int = 2) -> LiftedProgram:
+    """A dense program with blocks of every kind the solvers treat differently: tall and wide nuclear blocks and
+    ``frobenius`` Frobenius blocks of one shape (no class structure), standard normal maps and targets, beta 0.5."""
+    rng = np.random.default_rng(seed)
+    shapes = [((5, 3), NUCLEAR), ((2, 6), NUCLEAR)] + [((3, 2), FROBENIUS)] * frobenius
+    blocks = tuple(Block(rng.standard_normal((rows, r * c)), (r, c), norm) for (r, c), norm in shapes)
+    return LiftedProgram(blocks, rng.standard_normal(rows), 0.5)

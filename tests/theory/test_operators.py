@@ -15,8 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests import reference
-from tests.strategies import bind, instances_for
-from tests.test_prox import _mixed_program
+from tests.strategies import bind, instances_for, mixed_program
 from tests.tolerances import ROUND_OFF, TWO_CERTIFIED
 import theory
 from theory.errors import InputError
@@ -163,7 +162,7 @@ def test_key_blocks_are_checked_for_the_rows_they_hold(monkeypatch):
 
 PROGRAMS = {"linear-attention": lambda: theory.get("linear-attention").default_instance(0).program,
             "gated-relu-attention": lambda: theory.get("gated-relu-attention").default_instance(1).program,
-            "mixed blocks": lambda: _mixed_program(0)}
+            "mixed blocks": lambda: mixed_program(0)}
 
 
 @pytest.mark.parametrize("name", PROGRAMS)

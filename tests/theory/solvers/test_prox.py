@@ -11,7 +11,6 @@ the same float64 expressions in another order, so it agrees with the serial one 
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -19,12 +18,12 @@ from hypothesis import assume, event, given
 from hypothesis import strategies as st
 
 from proofs_check.restarts import TheoremAtWidth, run_restarts
-from tests.strategies import bind, instances_for
+from tests.strategies import bind, instances_for, mixed_program
 from tests.tolerances import ROUND_OFF, WITNESS
 import theory
 from theory.base import Theorem
 from theory.errors import InputError, SolverFailure
-from theory.lifted import Block, LiftedProgram, certificate, certified_gap, compose, normalised, significant_components
+from theory.lifted import certificate, certified_gap, compose, normalised, significant_components
 from theory.losses import CROSS_ENTROPY, SQUARED
 from theory.operators import DenseMap, Stack
 from theory.regularisers import FROBENIUS, NUCLEAR
@@ -74,17 +73,9 @@ def test_fista_matches_cvxpy_on_default_data(name: str) -> None:
     _agree(theory.get(name).default_instance(0).program, "fista")
 
 
-def _mixed_program(seed: int) -> LiftedProgram:
-    """Blocks of every kind SSNAL groups differently: tall and wide nuclear, two Frobenius of one shape."""
-    rng = np.random.default_rng(seed)
-    n, shapes = 20, [((5, 3), NUCLEAR), ((2, 6), NUCLEAR), ((3, 2), FROBENIUS), ((3, 2), FROBENIUS)]
-    blocks = tuple(Block(rng.standard_normal((n, r * c)), (r, c), norm) for (r, c), norm in shapes)
-    return LiftedProgram(blocks, rng.standard_normal(n), 0.5)
-
-
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_ssnal_matches_cvxpy_on_mixed_blocks(seed: int) -> None:
-    _agree(_mixed_program(seed))
+    _agree(mixed_program(seed))
 
 
 @pytest.mark.parametrize("shape, norm", [((7, 4), NUCLEAR), ((4, 7), NUCLEAR), ((5, 3), FROBENIUS)])

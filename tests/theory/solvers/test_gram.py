@@ -3,7 +3,7 @@
 Tolerances: the Gram form has the objective and the certificate of the program in exact arithmetic; in float64 they
 agree to ROUND_OFF relative (sums of a few hundred terms, and orthogonal transformations of a few hundred rows, each
 with relative round-off ~1e-16).  A solve on the Gram form is certified on the program itself, so it is held to the
-same agreement with cvxpy as the output form (tests/test_prox.py: WITNESS, 30 times the sum of both accuracies).
+same agreement with cvxpy as the output form (tests/theory/solvers/test_prox.py: WITNESS, 30 times the sum of both accuracies).
 """
 
 from __future__ import annotations
@@ -11,23 +11,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.strategies import mixed_program
 from tests.tolerances import ROUND_OFF, WITNESS
 import theory
 from theory import solvers
-from theory.lifted import Block, LiftedProgram, certificate, certified_gap
+from theory.lifted import LiftedProgram, certificate, certified_gap
 from theory.losses import CROSS_ENTROPY
-from theory.regularisers import FROBENIUS, NUCLEAR
 from theory.solvers import gram as gram_module, solve
 
 NAMES = sorted(theory.REGISTRY)
-
-
-def _mixed_program(seed: int) -> LiftedProgram:
-    """Dense blocks of every kind (tall and wide nuclear, Frobenius): no class structure, class factor 1."""
-    rng = np.random.default_rng(seed)
-    n, shapes = 40, [((5, 3), NUCLEAR), ((2, 6), NUCLEAR), ((3, 2), FROBENIUS)]
-    blocks = tuple(Block(rng.standard_normal((n, r * c)), (r, c), norm) for (r, c), norm in shapes)
-    return LiftedProgram(blocks, rng.standard_normal(n), 0.5)
 
 
 def _attention_program(name: str, pooled_targets: bool, seed: int = 0) -> LiftedProgram:
@@ -38,7 +30,7 @@ def _attention_program(name: str, pooled_targets: bool, seed: int = 0) -> Lifted
     return theory.get(name).from_arrays({"X": rng.standard_normal((N, s, d)), "Y": Y}, 0.05, seed).program
 
 
-PROGRAMS = {"mixed dense blocks": lambda: _mixed_program(1),
+PROGRAMS = {"mixed dense blocks": lambda: mixed_program(1, rows=40, frobenius=1),
             "linear-attention": lambda: _attention_program("linear-attention", False),
             "linear-attention pooled": lambda: _attention_program("linear-attention", True),
             "gated-relu-attention": lambda: _attention_program("gated-relu-attention", False),
@@ -65,7 +57,7 @@ def test_the_attention_maps_are_class_separable_and_the_mixed_blocks_are_not() -
         dim = sum(b.shape[0] * b.shape[1] for b in program.blocks)
         assert gram_module.class_factor(program) == 3
         assert gram_module.gram_form(program).program.target.size == gram_module.gram_outputs(program) == dim + 9
-    assert gram_module.class_factor(_mixed_program(1)) == 1
+    assert gram_module.class_factor(mixed_program(1, rows=40, frobenius=1)) == 1
 
 
 def test_factor_rows_in_chunks_are_the_rows_of_the_map(monkeypatch) -> None:
