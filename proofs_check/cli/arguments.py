@@ -49,7 +49,7 @@ def loss_argument(sub: argparse.ArgumentParser) -> None:
 def solver_argument(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--solver", default="auto", help=f"one of {', '.join(SOLVERS)} (default auto: prox, on the "
                                                       "Gram form where it is smaller, for large programs, cvxpy "
-                                                      "below; the choice and its reason are in the report)")
+                                                      "below; theory.solvers)")
 
 
 def theorem_options(args: argparse.Namespace) -> dict[str, object]:
