@@ -18,7 +18,6 @@ names the weight arrays and their axes, and :meth:`Theorem.param_shapes` says ho
 
 from __future__ import annotations
 
-import copy
 from abc import ABC, abstractmethod
 from functools import cached_property
 from typing import ClassVar, Mapping
@@ -108,7 +107,8 @@ class Theorem(ABC):
         The lifted blocks depend on X only, so the rebound theorem shares them (:attr:`blocks`)."""
         if (beta is None) == (fraction is None):
             raise InputError("give exactly one of beta and fraction (of beta_max)")
-        other = copy.copy(self)
+        other = object.__new__(type(self))  # not copy.copy: __getstate__ drops the cached blocks, which are kept here
+        other.__dict__.update(self.__dict__)
         other.__dict__.pop("program", None)  # the cached program holds beta and the targets
         if Y is not None:
             other.Y = self.check_targets(np.reshape(Y, self.Y.shape))

@@ -223,3 +223,26 @@ def test_list_weights_names_every_array_of_every_theorem(cli):
         for key, axes in cls.weight_axes.items():
             assert f"{key} ({', '.join(axes)})" in line
     assert pc.weight_layout("convex-attention") == {"b": ("s", "m", "s"), "v": ("s", "m", "d"), "w": ("s", "m", "c")}
+
+
+def test_a_theorem_is_bound_once_and_rebound_without_rebuilding_its_blocks():
+    """rebind at a new beta, or at a fraction of beta_max, keeps the lifted blocks (they depend on X only) and gives
+    the beta asked for; the default beta is read without drawing data."""
+    bound = api.theorem("gated-relu-attention")
+    blocks = bound.blocks
+    half = bound.rebind(fraction=0.5)
+    assert half.blocks is blocks and half.beta == pytest.approx(0.5 * bound.beta_max, rel=1e-15)
+    assert half.program.beta == half.beta and bound.program.beta == bound.beta == type(bound).default_beta
+    other = bound.rebind(0.25, Y=2 * bound.Y)
+    assert other.blocks is blocks and other.beta_max == pytest.approx(2 * bound.beta_max, rel=1e-12)
+    assert api.theorem("gated-relu-attention", beta_fraction=0.5).beta == pytest.approx(half.beta, rel=1e-15)
+
+
+@pytest.mark.parametrize("binding, needle", [
+    ({"beta": 0.1, "beta_fraction": 0.5}, "not both"),
+    ({"beta_fraction": -1.0}, "beta"),
+    ({"beta_fraction": float("nan")}, "beta"),
+])
+def test_bad_binding_is_an_input_error(binding, needle):
+    with pytest.raises(InputError, match=needle):
+        api.theorem("linear-mlp", **binding)
