@@ -52,6 +52,7 @@ from proofs_check.restarts import RestartRun, TheoremAtWidth, run_restarts
 from theory.base import Theorem
 from theory.data import check_positive_int
 from theory.lifted import DualCertificate
+from theory.relu_attention_exact import ExactOptimum
 from theory.solvers import resolve
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
@@ -94,6 +95,7 @@ class Evidence:
     exact: bool  # theorem.exact: zero gap and recovery are claims, not observations
     restarts: dict[int, np.ndarray] | None = None
     narrow: float | None = None  # best objective with m* - 1 heads (None: m* = 0 or no restarts)
+    exact_program: ExactOptimum | None = None  # a relaxation's exact program, solved (verify(exact=True))
 
 
 def witnesses(e: Evidence) -> list[Check]:
@@ -114,6 +116,27 @@ def witnesses(e: Evidence) -> list[Check]:
                f"{cert.max_dual_norm_ratio:.10g}, (D(V*) - C*)/C* = {(cert.dual_objective - C) / scale:.1e}"),
         _structure_check(e.ranks, e.max_ranks, e.outputs),
         _width_check(e, scale),
+    ] + ([] if e.exact_program is None else _exact_checks(e, lowest))
+
+
+def _exact_checks(e: Evidence, lowest: float) -> list[Check]:
+    """The witnesses of a relaxation's exact program (docs/theory.md §4.3), relative to its scale: the recovered
+    ReLU network and the oracle's lower bound agree (zero gap for the network itself), no network found (restart or
+    the relaxation's recovered one) lies below that bound, and the relaxation's bound C* lies below it."""
+    x = e.exact_program
+    scale = max(abs(x.upper_bound), e.scale)
+    best = None if e.restarts is None else float(np.min(e.restarts[e.heads]))
+    return [
+        _check("exact_gap", x.gap, "<=", tol.EXACT_GAP,
+               f"ReLU network of {x.heads} heads {x.upper_bound:.12g} vs certified lower bound {x.lower_bound:.12g} "
+               f"(column generation, {x.rounds} rounds)"),
+        _check("exact_weak_duality", (lowest - x.lower_bound) / scale, ">=", -tol.ROUNDOFF,
+               "lowest of the restarts and the relaxation's recovered network minus the exact lower bound"),
+        _check("relaxation_below", (e.optimum - x.lower_bound) / scale, "<=", tol.EXACT_GAP,
+               "the relaxation's C* minus the exact lower bound (the relaxation drops the cone constraints)"),
+        _skipped("restarts_reach_exact", "convex only: no restarts", claim=False) if best is None else
+        _check("restarts_reach_exact", (best - x.upper_bound) / scale, "<=", tol.GAP,
+               f"best of {len(e.restarts[e.heads])} restarts at m={e.heads} minus the exact optimum", claim=False),
     ]
 
 
@@ -175,6 +198,9 @@ class Verification:
     saddle_escapes: dict[int, int] | None = None  # per width, the restarts' escapes from the strict saddle theta = 0
     checks: list[Check] = field(default_factory=list)
     extras: dict[str, object] = field(default_factory=dict)  # theorem.report_fields, merged into the JSON
+    #: The globally optimal network (not in the JSON): the exact program's ReLU network, or the network recovered from
+    #: Z* of an exact theorem; None for a relaxation judged without its exact program.
+    optimal_weights: list[np.ndarray] | None = None
 
     @property
     def passed(self) -> bool:
@@ -182,6 +208,7 @@ class Verification:
 
     def to_json(self) -> dict[str, object]:
         data = asdict(self)
+        data.pop("optimal_weights")
         if self.restart_values is not None:
             data["restart_values"] = {str(m): v for m, v in self.restart_values.items()}
             data["saddle_escapes"] = {str(m): n for m, n in self.saddle_escapes.items()}
@@ -193,30 +220,38 @@ class Verification:
 
 def verify(theorem: Theorem, *, heads: int | None = None, restarts: int = 20, seed: int = 0,
            solver: str = "auto", progress: Progress | None = None, batched: bool = False,
-           convex_only: bool = False, workers: int = 1) -> Verification:
+           convex_only: bool = False, workers: int = 1, exact: bool = False) -> Verification:
     """Solve the convex program, run the restarts and evaluate the witnesses (a)-(e).
 
     ``solver``: any name of theory.solvers.SOLVERS.  ``batched``: the restart engine's batched path (vectorised
     first phase, L-BFGS on the best few; the unpolished restarts' values are upper bounds, so fraction_at_rank
     counts only polished ones).  ``convex_only``: no restarts (module docstring).  ``workers``: the restarts' L-BFGS
-    runs on that many joblib workers (proofs_check.parallel; the same values as serially)."""
+    runs on that many joblib workers (proofs_check.parallel; the same values as serially).  ``exact``: also solve the theorem's exact program
+    (theory.base.Theorem.solve_exact; an InputError for a theorem without one) and judge it (:func:`_exact_checks`)."""
     restarts = check_positive_int(restarts, "restarts")
-    heads = theorem.heads_for_zero_gap() if heads is None else check_positive_int(heads, "heads")
+    asked = None if heads is None else check_positive_int(heads, "heads")
     say = progress or (lambda phase, done, total: None)
     program = theorem.program
     resolve(program, solver)  # fail on a bad or missing solver before any work is shown
 
+    if exact and theorem.exact_program is None:
+        theorem.solve_exact()  # raises the InputError that says why
     say("convex solve", 0, 1)
     optimum = find_optimum(theorem, solver)
     cert, reduced, factors = optimum.certificate, optimum.blocks, optimum.factors
     structure = theorem.structure(reduced)
     m_star, recovered, C, scale = optimum.heads, optimum.recovered_objective, optimum.convex_optimum, optimum.scale
+    if exact:
+        say("exact program", 0, 1)
+    exact_program = theorem.solve_exact() if exact else None
+    # the restarts get at least the heads of the exact program's network, so that they can reach its optimum
+    heads = asked or max(theorem.heads_for_zero_gap(), exact_program.heads if exact_program else 0)
 
     runs = {} if convex_only else _restart_runs(theorem, heads, m_star, restarts, seed, batched, say, workers)
     values = None if convex_only else {m: run.values for m, run in runs.items()}
     narrow = None if convex_only else _narrow_best(theorem, runs, m_star)
     evidence = Evidence(C, scale, cert, recovered, structure["ranks"], structure["max_rank"], program.target.size, m_star,
-                        heads, theorem.exact, values, narrow)
+                        heads, theorem.exact, values, narrow, exact_program)
     at_rank = runs.get(m_star)
     best = runs[heads].best if runs else None
     return Verification(
@@ -230,8 +265,24 @@ def verify(theorem: Theorem, *, heads: int | None = None, restarts: int = 20, se
         restart_values=None if convex_only else {m: run.values.tolist() for m, run in sorted(runs.items())},
         seconds={"convex": optimum.seconds, **{f"restarts_m{m}": run.seconds for m, run in runs.items()}},
         saddle_escapes=None if convex_only else {m: int(run.escapes.sum()) for m, run in sorted(runs.items())},
-        checks=witnesses(evidence), extras=theorem.report_fields(reduced, factors),
+        checks=witnesses(evidence),
+        extras={**theorem.report_fields(reduced, factors),
+                **({} if exact_program is None else {"exact": exact_summary(exact_program, C, best)})},
+        optimal_weights=[exact_program.W1, exact_program.W2] if exact_program is not None else
+        optimum.weight_list if theorem.exact else None,
     )
+
+
+def exact_summary(x: ExactOptimum, relaxation: float, best_restart: float | None) -> dict[str, object]:
+    """The exact program's numbers for the report: the bounds, the gap, and where the relaxation's distance to the
+    restarts goes: relaxation gap (exact optimum - relaxation C*) and restart gap (best restart - exact optimum),
+    both relative to the exact optimum."""
+    scale = max(abs(x.upper_bound), np.finfo(float).tiny)
+    return {"lower_bound": x.lower_bound, "upper_bound": x.upper_bound, "exact_gap": x.gap,
+            "relaxation_bound": relaxation, "relaxation_gap": (x.upper_bound - relaxation) / scale,
+            "restart_gap": None if best_restart is None else (best_restart - x.upper_bound) / scale,
+            "heads": x.heads, "rounds": x.rounds, "units": x.atoms, "faces": x.faces,
+            "dual_norm_ratio": x.dual_norm_ratio, "seconds": {k: round(v, 3) for k, v in x.seconds.items()}}
 
 
 def _restart_runs(theorem: Theorem, heads: int, m_star: int, restarts: int, seed: int, batched: bool,

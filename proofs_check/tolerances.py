@@ -28,3 +28,9 @@ DUAL = 1e-6
 #: Width necessity: with m* - 1 heads the best restart must stay at least this far above C*: ten times GAP, so
 #: that "above" is never confused with the zero gap that the witness (b) accepts.
 NARROW = 10 * GAP
+
+#: Exact program of a relaxation (relu-attention, docs/theory.md §4.3): the ReLU network found by column generation
+#: and the oracle's certified lower bound agree within this.  Column generation stops at 1e-8
+#: (theory.relu_attention_exact.EXACT_TOL) and reached at most 3.5e-7 on the drawn instances of docs/theory.md §4.3
+#: when it ran out of rounds; the gaps it is meant to tell apart (relaxation, restarts) are above 1e-3.
+EXACT_GAP = 1e-6

@@ -55,6 +55,9 @@ class Theorem(ABC):
     #: False for a relaxation whose optimum is only a lower bound (relu-attention): zero gap and recovery are then
     #: measured and reported as observations, and only weak duality, the certificate and structure are claimed.
     exact: ClassVar[bool] = True
+    #: For a relaxation with a separate exact program (relu-attention: docs/theory.md §4.3), where it is stated; such a
+    #: theorem answers :meth:`solve_exact`.  None for the others (exact theorems need none).
+    exact_program: ClassVar[str | None] = None
     #: The trained weight arrays of the network, name -> axes, in the order theta packs them: the one declaration
     #: that param_shapes, decay_mask and the weights files of `proofs-check certify` (proofs_check.weights) read.
     #: Axis letters: m heads (or units), P gates, s tokens, d features, c outputs.
@@ -308,6 +311,11 @@ class Theorem(ABC):
         """theta and m of the network recovered from a convex solution's factors (m = m* by default)."""
         m = self.heads_needed(factors) if m is None else m
         return self.pack(self.weights_from_factors(factors, m)), m
+
+    def solve_exact(self):
+        """The certified optimum of the exact program (:attr:`exact_program`); InputError when there is none."""
+        what = "its program is exact already" if self.exact else "no exact program is implemented for it"
+        raise InputError(f"{self.name} has no separate exact program ({what}); --exact applies to relu-attention")
 
     def report_fields(self, blocks: list[np.ndarray], factors: Factors) -> dict[str, object]:
         """Theorem-specific top-level fields of the JSON report (e.g. active tokens, patterns); none by default."""

@@ -166,6 +166,8 @@ def component_outputs(block: Block, P: np.ndarray, Q: np.ndarray) -> np.ndarray:
     Frobenius block are laid out as vec Z_p (theory.regularisers), so their products are reshaped to the block."""
     if (P.shape[0], Q.shape[0]) == block.shape:
         return block.operator.outer(P, Q)
+    if not P.shape[1] * Q.shape[1]:  # a block whose components were all dropped: no atoms to reshape
+        return np.zeros((block.operator.outputs, P.shape[1], Q.shape[1]))
     atoms = np.einsum("ai,bj->ijab", P, Q).reshape(P.shape[1], Q.shape[1], *block.shape)
     return np.moveaxis(block.operator.apply(atoms), -1, 0)
 

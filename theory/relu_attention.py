@@ -31,6 +31,8 @@ from theory.errors import InputError
 from theory.gates import masked_grams
 from theory.lifted import Block
 from theory.attention_heads import attention_block, heads_from_pairs, lift_heads
+from theory.cone_oracle import ConeOracle
+from theory.relu_attention_exact import ExactOptimum, solve_exact
 
 
 class ReLUAttention(Theorem):
@@ -42,6 +44,7 @@ class ReLUAttention(Theorem):
     weight_axes = {"W1": ("m", "d", "d"), "W2": ("m", "d", "c")}
     matrix_free = True
 
+    exact_program = "docs/theory.md §4.3: heads as atoms on the sphere, the exact dual norm by the faces of the arrangement"
     default_shapes = ((3, 2, 2), (3, 2, 1))  # X, Y of the default instance, standard normal
     default_beta = 0.1
 
@@ -49,6 +52,21 @@ class ReLUAttention(Theorem):
     def patterns(self) -> np.ndarray:
         """Every realisable pattern, shape (P, N s s) (True where the logit is >= 0)."""
         return enumerate_patterns(self.X)
+
+    @cached_property
+    def cone_oracle(self) -> ConeOracle:
+        """The exact dual norm of the exact program (theory.cone_oracle), on this theorem's patterns."""
+        return ConeOracle(self.X, self.patterns)
+
+    def __getstate__(self) -> dict:
+        """Without the oracle's faces either (rebuilt on demand, like the program)."""
+        state = super().__getstate__()
+        state.pop("cone_oracle", None)
+        return state
+
+    def solve_exact(self) -> ExactOptimum:
+        """The certified ReLU optimum of the exact program (theory.relu_attention_exact, docs/theory.md §4.3)."""
+        return solve_exact(self, oracle=self.cone_oracle)
 
     @cached_property
     def masks(self) -> np.ndarray:

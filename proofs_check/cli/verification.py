@@ -14,7 +14,8 @@ from proofs_check.parallel import backend
 from proofs_check.presentation.progress import Progress
 from proofs_check.presentation.report import DEFAULT_DIR as DEFAULT_REPORT_DIR, write_report
 from proofs_check.presentation.text import certification_lines, format_table, verification_lines
-from proofs_check.weights import layout
+from proofs_check.weights import layout, save_weights
+from theory.errors import InputError
 import theory
 
 
@@ -58,6 +59,12 @@ def _verification_arguments(name: str):
             sub.add_argument("--data", required=True, type=Path, help=".npz with X (N, s, d) and Y (N, s, c)")
             sub.add_argument("--beta", type=float, default=None, help="weight decay (default: the theorem's)")
             sub.add_argument("--heads", type=count("heads"), default=None, help="width for the zero-gap witness")
+            sub.add_argument("--exact", action="store_true",
+                             help="relu-attention: also solve its exact program and certify the ReLU network itself "
+                                  "(docs/theory.md §4.3; run does this on the default instance)")
+            sub.add_argument("--save-optimum", type=Path, default=None, metavar="OUT.npz",
+                             help="write the globally optimal network: the recovered one of an exact theorem, the "
+                                  "exact program's for relu-attention --exact (W1 (m, d, d), W2 (m, d, c))")
         sub.add_argument("--restarts", type=count("restarts"), default=20, help="restarts per width (default 20)")
         sub.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of data and restarts (default 0)")
         solver_argument(sub)
@@ -73,10 +80,11 @@ def _verification_arguments(name: str):
 
 
 def _verify_and_show(theorem: theory.Theorem, args: argparse.Namespace, workers: int,
-                     heads: int | None = None) -> Verification:
+                     heads: int | None = None, exact: bool = False) -> Verification:
     with Progress(theorem.name) as progress:
         return verify(theorem, heads=heads, restarts=args.restarts, seed=args.seed, solver=args.solver,
-                      progress=progress, batched=args.batched, convex_only=args.convex_only, workers=workers)
+                      progress=progress, batched=args.batched, convex_only=args.convex_only, workers=workers,
+                      exact=exact)
 
 
 def _command_run(args: argparse.Namespace, workers: int) -> list[Verification]:
@@ -89,7 +97,8 @@ def _command_run(args: argparse.Namespace, workers: int) -> list[Verification]:
     results = []
     for cls in classes:
         bound = api.theorem(cls.name, seed=args.seed, loss=args.loss, gates=args.gates)
-        results.append(_verify_and_show(bound, args, workers))
+        # a relaxation with an exact program is judged by it on its default instance (it fits the oracle)
+        results.append(_verify_and_show(bound, args, workers, exact=cls.exact_program is not None))
         print(verification_lines(results[-1]))
     print(format_table(results))
     return results
@@ -97,9 +106,15 @@ def _command_run(args: argparse.Namespace, workers: int) -> list[Verification]:
 
 def _command_verify(args: argparse.Namespace, workers: int) -> list[Verification]:
     theorem = api.theorem(args.theorem, args.data, beta=args.beta, seed=args.seed, loss=args.loss, gates=args.gates)
-    result = _verify_and_show(theorem, args, workers, heads=args.heads)
+    if args.save_optimum is not None and not (theorem.exact or args.exact):
+        raise InputError(f"--save-optimum: {theorem.name}'s program is a relaxation, its recovered network is not an "
+                         f"optimum; add --exact")
+    result = _verify_and_show(theorem, args, workers, heads=args.heads, exact=args.exact)
     print(verification_lines(result))
     print(format_table([result]))
+    if args.save_optimum is not None:
+        written = save_weights(dict(zip(theorem.weight_axes, result.optimal_weights)), args.save_optimum)
+        print(f"optimum written: {written}")
     return [result]
 
 
