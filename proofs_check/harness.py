@@ -120,7 +120,7 @@ def witnesses(e: Evidence) -> list[Check]:
 
 
 def _exact_checks(e: Evidence, lowest: float) -> list[Check]:
-    """The witnesses of a relaxation's exact program (docs/theory.md §4.3), relative to its scale: the recovered
+    """The witnesses of a relaxation's exact program (docs/theory.md §4.4), relative to its scale: the recovered
     ReLU network and the oracle's lower bound agree (zero gap for the network itself), no network found (restart or
     the relaxation's recovered one) lies below that bound, and the relaxation's bound C* lies below it."""
     x = e.exact_program

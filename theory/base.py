@@ -55,7 +55,7 @@ class Theorem(ABC):
     #: False for a relaxation whose optimum is only a lower bound (relu-attention): zero gap and recovery are then
     #: measured and reported as observations, and only weak duality, the certificate and structure are claimed.
     exact: ClassVar[bool] = True
-    #: For a relaxation with a separate exact program (relu-attention: docs/theory.md §4.3), where it is stated; such a
+    #: For a relaxation with a separate exact program (relu-attention: docs/theory.md §4.4), where it is stated; such a
     #: theorem answers :meth:`solve_exact`.  None for the others (exact theorems need none).
     exact_program: ClassVar[str | None] = None
     #: The trained weight arrays of the network, name -> axes, in the order theta packs them: the one declaration

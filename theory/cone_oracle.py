@@ -1,9 +1,9 @@
-"""The exact dual norm of ReLU attention, by enumeration of the faces of the logit arrangement (docs/theory.md §4.3).
+"""The exact dual norm of ReLU attention, by enumeration of the faces of the logit arrangement (docs/theory.md §4.4).
 
 A ReLU head (W1, W2) with u = vec_r(W1) writes <f, G> = sum_j relu(a_j^T u) <W2, x_{u_j} G_{t_j}^T> against a
 direction G (N, s, c) of the outputs, with a_j = vec_r(x_{i,t} x_{i,t'}^T) the logit vectors of
 theory.arrangements and b_j = vec_r(x_{i,t'} G_{i,t}^T) in R^{dc}, j = (i, t, t').  So the dual constraint of the
-exact program of ReLU attention (docs/theory.md §4.3) is
+exact program of ReLU attention (docs/theory.md §4.4) is
 
     rho(G) = max_{|u| = 1} |B^T relu(A u)|  <=  beta,                                                       (O)
 

@@ -44,7 +44,7 @@ class ReLUAttention(Theorem):
     weight_axes = {"W1": ("m", "d", "d"), "W2": ("m", "d", "c")}
     matrix_free = True
 
-    exact_program = "docs/theory.md §4.3: heads as atoms on the sphere, the exact dual norm by the faces of the arrangement"
+    exact_program = "docs/theory.md §4.4: heads as atoms on the sphere, the exact dual norm by the faces of the arrangement"
     default_shapes = ((3, 2, 2), (3, 2, 1))  # X, Y of the default instance, standard normal
     default_beta = 0.1
 
@@ -65,7 +65,7 @@ class ReLUAttention(Theorem):
         return state
 
     def solve_exact(self) -> ExactOptimum:
-        """The certified ReLU optimum of the exact program (theory.relu_attention_exact, docs/theory.md §4.3)."""
+        """The certified ReLU optimum of the exact program (theory.relu_attention_exact, docs/theory.md §4.4)."""
         return solve_exact(self, oracle=self.cone_oracle)
 
     @cached_property

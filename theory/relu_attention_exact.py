@@ -1,4 +1,4 @@
-"""The exact program of `relu-attention` (docs/theory.md §4.3): heads as atoms on the unit sphere, solved by column
+"""The exact program of `relu-attention` (docs/theory.md §4.4): heads as atoms on the unit sphere, solved by column
 generation with the exact dual-norm oracle of theory.cone_oracle, certified for the ReLU network itself.
 
 A ReLU head with u = vec_r(W1) / |W1| computes h_u(w) = relu(X U X^T) X w for W2 = |W1| w (U the d x d matrix of u),
@@ -122,7 +122,7 @@ def face_of(oracle: ConeOracle, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _face_program(theorem, oracle: ConeOracle, W1: np.ndarray, W2: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray] | None:
     """The network's heads grouped by their faces, each face's heads re-solved as a nuclear-norm block on the span
-    of the face with the face's mask (docs/theory.md §4.3, "the face program"): where the optimum's heads lie in
+    of the face with the face's mask (docs/theory.md §4.4, "the face program"): where the optimum's heads lie in
     the relative interiors of their faces, the cone constraints are inactive there, and this convex program is the
     exact one locally, solved to the solvers' accuracy instead of by L-BFGS on a function with kinks at the
     optimum.  None when a recovered head leaves the closure of its face (the program was not the exact one)."""

@@ -61,7 +61,7 @@ def _verification_arguments(name: str):
             sub.add_argument("--heads", type=count("heads"), default=None, help="width for the zero-gap witness")
             sub.add_argument("--exact", action="store_true",
                              help="relu-attention: also solve its exact program and certify the ReLU network itself "
-                                  "(docs/theory.md §4.3; run does this on the default instance)")
+                                  "(docs/theory.md §4.4; run does this on the default instance)")
             sub.add_argument("--save-optimum", type=Path, default=None, metavar="OUT.npz",
                              help="write the globally optimal network: the recovered one of an exact theorem, the "
                                   "exact program's for relu-attention --exact (W1 (m, d, d), W2 (m, d, c))")
