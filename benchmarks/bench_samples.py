@@ -32,6 +32,7 @@ import time
 
 import numpy as np
 
+from benchmarks.summary import finish
 import theory
 from theory.lifted import LiftedProgram
 from theory.losses import get_loss
@@ -152,13 +153,7 @@ def main() -> None:
                 given_up[family, solver + " N"] = sizes[0]
         results.append(result)
         print(json.dumps(result), flush=True)
-    with open("/proc/loadavg") as load:
-        load_average = load.read().split()[:3]
-    print(f"seed {args.seed}, beta {BETA}, peers capped at {args.cap:.0f} s; load average {load_average}")
-    print_table(results)
-    if args.json is not None:
-        with open(args.json, "w") as out:
-            json.dump(results, out, indent=2)
+    finish(results, f"seed {args.seed}, beta {BETA}, peers capped at {args.cap:.0f} s", print_table, args.json)
 
 
 if __name__ == "__main__":

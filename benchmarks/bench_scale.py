@@ -24,6 +24,7 @@ import time
 
 import numpy as np
 
+from benchmarks.summary import finish
 import theory
 from theory.memory import dense_map_bytes, matrix_free_bytes
 from theory.solvers import solve
@@ -110,13 +111,7 @@ def main() -> None:
     for row in args.rows:
         results.append(measure(row, args.seed, args.cap))
         print(json.dumps(results[-1]), flush=True)
-    with open("/proc/loadavg") as load:
-        load_average = load.read().split()[:3]
-    print(f"seed {args.seed}, beta {BETA}, solver prox, cap {args.cap:.0f} s; load average {load_average}")
-    print_table(results)
-    if args.json is not None:
-        with open(args.json, "w") as out:
-            json.dump(results, out, indent=2)
+    finish(results, f"seed {args.seed}, beta {BETA}, solver prox, cap {args.cap:.0f} s", print_table, args.json)
 
 
 if __name__ == "__main__":
