@@ -168,3 +168,19 @@ def test_bad_blas_thread_setting_is_one_line(cli, monkeypatch):
     monkeypatch.setenv("PROOFS_CHECK_BLAS_THREADS", "many")
     line = cli.error("verify", "linear-mlp", "--data", _data(cli), "--convex-only")
     assert "PROOFS_CHECK_BLAS_THREADS" in line
+
+
+def test_exact_program_from_the_command_line(cli):
+    """verify relu-attention --exact judges the exact program and writes its network; --exact on a theorem without
+    an exact program, and --save-optimum of a relaxation without --exact, are one-line errors (exit 2)."""
+    rng = np.random.default_rng([3, 31])
+    data = cli.npz(X=rng.standard_normal((2, 2, 2)), Y=rng.standard_normal((2, 2, 1)))
+    saved = cli.path("optimum.npz")
+    result = cli.run("verify", "relu-attention", "--data", data, "--exact", "--restarts", "2", "--no-report",
+                     "--save-optimum", saved, json=True)
+    assert result.code == 0 and result.json["checks"]["exact_gap"]["passed"]
+    assert result.json["exact"]["exact_gap"] <= 1e-6
+    with np.load(saved) as arrays:
+        assert arrays["W1"].shape == (result.json["exact"]["heads"], 2, 2)
+    assert "no separate exact program" in cli.error("verify", "linear-attention", "--data", data, "--exact")
+    assert "add --exact" in cli.error("verify", "relu-attention", "--data", data, "--save-optimum", saved)
