@@ -46,7 +46,15 @@ def _constraint_columns(program: LiftedProgram, parts: Components) -> tuple[np.n
                 change = root[a] * root[b] * (outputs[:, a, b] + (outputs[:, b, a] if a != b else 0.0))
                 columns.append(np.append(change, sigma[a] if a == b else 0.0))
                 index.append((p, a, b))
-    return np.array(columns).T, index
+    K = np.array(columns).T
+    # scale-free: the prediction rows (of the size of A(Z)) and the trace row (of the size of sigma) can differ by
+    # many decades (features over twelve decades: 1e-11 against 10), and NULL_TOL relative to the largest singular
+    # value would then count every prediction constraint as null; each part is normalised to unit norm (the same
+    # null space in exact arithmetic)
+    for rows in (slice(0, -1), slice(-1, None)):
+        norm = np.linalg.norm(K[rows])
+        K[rows] /= norm if norm > 0 else 1.0
+    return K, index
 
 
 def _step(parts: Components, direction: np.ndarray, index: list[tuple[int, int, int]]) -> Components:
