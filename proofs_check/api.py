@@ -83,12 +83,14 @@ def _bound(name: str | Theorem, data: Data, **binding: object) -> Theorem:
 
 def verify(name: str | Theorem, data: Data = None, *, beta: float | None = None, seed: int = 0,
            loss: str | None = None, gates: int | None = None, heads: int | None = None, restarts: int = 20,
-           solver: str = "auto", batched: bool = False, convex_only: bool = False, workers: int = 1) -> Verification:
+           solver: str = "auto", batched: bool = False, convex_only: bool = False, workers: int = 1,
+           exact: bool = False) -> Verification:
     """Verify a theorem on data (proofs_check.harness.verify): the record of ``proofs-check verify --json``.
-    ``workers``: the restarts on that many local processes (proofs_check.parallel; the same values as serially)."""
+    ``workers``: the restarts on that many local processes (proofs_check.parallel; the same values as serially).
+    ``exact``: also solve the theorem's exact program and certify its network (``--exact``; relu-attention)."""
     bound = _bound(name, data, beta=beta, seed=seed, loss=loss, gates=gates)
     return _verify(bound, heads=heads, restarts=restarts, seed=seed, solver=solver, batched=batched,
-                   convex_only=convex_only, workers=check_workers(workers))
+                   convex_only=convex_only, workers=check_workers(workers), exact=exact)
 
 
 def solve(name: str | Theorem, data: Data = None, *, beta: float | None = None, seed: int = 0,

@@ -17,14 +17,15 @@ from proofs_check.parallel import backend
 from proofs_check.presentation.plots import plot_path
 from proofs_check.presentation.progress import Progress
 from proofs_check.presentation.report import (DEFAULT_DIR as DEFAULT_REPORT_DIR, EXPERIMENT_JSON, GROKKING_JSON,
-                                              STUDENT_TEACHER_JSON, experiment_plot, grokking_plots,
+                                              RELU_EXACT_JSON, STUDENT_TEACHER_JSON, experiment_plot, grokking_plots,
                                               student_teacher_curves, student_teacher_plot)
 from proofs_check.presentation.text import (format_comparison, format_errata, format_experiment, format_grokking,
-                                            format_path, format_student_teacher)
+                                            format_path, format_relu_exact, format_student_teacher)
 from proofs_check.studies.compare import compare, default_arrays, rows_json
 from proofs_check.studies.digits import ExperimentConfig, run_experiment
 from proofs_check.studies.grokking import GrokkingConfig, run_grokking
 from proofs_check.studies.path import POINTS, path_json, regularisation_path
+from proofs_check.studies.relu_exact import TARGETS, ReluExactConfig, run_relu_exact
 from proofs_check.studies.student_teacher import StudentTeacherConfig, run_student_teacher
 from theory.solvers import SOLVERS
 
@@ -161,23 +162,31 @@ def _command_reproduce(args: argparse.Namespace) -> int:
 
 
 #: The experiments, and the options each takes besides --seed, --report and --json (attribute names).
-EXPERIMENT_OPTIONS = {"digits": ("n_train", "n_test", "features", "beta", "losses", "solver"),
+EXPERIMENT_OPTIONS = {"digits": ("n_train", "n_test", "features", "betas", "losses", "solver"),
                       "grokking": ("modulus", "train_fraction", "steps", "losses"),
-                      "student-teacher": ("restarts", "solver")}
+                      "student-teacher": ("restarts", "solver"),
+                      "relu-exact": ("betas", "targets", "restarts")}
+#: The experiments that take several seeds (one run, or one instance per target and beta, each).
+MANY_SEEDS = ("grokking", "relu-exact")
 
 
 def _experiment_arguments(sub: argparse.ArgumentParser) -> None:
-    """`proofs-check experiment [NAME]`: the digits transfer experiment (default), grokking or student-teacher.
-    Options default to None so that an option of another experiment can be refused (_command_experiment)."""
+    """`proofs-check experiment [NAME]`: the digits transfer experiment (default), grokking, student-teacher or
+    relu-exact.  Options default to None so that an option of another experiment can be refused
+    (_command_experiment)."""
     sub.add_argument("name", nargs="?", choices=tuple(EXPERIMENT_OPTIONS), default="digits",
                      help="which experiment (default digits)")
-    digits, grokking, teacher = ExperimentConfig(), GrokkingConfig(), StudentTeacherConfig()
+    digits, grokking, teacher, relu = ExperimentConfig(), GrokkingConfig(), StudentTeacherConfig(), ReluExactConfig()
     for flag, kind, help_text in (("--n-train", count("n-train"), "training images"),
                                   ("--n-test", count("n-test"), "test images"),
-                                  ("--features", count("features"), "backbone features d per token"),
-                                  ("--beta", float, "weight decay of every head")):
+                                  ("--features", count("features"), "backbone features d per token")):
         dest = flag[2:].replace("-", "_")
         sub.add_argument(flag, type=kind, default=None, help=f"digits: {help_text} (default {getattr(digits, dest)})")
+    sub.add_argument("--beta", type=float, nargs="+", default=None, dest="betas", metavar="B",
+                     help=f"digits: the weight decay of every head (one; default {digits.beta}); relu-exact: the "
+                          f"betas of the instances (default {' '.join(f'{b:g}' for b in relu.betas)})")
+    sub.add_argument("--target", action="append", default=None, dest="targets", choices=tuple(TARGETS),
+                     help=f"relu-exact: a kind of targets (repeatable; default all: {', '.join(TARGETS)})")
     sub.add_argument("--loss", action="append", default=None, dest="losses",
                      help=f"digits: a loss to fit the heads with (repeatable; default: {' and '.join(digits.losses)}); "
                           f"grokking: the loss of both models (default {grokking.loss})")
@@ -187,9 +196,11 @@ def _experiment_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--steps", type=count("steps"), default=None,
                      help=f"grokking: AdamW steps of the transformer (default {grokking.steps})")
     sub.add_argument("--restarts", type=count("restarts"), default=None,
-                     help=f"student-teacher: restarts of softmax attention (default {teacher.restarts})")
+                     help=f"student-teacher: restarts of softmax attention (default {teacher.restarts}); "
+                          f"relu-exact: restarts per instance at the exact network's width (default {relu.restarts})")
     sub.add_argument("--seed", type=int, nargs="+", default=None, metavar="S",
-                     help="seed of every random draw (default 0); grokking takes several, one run each")
+                     help="seed of every random draw (default 0); grokking takes several, one run each; relu-exact "
+                          f"several, one instance each (default {' '.join(map(str, relu.seeds))})")
     sub.add_argument("--solver", default=None, help=f"digits and student-teacher: one of {', '.join(SOLVERS)} "
                                                     "(default auto; grokking records FISTA's iterates)")
     sub.add_argument("--report", type=Path, nargs="?", const=DEFAULT_REPORT_DIR, default=None, metavar="DIR",
@@ -200,7 +211,7 @@ def _experiment_arguments(sub: argparse.ArgumentParser) -> None:
 def _given(args: argparse.Namespace, name: str) -> dict[str, object]:
     """The options of experiment ``name`` that were given on the command line, as config fields."""
     given = {option: getattr(args, option) for option in EXPERIMENT_OPTIONS[name] if getattr(args, option) is not None}
-    return {**given, "losses": tuple(given["losses"])} if "losses" in given else given
+    return {key: tuple(value) if isinstance(value, list) else value for key, value in given.items()}
 
 
 def _command_experiment(args: argparse.Namespace) -> int:
@@ -209,10 +220,11 @@ def _command_experiment(args: argparse.Namespace) -> int:
     if foreign:
         flags = ", ".join("--" + option.replace("_", "-") for option in foreign)
         raise UsageError(f"experiment {args.name} takes no option {flags}")
-    seeds = args.seed or [DEFAULT_SEED]
-    if args.name != "grokking" and len(seeds) > 1:
+    seeds = args.seed or ([] if args.name == "relu-exact" else [DEFAULT_SEED])
+    if args.name not in MANY_SEEDS and len(seeds) > 1:
         raise UsageError(f"experiment {args.name} takes one --seed")
-    run = {"digits": _command_digits, "grokking": _command_grokking, "student-teacher": _command_student_teacher}
+    run = {"digits": _command_digits, "grokking": _command_grokking, "student-teacher": _command_student_teacher,
+           "relu-exact": _command_relu_exact}
     return run[args.name](args, seeds)
 
 
@@ -228,7 +240,12 @@ def _write_experiment(args: argparse.Namespace, payload: dict, file_name: str, p
 
 
 def _command_digits(args: argparse.Namespace, seeds: list[int]) -> int:
-    config = ExperimentConfig(**_given(args, "digits"), seed=seeds[0])
+    given = _given(args, "digits")
+    if "betas" in given:
+        if len(given["betas"]) != 1:
+            raise UsageError("experiment digits takes one --beta")
+        given["beta"] = given.pop("betas")[0]
+    config = ExperimentConfig(**given, seed=seeds[0])
     with Progress("experiment") as progress:
         result = run_experiment(config, progress=progress)
     print(format_experiment(result))
@@ -263,11 +280,20 @@ def _command_student_teacher(args: argparse.Namespace, seeds: list[int]) -> int:
     return 0
 
 
+def _command_relu_exact(args: argparse.Namespace, seeds: list[int]) -> int:
+    config = ReluExactConfig(**_given(args, "relu-exact"), **({"seeds": tuple(seeds)} if seeds else {}))
+    with Progress("relu-exact") as progress:
+        result = run_relu_exact(config, progress=progress)
+    print(format_relu_exact(result))
+    _write_experiment(args, result.to_json(), RELU_EXACT_JSON, lambda directory: "no plots")
+    return 0
+
+
 #: name -> (help, add the arguments, run): the table proofs_check.cli builds its parser from.
 COMMANDS = {
     "reproduce": ("re-derive every number the README and docs/ quote and compare",
                   _reproduce_arguments, _command_reproduce),
-    "experiment": ("an experiment: digits (default), grokking or student-teacher",
+    "experiment": ("an experiment: digits (default), grokking, student-teacher or relu-exact",
                    _experiment_arguments, _command_experiment),
     "path": ("the convex program over a log grid of beta: what is active, the fit",
              _path_arguments, _command_path),

@@ -45,6 +45,8 @@ DEFAULT_DIR = Path("reports")
 EXPERIMENT_JSON = "experiment.json"
 GROKKING_JSON = "grokking.json"
 STUDENT_TEACHER_JSON = "student_teacher.json"
+RELU_EXACT_JSON = "relu_exact.json"
+
 
 def _theorem_section(result: Verification, directory: Path) -> tuple[list[str], dict[str, str]]:
     name = result.theorem

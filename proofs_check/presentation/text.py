@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from proofs_check import api
+from proofs_check import tolerances as tol
 from proofs_check.harness import Verification
 from proofs_check.studies.clustering.atlas import COMPARED, MARGIN
 from proofs_check.studies.clustering.scores import NULL_QUANTILE
@@ -16,6 +17,7 @@ from proofs_check.studies.digits import ExperimentResult
 from proofs_check.studies.errata import Erratum
 from proofs_check.studies.grokking import GrokkingResult, _step
 from proofs_check.studies.path import PathPoint
+from proofs_check.studies.relu_exact import ReluExactResult
 from proofs_check.studies.student_teacher import REACHED, StudentTeacherResult
 from theory.base import Theorem
 
@@ -229,6 +231,36 @@ def format_student_teacher(result: StudentTeacherResult) -> str:
     table = caption + "\n" + text_table(header, rows)
     return table + ("\nobjective against passes over the data (one pass: one objective and gradient evaluation, or one "
                     "FISTA iteration):\n" + "\n".join(curves) if curves else "")
+
+
+def format_relu_exact(result: ReluExactResult) -> str:
+    """One row per (target, beta), aggregated over the seeds; ranges are min-max over the seeds."""
+    c = result.config
+
+    def span(values: list[float], fmt: str) -> str:
+        lo, hi = min(values), max(values)
+        return format(lo, fmt) if lo == hi else f"{lo:{fmt}}-{hi:{fmt}}"
+
+    header = ("target", "beta", "closed", "largest gap", "heads", "relaxation gap", "restart gap", "below LB",
+              "seconds")
+    rows = []
+    for target in c.targets:
+        for beta in c.betas:
+            group = [r for r in result.instances if r.target == target and r.beta == beta]
+            if not group:
+                continue
+            exact = [r.exact for r in group]
+            rows.append((target, f"{beta:g}", f"{sum(r.closed for r in group)}/{len(group)}",
+                         f"{max(e['exact_gap'] for e in exact):.1e}", span([e["heads"] for e in exact], "d"),
+                         span([e["relaxation_gap"] for e in exact], ".3f"),
+                         f"{max(e['restart_gap'] for e in exact):.1e}", str(sum(r.below_bound for r in group)),
+                         f"{sum(r.seconds for r in group):.1f}"))
+    total = result.summary()["all"]
+    caption = (f"relu-attention, exact program on drawn tiny instances (N 2, s 2, d 2): seeds "
+               f"{', '.join(map(str, c.seeds))}; {c.restarts} restarts at the exact width; gaps relative")
+    footer = (f"closed {total['closed']}/{total['instances']} (exact gap <= {tol.EXACT_GAP:g}), largest gap "
+              f"{total['largest_gap']:.1e}, restarts below the certified lower bound: {total['below_bound']}")
+    return caption + "\n" + text_table(header, rows) + "\n" + footer
 
 
 def certification_lines(result: api.Certification) -> str:
