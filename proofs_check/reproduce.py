@@ -142,16 +142,54 @@ def select(claims: list[Claim], quick: bool, only: list[str] | None = None) -> l
 # ---- measurements: each returns a JSON-like record; a claim's quantity is a dotted path into it ------------------
 
 def _verification(theorem: str, seed: int = 0, beta: float | None = None, convex_only: bool = False,
-                  restarts: int = 20, loss: str | None = None) -> dict:
-    """`proofs-check verify` on the default instance (its JSON), and how many restarts at the zero-gap width end
-    within proofs_check.tolerances.GAP of C*."""
+                  restarts: int = 20, loss: str | None = None, exact: bool = False) -> dict:
+    """`proofs-check verify [--exact]` on the default instance (its JSON), and how many restarts at the zero-gap
+    width end within proofs_check.tolerances.GAP of C*; with ``exact``, per width the best restart and its relative
+    excess over the certified ReLU optimum (upper bound)."""
     from proofs_check import api
     from proofs_check import tolerances as tol
 
-    record = api.verify(theorem, seed=seed, beta=beta, convex_only=convex_only, restarts=restarts, loss=loss).to_json()
+    record = api.verify(theorem, seed=seed, beta=beta, convex_only=convex_only, restarts=restarts, loss=loss,
+                        exact=exact).to_json()
     values = (record["restart_values"] or {}).get(str(record["heads"]), [])
     reached = sum((v - record["convex_optimum"]) / record["scale"] <= tol.GAP for v in values)
-    return {**record, "restarts_reaching_optimum": reached}
+    derived: dict[str, Any] = {"restarts_reaching_optimum": reached}
+    if exact:
+        upper = record["exact"]["upper_bound"]
+        best = {m: min(v) for m, v in (record["restart_values"] or {}).items()}
+        derived |= {"best_restart": best, "restart_over_exact": {m: (v - upper) / upper for m, v in best.items()}}
+    return {**record, **derived}
+
+
+def _restart_fraction(theorem: str, seeds: list[int], betas: list[float], restarts: int = 8) -> dict:
+    """On the theorem's default instance drawn from each seed, at each beta: the fraction of ``restarts`` seeded
+    restarts at the zero-gap width (the width `proofs-check run` uses) that end within proofs_check.tolerances.GAP
+    of the certified C*; the smallest and the mean fraction over the draws."""
+    from proofs_check import api
+    from proofs_check import tolerances as tol
+    from proofs_check.optimum import find_optimum
+    from proofs_check.restarts import TheoremAtWidth, run_restarts
+
+    fractions = {}
+    for seed in seeds:
+        for beta in betas:
+            bound = api.theorem(theorem, seed=seed, beta=beta)
+            optimum, width = find_optimum(bound, "auto"), bound.heads_for_zero_gap()
+            run = run_restarts(TheoremAtWidth(bound, width), restarts, seed, (width,))
+            reached = (np.asarray(run.values) - optimum.convex_optimum) / optimum.scale <= tol.GAP
+            fractions[f"seed {seed}, beta {beta:g}"] = float(np.mean(reached))
+    return {"fractions": fractions, "smallest": min(fractions.values()),
+            "mean": float(np.mean(list(fractions.values()))), "width": width}
+
+
+def _relu_exact(seeds: list[int] | None = None, betas: list[float] | None = None, targets: list[str] | None = None,
+                restarts: int | None = None) -> dict:
+    """`proofs-check experiment relu-exact` (proofs_check.studies.relu_exact): its summary, overall and per target."""
+    from proofs_check.studies.relu_exact import ReluExactConfig, run_relu_exact
+
+    given = {"seeds": seeds, "betas": betas, "targets": targets, "restarts": restarts}
+    config = ReluExactConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in given.items() if v is not None})
+    return run_relu_exact(config).summary()
 
 
 def _path(theorem: str, seed: int = 0, points: int = 10) -> dict:
@@ -323,7 +361,8 @@ MEASURES: dict[str, Callable[..., dict]] = {
     "clustering_cell": _clustering_cell, "stored_clustering_map": _stored_clustering_map, "comparison": _comparison,
     "digits": _digits, "solver_speed": _solver_speed, "restart_speed": _restart_speed,
     "matrix_free_solve": _matrix_free_solve, "parallel_restarts": _parallel_restarts, "grokking": _grokking,
-    "student_teacher": _student_teacher, "errata": _errata,
+    "student_teacher": _student_teacher, "errata": _errata, "relu_exact": _relu_exact,
+    "restart_fraction": _restart_fraction,
 }
 
 
