@@ -2,7 +2,8 @@
 ``weight_axes`` (theory.base.Theorem), in the theorem's documented parametrisation.
 
 The arrays' axes are the letters of that declaration: m heads (or units: per gate for the gated theorems, per query
-row for the convex-attention family), P gates, s tokens, d features, c outputs.  The width m is read off the file
+row for the convex-attention family; channels for fno-modes), P gates, s tokens, d features, c outputs, k kept Fourier
+modes (fno-modes, whose complex weights are stored as their real and imaginary parts, U_re and U_im).  The width m is read off the file
 (the first array with an m axis) and every shape must then be the declared one on the data the theorem is bound to.
 Gates are not weights: the gated theorems read them from the data file (``H``; ``C`` and ``G`` for
 convex-attention-fc) or draw them from the seed, as `proofs-check verify` does.

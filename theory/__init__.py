@@ -13,6 +13,7 @@ from theory.convex_attention_scalar import ConvexAttentionScalar
 from theory.convex_attention_vector import ConvexAttentionVector
 from theory.errors import InputError, SolverFailure
 from theory.fno import FNO
+from theory.fno_modes import FNOModes
 from theory.gated_relu_attention import GatedReLUAttention
 from theory.gated_relu_mixer import GatedReLUMixer
 from theory.linear_attention import LinearAttention
@@ -21,7 +22,7 @@ from theory.mlp_mixer import MLPMixer
 from theory.relu_attention import ReLUAttention
 from theory.relu_attention_fc import ReLUAttentionFC
 
-REGISTRY: dict[str, type[Theorem]] = {cls.name: cls for cls in (LinearMLP, LinearAttention, GatedReLUAttention, ReLUAttention, ConvexAttention, ConvexAttentionScalar, ConvexAttentionVector, ConvexAttentionFC, ReLUAttentionFC, MLPMixer, GatedReLUMixer, FNO)}
+REGISTRY: dict[str, type[Theorem]] = {cls.name: cls for cls in (LinearMLP, LinearAttention, GatedReLUAttention, ReLUAttention, ConvexAttention, ConvexAttentionScalar, ConvexAttentionVector, ConvexAttentionFC, ReLUAttentionFC, MLPMixer, GatedReLUMixer, FNO, FNOModes)}
 
 
 def get(name: str) -> type[Theorem]:

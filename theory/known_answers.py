@@ -154,8 +154,12 @@ def kkt_residual(program: LiftedProgram, V: np.ndarray, p: int, U: np.ndarray, W
 
 
 def _margin(program: LiftedProgram, V: np.ndarray, p: int, U: np.ndarray, W: np.ndarray, beta: float) -> float:
-    """rho_max of (K): max(|P_U-perp (A_p^T V) P_W-perp|_2, max_{q != p} |A_q^T V|_2) / beta."""
+    """rho_max of (K): max(|P_U-perp (A_p^T V) P_W-perp|_2, max_{q != p} |A_q^T V|_2) / beta (U, W with their
+    twins when the block has a symmetry, theory.lifted.Block.twin)."""
     adjoints = program.adjoint(V)
+    twin = program.blocks[p].twin
+    if twin is not None:  # the twins of the top pairs attain the same value by symmetry: not a tie that matters
+        U, W = np.linalg.qr(np.hstack([U, twin[0] @ U]))[0], np.linalg.qr(np.hstack([W, twin[1] @ W]))[0]
     normal = adjoints[p] - U @ (U.T @ adjoints[p])
     normal = normal - (normal @ W) @ W.T
     norms = [np.linalg.norm(normal, 2)] + [np.linalg.norm(M, 2) for q, M in enumerate(adjoints) if q != p]

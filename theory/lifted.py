@@ -51,6 +51,10 @@ class Block:
     shape: tuple[int, int]
     norm: Regulariser = NUCLEAR
     label: str = ""
+    #: Orthogonal (J_row, J_col) with A_p(J_row Z J_col^T) = A_p(Z) for every Z, or None: a symmetry of the lifting
+    #: (fno-modes: a complex channel times i on one side and -i on the other), under which the singular pairs of
+    #: A_p^T V come in twins (u, w), (J_row u, J_col w) and no optimum Z_p is unique (theory.known_answers).
+    twin: tuple[np.ndarray, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.operator, np.ndarray):

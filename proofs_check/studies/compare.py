@@ -3,9 +3,9 @@
 All theorems are bound to the same X (N, s, d), Y (N, s, c) and beta, drawn from the seed as the default instance of
 `linear-attention` (or read from a data file).  Per theorem: the convex optimum C*, the loss and the regulariser term
 at the optimum, the relative fit |A(Z*) - Y| / |Y|, the heads m* (after rank reduction), the structure of the
-solution (non-zero blocks and their ranks; for FNO the frequencies used) and the solve time.  Last row: standard
-softmax self-attention (proofs_check.studies.models.softmax_attention), the non-convex model [E22] replaces, trained by
-restarts on the same data and beta — a different model, shown for the comparison the paper makes, with no certificate.
+solution (non-zero blocks and their ranks; for FNO the frequencies used, for fno-modes the modes and their complex
+ranks) and the solve time.  Last row: standard softmax self-attention (proofs_check.studies.models.softmax_attention),
+the non-convex model [E22] replaces, trained by restarts on the same data and beta — a different model, shown for the comparison the paper makes, with no certificate.
 Every optimum is certified by its dual certificate (``certified gap`` column), so the comparison is between global
 optima, not between training runs.
 """
@@ -23,7 +23,8 @@ from proofs_check.restarts import run_restarts
 from proofs_check.studies.models.softmax_attention import LBFGS_BUDGET, STREAM, SoftmaxAttention
 import theory
 
-ARCHITECTURES = ("linear-attention", "gated-relu-attention", "convex-attention", "mlp-mixer", "gated-relu-mixer", "fno")
+ARCHITECTURES = ("linear-attention", "gated-relu-attention", "convex-attention", "mlp-mixer", "gated-relu-mixer", "fno",
+                 "fno-modes")
 #: Restarts of the non-convex softmax-attention baseline ([E22]'s standard attention;
 #: proofs_check.studies.models.softmax_attention).
 SOFTMAX_RESTARTS = 10
@@ -46,6 +47,9 @@ class Row:
 def _structure(theorem: theory.Theorem, factors, fields: dict) -> str:
     if "used_frequencies" in fields:
         return f"frequencies {fields['used_frequencies']} of {theorem.dims['s']}"
+    if "used_modes" in fields:  # fno-modes: complex rank per used mode
+        ranks = [row["rank"] for row in fields["modes"] if row["rank"]]
+        return f"modes {fields['used_modes']} of {fields['kept_modes']}, ranks {ranks}"
     ranks = [len(pairs) for pairs in factors]
     active = {p: r for p, r in enumerate(ranks) if r}
     if len(ranks) == 1:
