@@ -52,16 +52,17 @@ def weight_layout(name: str) -> dict[str, tuple[str, ...]]:
 
 
 def theorem(name: str, data: Data = None, *, beta: float | None = None, beta_fraction: float | None = None,
-            seed: int = 0, loss: str = "squared", gates: int | None = None, modes: int | None = None) -> Theorem:
+            seed: int = 0, loss: str = "squared", gates: int | None = None, modes: int | None = None,
+            channel_blocks: int | None = None) -> Theorem:
     """The theorem ``name`` bound to ``data`` (module docstring) with weight decay ``beta`` (default: the theorem's
     default_beta) or ``beta_fraction`` times its beta_max on these data, ``loss`` (theory.losses) and, for gated
     theorems without gates in the data, ``gates`` drawn from ``seed``; for the Fourier theorems ``modes``, the kept
-    modes (default all).  Every command binds through here."""
+    modes (default all), and for afno ``channel_blocks``.  Every command binds through here."""
     if beta is not None and beta_fraction is not None:
         raise InputError("give beta or beta_fraction, not both")
     cls = theory.get(name)
-    options = {"loss": get_loss(loss), **{key: value for key, value in (("gates", gates), ("modes", modes))
-                                          if value is not None}}
+    given = (("gates", gates), ("modes", modes), ("channel_blocks", channel_blocks))
+    options = {"loss": get_loss(loss), **{key: value for key, value in given if value is not None}}
     if data is None:
         bound = cls.default_instance(seed, **options)
     else:
@@ -84,23 +85,25 @@ def _bound(name: str | Theorem, data: Data, **binding: object) -> Theorem:
 
 
 def verify(name: str | Theorem, data: Data = None, *, beta: float | None = None, seed: int = 0,
-           loss: str | None = None, gates: int | None = None, modes: int | None = None, heads: int | None = None,
-           restarts: int = 20,
+           loss: str | None = None, gates: int | None = None, modes: int | None = None,
+           channel_blocks: int | None = None, heads: int | None = None, restarts: int = 20,
            solver: str = "auto", batched: bool = False, convex_only: bool = False, workers: int = 1,
            exact: bool = False) -> Verification:
     """Verify a theorem on data (proofs_check.harness.verify): the record of ``proofs-check verify --json``.
     ``workers``: the restarts on that many local processes (proofs_check.parallel; the same values as serially).
     ``exact``: also solve the theorem's exact program and certify its network (``--exact``; relu-attention)."""
-    bound = _bound(name, data, beta=beta, seed=seed, loss=loss, gates=gates, modes=modes)
+    bound = _bound(name, data, beta=beta, seed=seed, loss=loss, gates=gates, modes=modes,
+                   channel_blocks=channel_blocks)
     return _verify(bound, heads=heads, restarts=restarts, seed=seed, solver=solver, batched=batched,
                    convex_only=convex_only, workers=check_workers(workers), exact=exact)
 
 
 def solve(name: str | Theorem, data: Data = None, *, beta: float | None = None, seed: int = 0,
           loss: str | None = None, gates: int | None = None, modes: int | None = None,
-          solver: str = "auto") -> Optimum:
+          channel_blocks: int | None = None, solver: str = "auto") -> Optimum:
     """The certified convex optimum of a theorem on data, with the recovered globally optimal weights."""
-    return find_optimum(_bound(name, data, beta=beta, seed=seed, loss=loss, gates=gates, modes=modes), solver)
+    return find_optimum(_bound(name, data, beta=beta, seed=seed, loss=loss, gates=gates, modes=modes,
+                   channel_blocks=channel_blocks), solver)
 
 
 @dataclass(frozen=True)
@@ -132,11 +135,13 @@ class Certification:
 
 
 def certify(name: str | Theorem, data: Data, weights: Weights, *, beta: float | None = None, seed: int = 0,
-            loss: str | None = None, gates: int | None = None, modes: int | None = None, solver: str = "auto",
+            loss: str | None = None, gates: int | None = None, modes: int | None = None,
+            channel_blocks: int | None = None, solver: str = "auto",
             save_optimum: str | os.PathLike | None = None) -> Certification:
     """Certify ``weights`` (a weights file or mapping, proofs_check.weights) of theorem ``name`` on ``data`` against
     the certified lower bound; ``save_optimum`` writes the recovered optimal weights in the same format."""
-    bound = _bound(name, data, beta=beta, seed=seed, loss=loss, gates=gates, modes=modes)
+    bound = _bound(name, data, beta=beta, seed=seed, loss=loss, gates=gates, modes=modes,
+                   channel_blocks=channel_blocks)
     arrays, m = (load_weights(bound, weights) if isinstance(weights, (str, os.PathLike))
                  else check_weights(bound, weights))
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused just below, with its reason

@@ -187,39 +187,57 @@ def fno(theorem, weights):
     return F
 
 
-def fno_modes(theorem, weights):
+def _spectral_network(X, R):
     """The inverse DFT of the completed spectrum (§6.2): x_hat_w = s^{-1/2} sum_t x_t e^{-2 pi i w t / s};
-    Y_hat_w = sum_j (x_hat_w . u~_jw) v~_jw for the kept rfft modes w < k (real part only at a self-conjugate mode,
-    w = 0 or 2w = s), Y_hat_{s-w} = conj(Y_hat_w), zero elsewhere; f_t = s^{-1/2} sum_{w=0}^{s-1} Y_hat_w e^{2 pi i w t / s}."""
-    U_re, U_im, V_re, V_im = weights
-    X = theorem.X
+    Y_hat_w = x_hat_w^T R[w] for the kept rfft modes w < len(R) (real part only at a self-conjugate mode, w = 0 or
+    2w = s), Y_hat_{s-w} = conj(Y_hat_w), zero elsewhere; f_t = s^{-1/2} sum_{w=0}^{s-1} Y_hat_w e^{2 pi i w t / s}."""
     N, s, d = X.shape
-    m, k, c = V_re.shape
+    c = R[0].shape[1]
     F = np.zeros((N, s, c))
     for i in range(N):
         spectrum = [np.zeros(c, dtype=complex) for _ in range(s)]
-        for w in range(k):
+        for w in range(len(R)):
             x_hat = [sum(X[i, t, a] * np.exp(-2j * np.pi * w * t / s) for t in range(s)) / np.sqrt(s) for a in range(d)]
-            y = np.zeros(c, dtype=complex)
-            for j in range(m):
-                inner = sum(x_hat[a] * (U_re[j, w, a] + 1j * U_im[j, w, a]) for a in range(d))
-                for e in range(c):
-                    y[e] += inner * (V_re[j, w, e] + 1j * V_im[j, w, e])
+            y = np.array([sum(x_hat[a] * R[w][a, e] for a in range(d)) for e in range(c)])
             if w == 0 or 2 * w == s:
                 spectrum[w] = spectrum[w] + y.real
             else:
                 spectrum[w] = spectrum[w] + y
                 spectrum[s - w] = spectrum[s - w] + np.conj(y)
         for t in range(s):
-            value = sum(spectrum[w] * np.exp(2j * np.pi * w * t / s) for w in range(s)) / np.sqrt(s)
-            F[i, t] = value.real
+            F[i, t] = (sum(spectrum[w] * np.exp(2j * np.pi * w * t / s) for w in range(s)) / np.sqrt(s)).real
     return F
 
+
+def fno_modes(theorem, weights):
+    """R_w = sum_j u~_jw v~_jw (u~ = U_re + i U_im, v~ = V_re + i V_im), one per kept mode (§6.2)."""
+    U_re, U_im, V_re, V_im = weights
+    m, k, c = V_re.shape
+    d = U_re.shape[2]
+    R = []
+    for w in range(k):
+        R.append(np.array([[sum((U_re[j, w, a] + 1j * U_im[j, w, a]) * (V_re[j, w, e] + 1j * V_im[j, w, e])
+                                for j in range(m)) for e in range(c)] for a in range(d)]))
+    return _spectral_network(theorem.X, R)
+
+
+def afno(theorem, weights):
+    """One block-diagonal R for every kept mode (§6.3): R[b D + a, b C + e] = sum_j u~_jb[a] v~_jb[e]."""
+    U_re, U_im, V_re, V_im = weights
+    m, blocks, D = U_re.shape
+    C = V_re.shape[2]
+    R = np.zeros((blocks * D, blocks * C), dtype=complex)
+    for b in range(blocks):
+        for a in range(D):
+            for e in range(C):
+                R[b * D + a, b * C + e] = sum((U_re[j, b, a] + 1j * U_im[j, b, a]) * (V_re[j, b, e] + 1j * V_im[j, b, e])
+                                              for j in range(m))
+    return _spectral_network(theorem.X, [R] * theorem.modes)
 
 FORWARD = {"linear-mlp": linear_mlp, "linear-attention": linear_attention,
            "gated-relu-attention": gated_relu_attention, "relu-attention": relu_attention,
            "convex-attention": convex_attention, "mlp-mixer": mlp_mixer, "gated-relu-mixer": gated_relu_mixer, "fno": fno,
-           "fno-modes": fno_modes,
+           "fno-modes": fno_modes, "afno": afno,
            "convex-attention-fc": convex_attention_fc, "relu-attention-fc": relu_attention_fc}
 
 #: Which weight arrays (in param_shapes order) carry weight decay beta/2 |W|_F^2: all of them, except the attention
@@ -354,17 +372,20 @@ def _coefficients(name: str, theorem) -> list[tuple[Callable, tuple[int, int]]]:
             tau, a = divmod(row, d)
             return X[i, (t - tau) % s, a] * (col == e)
         return [(circulant, (s * d, c))]
-    if name == "fno-modes":  # block w: W = sum_j [Re u~; Im u~][Re v~; Im v~]^T; the entry (row, col) is one channel
-        k = theorem.modes  # with u = e_row, v = e_col at mode w only, evaluated by the reference network
+    if name in ("fno-modes", "afno"):  # block p: W = sum_j [Re u~; Im u~][Re v~; Im v~]^T; the entry (row, col) is
+        # one channel with u = e_row, v = e_col in block p only (a mode of fno-modes, a channel block of afno),
+        # evaluated by the reference network
+        shape = [array.shape[1:] for array in theorem.unpack(np.zeros(theorem.n_params(1)), 1)]
+        count, (rows, cols) = shape[0][0], (2 * shape[0][1], 2 * shape[2][1])
         outputs = {}
-        for w in range(k):
-            for row in range(2 * d):
-                for col in range(2 * c):
-                    unit = [np.zeros((1, k, d)), np.zeros((1, k, d)), np.zeros((1, k, c)), np.zeros((1, k, c))]
-                    unit[row // d][0, w, row % d] = 1.0
-                    unit[2 + col // c][0, w, col % c] = 1.0
-                    outputs[w, row, col] = fno_modes(theorem, unit)
-        return [(lambda i, t, e, row, col, w=w: outputs[w, row, col][i, t, e], (2 * d, 2 * c)) for w in range(k)]
+        for p in range(count):
+            for row in range(rows):
+                for col in range(cols):
+                    unit = [np.zeros((1, *part)) for part in shape]
+                    unit[row // (rows // 2)][0, p, row % (rows // 2)] = 1.0
+                    unit[2 + col // (cols // 2)][0, p, col % (cols // 2)] = 1.0
+                    outputs[p, row, col] = FORWARD[name](theorem, unit)
+        return [(lambda i, t, e, row, col, p=p: outputs[p, row, col][i, t, e], (rows, cols)) for p in range(count)]
     raise KeyError(f"no reference lifting for {name}")
 
 

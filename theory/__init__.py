@@ -6,6 +6,7 @@ docs/theory.md writes it) to the class; :func:`get` turns an unknown name into a
 
 from __future__ import annotations
 
+from theory.afno import AFNO
 from theory.base import Theorem
 from theory.convex_attention import ConvexAttention
 from theory.convex_attention_fc import ConvexAttentionFC
@@ -22,7 +23,7 @@ from theory.mlp_mixer import MLPMixer
 from theory.relu_attention import ReLUAttention
 from theory.relu_attention_fc import ReLUAttentionFC
 
-REGISTRY: dict[str, type[Theorem]] = {cls.name: cls for cls in (LinearMLP, LinearAttention, GatedReLUAttention, ReLUAttention, ConvexAttention, ConvexAttentionScalar, ConvexAttentionVector, ConvexAttentionFC, ReLUAttentionFC, MLPMixer, GatedReLUMixer, FNO, FNOModes)}
+REGISTRY: dict[str, type[Theorem]] = {cls.name: cls for cls in (LinearMLP, LinearAttention, GatedReLUAttention, ReLUAttention, ConvexAttention, ConvexAttentionScalar, ConvexAttentionVector, ConvexAttentionFC, ReLUAttentionFC, MLPMixer, GatedReLUMixer, FNO, FNOModes, AFNO)}
 
 
 def get(name: str) -> type[Theorem]:

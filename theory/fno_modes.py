@@ -27,32 +27,7 @@ from theory.base import Factors, Theorem
 from theory.errors import InputError
 from theory.lifted import Block
 from theory.losses import SQUARED, Loss
-from theory.spectral import check_modes, complex_reading, mode_features, phase_twin, real_form_matrix
-
-#: A mode counts as used when |Z_omega|_* exceeds this fraction of the largest; its complex rank counts singular
-#: values above this fraction of its largest (the blocks are already truncated by theory.lifted).
-MODE_TOL = 1e-8
-
-
-def complex_weights(weights: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """u~ (m, k, d) and v~ (m, k, c) of the real weight arrays U_re, U_im, V_re, V_im."""
-    U_re, U_im, V_re, V_im = weights
-    return U_re + 1j * U_im, V_re + 1j * V_im
-
-
-def mode_rows(blocks: list[np.ndarray], tol: float = MODE_TOL) -> list[dict[str, object]]:
-    """Per block: its complex nuclear norm |Z(W)|_*, its real nuclear norm |W|_* (equal at an optimum: module
-    docstring of theory.spectral) and the complex rank of Z(W)."""
-    values = [np.linalg.svd(complex_reading(W), compute_uv=False) for W in blocks]
-    top = max((float(sv.sum()) for sv in values), default=0.0)
-    rows = []
-    for omega, (W, sv) in enumerate(zip(blocks, values)):
-        used = top > 0 and sv.sum() > tol * top
-        rows.append({"omega": omega, "complex_nuclear": float(sv.sum()),
-                     "real_nuclear": float(np.linalg.svd(W, compute_uv=False).sum()),
-                     "rank": int(np.sum(sv > tol * sv[0])) if used else 0})
-    return rows
-
+from theory.spectral import check_modes, complex_rows, complex_weights, mode_features, phase_twin, real_form_matrix
 
 class FNOModes(Theorem):
     name = "fno-modes"
@@ -145,5 +120,5 @@ class FNOModes(Theorem):
 
     def report_fields(self, blocks: list[np.ndarray], factors: Factors) -> dict[str, object]:
         """``modes``: per kept mode its complex and real nuclear norms and complex rank; ``used_modes``."""
-        rows = mode_rows(blocks)
+        rows = complex_rows(blocks, "omega")
         return {"kept_modes": self.modes, "modes": rows, "used_modes": [row["omega"] for row in rows if row["rank"]]}

@@ -84,3 +84,28 @@ def phase_twin(d: int, c: int) -> tuple[np.ndarray, np.ndarray]:
         J[n:, :n], J[:n, n:] = sign * np.eye(n), -sign * np.eye(n)  # [a; b] -> sign [-b; a]
         return J
     return rotation(d, 1.0), rotation(c, -1.0)
+
+
+#: A block counts as used when |Z(W)|_* exceeds this fraction of the largest block's; its complex rank counts singular
+#: values above this fraction of its largest (the blocks are already truncated by theory.lifted).
+USED_TOL = 1e-8
+
+
+def complex_weights(weights: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """u~ and v~ of the real weight arrays U_re, U_im, V_re, V_im (real and imaginary parts)."""
+    U_re, U_im, V_re, V_im = weights
+    return U_re + 1j * U_im, V_re + 1j * V_im
+
+
+def complex_rows(blocks: list[np.ndarray], key: str, tol: float = USED_TOL) -> list[dict[str, object]]:
+    """Per real block W (numbered under ``key``): the complex nuclear norm |Z(W)|_*, the real nuclear norm |W|_*
+    (equal at an optimum: module docstring) and the complex rank of Z(W) (0 for a block that is not used)."""
+    values = [np.linalg.svd(complex_reading(W), compute_uv=False) for W in blocks]
+    top = max((float(sv.sum()) for sv in values), default=0.0)
+    rows = []
+    for index, (W, sv) in enumerate(zip(blocks, values)):
+        used = top > 0 and sv.sum() > tol * top
+        rows.append({key: index, "complex_nuclear": float(sv.sum()),
+                     "real_nuclear": float(np.linalg.svd(W, compute_uv=False).sum()),
+                     "rank": int(np.sum(sv > tol * sv[0])) if used else 0})
+    return rows

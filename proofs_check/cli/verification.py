@@ -22,8 +22,9 @@ import theory
 #: The axis letters of the weight arrays (theory.base.Theorem.weight_axes), for `list --weights`.
 AXES = ("m: heads or units (gated theorems: per gate; convex-attention, convex-attention-fc and relu-attention-fc: "
         "per query row, and per gate for convex-attention-fc; the read-out theorems convex-attention-scalar and "
-        "-vector: in all; fno-modes: channels), P: gates, s: tokens, d: features, c: outputs, k: kept Fourier modes "
-        "(fno-modes: _re and _im are the real and imaginary parts of complex weights); 'no decay': no weight decay "
+        "-vector: in all; fno-modes, afno: channels), P: gates, s: tokens, d: features, c: outputs, k: kept Fourier "
+        "modes, b: channel blocks with D inputs and C outputs each (afno); _re and _im: the real and imaginary parts "
+        "of complex weights; 'no decay': no weight decay "
         "on that array; "
         "convex-attention-vector's p: the output map w = p o |p|, decayed by |w|_1^2")
 
@@ -74,7 +75,9 @@ def _verification_arguments(name: str):
         sub.add_argument("--gates", type=count("gates"), default=None,
                          help="gated theorems: number of gates drawn from the seed (ignored if the data holds H)")
         sub.add_argument("--modes", type=count("modes"), default=None,
-                         help="fno-modes: the lowest K Fourier modes kept (default all floor(s/2) + 1)")
+                         help="fno-modes, afno: the lowest K Fourier modes kept (default all floor(s/2) + 1)")
+        sub.add_argument("--channel-blocks", type=count("channel blocks"), default=None,
+                         help="afno: B equal channel blocks, B dividing d and c (default 2 when both are even)")
         sub.add_argument("--batched", action="store_true", help="batched restarts (vectorised phase + L-BFGS polish)")
         sub.add_argument("--convex-only", action="store_true",
                          help="no restarts: the certified optimum, certificate, structure and recovery only")
@@ -100,7 +103,8 @@ def _command_run(args: argparse.Namespace, workers: int) -> list[Verification]:
             print(f"not stated for the {args.loss} loss, skipped: {', '.join(skipped)}")
     results = []
     for cls in classes:
-        bound = api.theorem(cls.name, seed=args.seed, loss=args.loss, gates=args.gates, modes=args.modes)
+        bound = api.theorem(cls.name, seed=args.seed, loss=args.loss, gates=args.gates, modes=args.modes,
+                            channel_blocks=args.channel_blocks)
         # a relaxation with an exact program is judged by it on its default instance (it fits the oracle)
         results.append(_verify_and_show(bound, args, workers, exact=cls.exact_program is not None))
         print(verification_lines(results[-1]))
@@ -110,7 +114,7 @@ def _command_run(args: argparse.Namespace, workers: int) -> list[Verification]:
 
 def _command_verify(args: argparse.Namespace, workers: int) -> list[Verification]:
     theorem = api.theorem(args.theorem, args.data, beta=args.beta, seed=args.seed, loss=args.loss, gates=args.gates,
-                          modes=args.modes)
+                          modes=args.modes, channel_blocks=args.channel_blocks)
     if args.save_optimum is not None and not (theorem.exact or args.exact):
         raise InputError(f"--save-optimum: {theorem.name}'s program is a relaxation, its recovered network is not an "
                          f"optimum; add --exact")
@@ -148,7 +152,8 @@ def _certify_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--beta", type=float, default=None, help="weight decay (default: the theorem's)")
     sub.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of gates not held by the data (default 0)")
     sub.add_argument("--gates", type=count("gates"), default=None, help="gated theorems: number of gates drawn")
-    sub.add_argument("--modes", type=count("modes"), default=None, help="fno-modes: the lowest K Fourier modes kept")
+    sub.add_argument("--modes", type=count("modes"), default=None, help="fno-modes, afno: the lowest K modes kept")
+    sub.add_argument("--channel-blocks", type=count("channel blocks"), default=None, help="afno: B channel blocks")
     solver_argument(sub)
     loss_argument(sub)
     sub.add_argument("--json", type=Path, default=None, help="write the certification as JSON here")
@@ -158,7 +163,8 @@ def _certify_arguments(sub: argparse.ArgumentParser) -> None:
 
 def _command_certify(args: argparse.Namespace) -> int:
     result = api.certify(args.theorem, args.data, args.weights, beta=args.beta, seed=args.seed, loss=args.loss,
-                         gates=args.gates, modes=args.modes, solver=args.solver, save_optimum=args.save_optimum)
+                         gates=args.gates, modes=args.modes, channel_blocks=args.channel_blocks, solver=args.solver,
+                         save_optimum=args.save_optimum)
     print(certification_lines(result))
     if args.json is not None:
         args.json.write_text(json.dumps(result.to_json(), indent=2, allow_nan=True) + "\n")

@@ -4,9 +4,10 @@ All theorems are bound to the same X (N, s, d), Y (N, s, c) and beta, drawn from
 `linear-attention` (or read from a data file).  Per theorem: the convex optimum C*, the loss and the regulariser term
 at the optimum, the relative fit |A(Z*) - Y| / |Y|, the heads m* (after rank reduction), the structure of the
 solution (non-zero blocks and their ranks; for FNO the frequencies used, for fno-modes the modes and their complex
-ranks) and the solve time.  Last row: standard softmax self-attention (proofs_check.studies.models.softmax_attention),
-the non-convex model [E22] replaces, trained by restarts on the same data and beta — a different model, shown for the comparison the paper makes, with no certificate.
-Every optimum is certified by its dual certificate (``certified gap`` column), so the comparison is between global
+ranks, for afno its channel blocks) and the solve time.  Last row: standard softmax self-attention
+(proofs_check.studies.models.softmax_attention), the non-convex model [E22] replaces, trained by restarts on the same
+data and beta -- a different model, shown for the comparison the paper makes, with no certificate.  Every optimum is
+certified by its dual certificate (``certified gap`` column), so the comparison is between global
 optima, not between training runs.
 """
 
@@ -24,7 +25,7 @@ from proofs_check.studies.models.softmax_attention import LBFGS_BUDGET, STREAM, 
 import theory
 
 ARCHITECTURES = ("linear-attention", "gated-relu-attention", "convex-attention", "mlp-mixer", "gated-relu-mixer", "fno",
-                 "fno-modes")
+                 "fno-modes", "afno")
 #: Restarts of the non-convex softmax-attention baseline ([E22]'s standard attention;
 #: proofs_check.studies.models.softmax_attention).
 SOFTMAX_RESTARTS = 10
@@ -50,6 +51,8 @@ def _structure(theorem: theory.Theorem, factors, fields: dict) -> str:
     if "used_modes" in fields:  # fno-modes: complex rank per used mode
         ranks = [row["rank"] for row in fields["modes"] if row["rank"]]
         return f"modes {fields['used_modes']} of {fields['kept_modes']}, ranks {ranks}"
+    if "channel_blocks" in fields:  # afno: complex rank per channel block
+        return f"{len(fields['channel_blocks'])} channel blocks, ranks {[row['rank'] for row in fields['channel_blocks']]}"
     ranks = [len(pairs) for pairs in factors]
     active = {p: r for p, r in enumerate(ranks) if r}
     if len(ranks) == 1:
