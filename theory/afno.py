@@ -38,7 +38,8 @@ def check_blocks(blocks: object, d: int, c: int) -> int:
 
 class AFNO(Theorem):
     name = "afno"
-    paper = "after Guibas et al. 2022 (AFNO: block-diagonal channel mixing shared across modes); program derived here"
+    paper = ("ours, after AFNO (Guibas et al. 2022: block-diagonal channel mixing shared across modes; as commonly "
+             "described, the paper not read here), linear; program derived here")
     equation = ("docs/theory.md §6.3: min l(sum_b A_b(W_b)) + beta sum_b |W_b|_*, W_b in R^{2D x 2C} = the complex "
                 "block nuclear norm sum_b |Z_b|_* over channel blocks")
     statement = ("linear AFNO (a block-diagonal complex channel map shared by the lowest k modes) with weight decay "

@@ -31,7 +31,8 @@ from theory.spectral import check_modes, complex_rows, complex_weights, mode_fea
 
 class FNOModes(Theorem):
     name = "fno-modes"
-    paper = "after Li et al. 2021 (FNO's Fourier layer: per-mode weights, mode truncation); program derived here"
+    paper = ("ours, after FNO's Fourier layer (Li et al. 2021: per-mode weights, mode truncation; as commonly "
+             "described, the paper not read here) and [S22]'s abstract (FNO token mixing); program derived here")
     equation = ("docs/theory.md §6.2: min l(sum_omega A_omega(W_omega)) + beta sum_omega |W_omega|_*, W_omega in "
                 "R^{2d x 2c} = the complex block nuclear norm sum_omega |Z_omega|_*")
     statement = ("linear FNO with per-mode channel mixing R_omega = U_omega V_omega^T on the lowest k modes, with "
