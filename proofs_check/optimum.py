@@ -133,5 +133,5 @@ def find_optimum(theorem: Theorem, solver: str = "auto") -> Optimum:
     factors = block_factors(program, blocks)
     heads = theorem.heads_needed(factors)
     weights = theorem.weights_from_factors(factors, heads)
-    return Optimum(theorem, solution, certificate(program, solution.blocks), blocks, factors, heads, weights,
+    return Optimum(theorem, solution, certificate(program, solution.blocks, solution.dual), blocks, factors, heads, weights,
                    theorem.objective(theorem.pack(weights), heads))

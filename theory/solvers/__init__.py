@@ -354,7 +354,7 @@ def _accepted(program: LiftedProgram, pick: Pick, budget: Budget, max_gap: float
     try:
         with limited_blas(), np.errstate(over="ignore", invalid="ignore"):
             solution = method.run(program, budget, pick.form)
-            value, gap = certified_gap(program, solution.blocks)
+            value, gap = certified_gap(program, solution.blocks, solution.dual)
             solution = replace(solution, optimum=value, certified_gap=gap)
             if gap > budget.eps:
                 solution = _polished(program, solution)

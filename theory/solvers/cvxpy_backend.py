@@ -48,33 +48,83 @@ def build_problem(program: LiftedProgram) -> tuple[cp.Problem, list[cp.Variable]
     return cp.Problem(cp.Minimize(loss + program.beta * penalty)), variables
 
 
+def build_dual_scaled_problem(program: LiftedProgram) -> tuple[cp.Problem, list[cp.Variable], cp.Constraint]:
+    """(C) as loss(F) / beta + sum_p R(Z_p) s.t. F = sum_p A_p vec_r(Z_p): the same minimisers, with the multiplier
+    of the constraint W = V / beta of order one, so that V = beta W is as accurate as the solver's tolerance
+    relative to beta, not to |y| (docs/theory.md §9.11)."""
+    variables = [cp.Variable(b.shape) for b in program.blocks]
+    F = cp.Variable(program.target.size)
+    link = F == sum(b.matrix @ cp.vec(Z, order="C") for b, Z in zip(program.blocks, variables))
+    rows = (program.target.size // program.classes, program.classes)
+    loss = program.loss.cvxpy(cp.reshape(F, rows, order="C"), program.target.reshape(rows))
+    penalty = sum(b.norm.cvxpy(Z) for b, Z in zip(program.blocks, variables))
+    return cp.Problem(cp.Minimize(loss / program.beta + penalty), [link]), variables, link
+
+
+def _run(problem: cp.Problem, name: str, options: dict[str, object]) -> None:
+    """One solve; SolverFailure when the solver raises (an error, or one of Clarabel's Rust panics)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # cvxpy's "may be inaccurate": the certificate decides
+            problem.solve(solver=name, **options)
+    except cp.error.SolverError as exc:
+        raise SolverFailure(f"solver {name} failed: {exc}") from None
+    except BaseException as exc:  # Clarabel's Rust panics (pyo3's PanicException is no Exception)
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise SolverFailure(f"solver {name} failed: {exc}") from None
+
+
 def solve_cvxpy(program: LiftedProgram, name: str, eps: float = DEFAULT_EPS) -> Solution:
     """Run the ladder of SOLVER_ATTEMPTS[name] on the normalised program; SolverFailure if no attempt gives a
-    usable point.  Which solver may take which program (installed, ECOS without semidefinite cones, Clarabel's memory
-    estimate of theory.memory) and the acceptance by certified gap are theory.solvers' registry's."""
+    usable point.  When no attempt is certified to ``eps`` by its residual, one more solve of the dual-scaled model
+    (:func:`build_dual_scaled_problem`, with the ladder's first settings) gives a dual point of its own, kept in
+    Solution.dual when it certifies more.  Which solver may take which program (installed, ECOS without semidefinite
+    cones, Clarabel's memory estimate of theory.memory) and the acceptance by certified gap are theory.solvers'
+    registry's."""
     scaled, back = normalised(program)
     problem, variables = build_problem(scaled)
     start, best = time.perf_counter(), None
     for options in SOLVER_ATTEMPTS[name]:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # cvxpy's "may be inaccurate": the certificate decides
-                problem.solve(solver=name, **options)
-        except cp.error.SolverError as exc:
-            raise SolverFailure(f"solver {name} failed: {exc}") from None
-        except BaseException as exc:  # Clarabel's Rust panics (pyo3's PanicException is no Exception)
-            if type(exc).__name__ != "PanicException":
-                raise
-            raise SolverFailure(f"solver {name} failed: {exc}") from None
+        _run(problem, name, options)
         if problem.status not in USABLE:
             continue
         blocks = [back * np.asarray(Z.value, dtype=np.float64) for Z in variables]
         value, gap = certified_gap(program, blocks)
         if best is None or gap < best[2]:
-            best = (blocks, value, gap, problem.status, options)
+            best = (blocks, value, gap, problem.status, options, None)
         if problem.status == cp.OPTIMAL or gap <= eps:
             break
+    if (best is None or best[2] > eps) and scaled.beta > 0:
+        best = _dual_scaled(program, scaled, back, name, best, eps)
     if best is None:
         raise SolverFailure(f"solver {name} returned status {problem.status!r}, not optimal")
-    blocks, value, gap, status, options = best
-    return Solution(blocks, value, gap, name, status, time.perf_counter() - start, options)
+    blocks, value, gap, status, options, dual = best
+    return Solution(blocks, value, gap, name, status, time.perf_counter() - start, options, dual)
+
+
+def _dual_scaled(program: LiftedProgram, scaled: LiftedProgram, back: float, name: str, best: tuple | None,
+                 eps: float) -> tuple | None:
+    """``best`` or the dual-scaled model's solution with its multiplier as the dual point, whichever certifies more
+    (the ladder of settings again, until one certifies ``eps``).
+    The multiplier of the normalised program maps back as V = eta V' (theory.lifted.normalised: eta = |y| for the
+    squared loss, 1 otherwise; eta = back kappa)."""
+    problem, variables, link = build_dual_scaled_problem(scaled)
+    eta = 1.0 if scaled is program else back * max(b.operator.spectral_norm() for b in program.blocks)
+    for options in SOLVER_ATTEMPTS[name]:
+        try:
+            _run(problem, name, options)
+        except SolverFailure:
+            if best is None:
+                raise
+            return best
+        if problem.status not in USABLE or link.dual_value is None:
+            continue
+        dual = eta * scaled.beta * np.asarray(link.dual_value, dtype=np.float64).reshape(-1)
+        blocks = [back * np.asarray(Z.value, dtype=np.float64) for Z in variables]
+        value, gap = certified_gap(program, blocks, dual)
+        if best is None or gap < best[2]:
+            best = (blocks, value, gap, problem.status, {**options, "model": "dual-scaled"}, dual)
+        if best[2] <= eps:
+            break
+    return best

@@ -36,6 +36,9 @@ from theory.solvers.ssnal import Stalled, solve_ssnal
 #: Relative damping of the row Hessians: keeps the model positive definite where the loss is flat (a constant shift
 #: of a cross-entropy row, a Huber residual beyond delta) without letting L^-1 g overflow there.
 DAMPING = 1e-8
+#: Floor of the largest row curvature in the damping: where every row is flat to round-off (each Huber residual
+#: beyond delta), a floor of the smallest normal float made |L^-1 g| ~ 1e158 and the model's |target|^2 overflow.
+FLAT = float(np.finfo(float).eps)
 #: The model problem is solved to this fraction of the outer certified gap (at most MODEL_EPS_MAX, at least 1e-13).
 MODEL_FRACTION, MODEL_EPS_MAX = 1e-2, 1e-4
 #: Backtracking: Armijo constant, step reduction, and the shortest step tried.
@@ -45,7 +48,7 @@ ARMIJO, SHRINK, MIN_STEP = 1e-4, 0.5, 1e-10
 def _row_roots(H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """H^(1/2) and H^(-1/2) of each damped row Hessian (rows, c, c)."""
     values, vectors = np.linalg.eigh(H)
-    values = values + DAMPING * max(float(values.max(initial=0.0)), np.finfo(float).tiny)
+    values = values + DAMPING * max(float(values.max(initial=0.0)), FLAT)
     root = np.einsum("rij,rj,rkj->rik", vectors, np.sqrt(values), vectors)
     inverse = np.einsum("rij,rj,rkj->rik", vectors, 1.0 / np.sqrt(values), vectors)
     return root, inverse

@@ -29,6 +29,7 @@ class Solution:
     status: str  # the solver's own status; the certified gap is what decides acceptance
     seconds: float
     options: dict[str, object]
+    dual: np.ndarray | None = None  # the solver's own dual point V of (D), flat, when it certifies more than the residual
 
 
 def check_eps(eps: float) -> None:

@@ -114,3 +114,14 @@ def test_the_loader_and_the_data_check_raise_only_input_errors(data, tmp_path_fa
                                   ["cluster", "--beta", "0"], ["experiment", "grokking", "--n-train", "3"]])
 def test_bad_options_of_every_subcommand_are_one_line(argv, cli):
     cli.error(*argv)  # exit code 2, one line on stderr starting "proofs-check: error: "
+
+
+def test_huber_targets_far_beyond_delta_are_a_number_or_one_line(tmp_path, cli):
+    """Found by the thorough profile: with every residual 1e30 beyond Huber's delta the loss is flat, proximal
+    Newton's damped model had |L^-1 g| ~ 1e158 and the normalised weight decay underflowed to 0 (ZeroDivisionError)."""
+    path = tmp_path / "far.npz"
+    np.savez(path, X=np.ones((1, 1, 1)), Y=np.full((1, 1, 1), 1e30))
+    result = cli.run("verify", "convex-attention-scalar", "--data", path, "--convex-only", "--loss", "huber")
+    assert result.code in (0, 1, 2)
+    if result.code == 2:
+        assert len(result.err_lines) >= 1 and result.err_lines[-1].startswith("proofs-check: error: ")
