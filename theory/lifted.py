@@ -252,6 +252,12 @@ def block_factors(program: LiftedProgram, Zs: list[np.ndarray]) -> list[list[tup
             for (P, sigma, Qt), block in zip(significant_components(program, Zs), program.blocks)]
 
 
+def target_scale(program: LiftedProgram) -> float:
+    """eta of :func:`normalised`: |y| for the squared loss, whose objective scales by eta^2, and 1 for the others,
+    which are not homogeneous (BLAS nrm2, which does not overflow)."""
+    return float(scipy.linalg.norm(program.target)) if program.loss == SQUARED else 1.0
+
+
 def normalised(program: LiftedProgram) -> tuple[LiftedProgram, float]:
     """The program with max_p |A_p|_2 = 1 (and |y| = 1 for the squared loss), and the factor that maps its Z back.
 
@@ -261,7 +267,7 @@ def normalised(program: LiftedProgram) -> tuple[LiftedProgram, float]:
     their tolerances are scale free (docs/theory.md §9).
     """
     kappa = max(b.operator.spectral_norm() for b in program.blocks)
-    eta = float(scipy.linalg.norm(program.target)) if program.loss == SQUARED else 1.0  # BLAS nrm2: no overflow
+    eta = target_scale(program)
     if kappa == 0 or eta == 0:
         return program, 1.0
     blocks = tuple(replace(b, operator=b.operator.scaled(1.0 / kappa)) for b in program.blocks)

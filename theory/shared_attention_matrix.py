@@ -178,12 +178,12 @@ def heads_from_exact(solution: MatrixProgramSolution) -> tuple[np.ndarray, np.nd
     row sums), V = +-sqrt(t) e_q e_l^T, o = sqrt(t); returns (A (h, s, s), V (h, d, c), o (h,))."""
     d, c, s, _ = solution.positive.shape
     heads = []
-    signed = [(1.0, np.maximum(solution.positive, 0.0)), (-1.0, np.maximum(solution.negative, 0.0))]
+    signed = [(sign, C, C.sum(axis=3).mean(axis=2))  # row sums (d, c)
+              for sign, C in ((1.0, np.maximum(solution.positive, 0.0)), (-1.0, np.maximum(solution.negative, 0.0)))]
     # one threshold for both signs: per sign, a C- of round-off (row sums 0 and 3e-13) passed its own, and a zero row
     # then became a row of NaNs (found by the thorough profile)
-    largest = max(float(C.sum(axis=3).mean(axis=2).max(initial=0.0)) for _, C in signed)
-    for sign, C in signed:
-        sums = C.sum(axis=3).mean(axis=2)  # (d, c)
+    largest = max(float(sums.max(initial=0.0)) for _, _, sums in signed)
+    for sign, C, sums in signed:
         for q in range(d):
             for l in range(c):
                 t = float(sums[q, l])

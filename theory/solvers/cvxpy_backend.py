@@ -16,7 +16,7 @@ import cvxpy as cp
 import numpy as np
 
 from theory.errors import SolverFailure
-from theory.lifted import LiftedProgram, certified_gap, normalised
+from theory.lifted import LiftedProgram, certified_gap, normalised, target_scale
 from theory.solvers.result import DEFAULT_EPS, Solution
 
 
@@ -37,28 +37,35 @@ SOLVER_ATTEMPTS: dict[str, list[dict[str, object]]] = {
 USABLE = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
 
 
-def build_problem(program: LiftedProgram) -> tuple[cp.Problem, list[cp.Variable]]:
-    """The cvxpy model of (C): loss(sum_p A_p vec_r(Z_p)) + beta sum_p R(Z_p), the loss on the rows of the prediction
-    (cross-entropy takes the exponential cone, which Clarabel, ECOS and SCS all support)."""
+def _parts(program: LiftedProgram) -> tuple[list[cp.Variable], cp.Expression, cp.Expression]:
+    """The blocks' variables Z_p, the prediction sum_p A_p vec_r(Z_p) and the penalty sum_p R(Z_p) of (C)."""
     variables = [cp.Variable(b.shape) for b in program.blocks]
     prediction = sum(b.matrix @ cp.vec(Z, order="C") for b, Z in zip(program.blocks, variables))
-    rows = (program.target.size // program.classes, program.classes)
-    loss = program.loss.cvxpy(cp.reshape(prediction, rows, order="C"), program.target.reshape(rows))
     penalty = sum(b.norm.cvxpy(Z) for b, Z in zip(program.blocks, variables))
-    return cp.Problem(cp.Minimize(loss + program.beta * penalty)), variables
+    return variables, prediction, penalty
+
+
+def _loss(program: LiftedProgram, prediction: cp.Expression) -> cp.Expression:
+    """The loss on the rows of the prediction (cross-entropy takes the exponential cone, which Clarabel, ECOS and SCS
+    all support)."""
+    rows = (program.target.size // program.classes, program.classes)
+    return program.loss.cvxpy(cp.reshape(prediction, rows, order="C"), program.target.reshape(rows))
+
+
+def build_problem(program: LiftedProgram) -> tuple[cp.Problem, list[cp.Variable]]:
+    """The cvxpy model of (C): loss(sum_p A_p vec_r(Z_p)) + beta sum_p R(Z_p)."""
+    variables, prediction, penalty = _parts(program)
+    return cp.Problem(cp.Minimize(_loss(program, prediction) + program.beta * penalty)), variables
 
 
 def build_dual_scaled_problem(program: LiftedProgram) -> tuple[cp.Problem, list[cp.Variable], cp.Constraint]:
     """(C) as loss(F) / beta + sum_p R(Z_p) s.t. F = sum_p A_p vec_r(Z_p): the same minimisers, with the multiplier
     of the constraint W = V / beta of order one, so that V = beta W is as accurate as the solver's tolerance
     relative to beta, not to |y| (docs/theory.md §9.11)."""
-    variables = [cp.Variable(b.shape) for b in program.blocks]
+    variables, prediction, penalty = _parts(program)
     F = cp.Variable(program.target.size)
-    link = F == sum(b.matrix @ cp.vec(Z, order="C") for b, Z in zip(program.blocks, variables))
-    rows = (program.target.size // program.classes, program.classes)
-    loss = program.loss.cvxpy(cp.reshape(F, rows, order="C"), program.target.reshape(rows))
-    penalty = sum(b.norm.cvxpy(Z) for b, Z in zip(program.blocks, variables))
-    return cp.Problem(cp.Minimize(loss / program.beta + penalty), [link]), variables, link
+    link = F == prediction
+    return cp.Problem(cp.Minimize(_loss(program, F) / program.beta + penalty), [link]), variables, link
 
 
 def _run(problem: cp.Problem, name: str, options: dict[str, object]) -> None:
@@ -86,14 +93,8 @@ def solve_cvxpy(program: LiftedProgram, name: str, eps: float = DEFAULT_EPS) -> 
     problem, variables = build_problem(scaled)
     start, best = time.perf_counter(), None
     for options in SOLVER_ATTEMPTS[name]:
-        _run(problem, name, options)
-        if problem.status not in USABLE:
-            continue
-        blocks = [back * np.asarray(Z.value, dtype=np.float64) for Z in variables]
-        value, gap = certified_gap(program, blocks)
-        if best is None or gap < best[2]:
-            best = (blocks, value, gap, problem.status, options, None)
-        if problem.status == cp.OPTIMAL or gap <= eps:
+        best = _better(best, _attempt(program, problem, variables, back, name, options))
+        if problem.status == cp.OPTIMAL or (best is not None and best[2] <= eps):
             break
     if (best is None or best[2] > eps) and scaled.beta > 0:
         best = _dual_scaled(program, scaled, back, name, best, eps)
@@ -103,28 +104,48 @@ def solve_cvxpy(program: LiftedProgram, name: str, eps: float = DEFAULT_EPS) -> 
     return Solution(blocks, value, gap, name, status, time.perf_counter() - start, options, dual)
 
 
+def _attempt(program: LiftedProgram, problem: cp.Problem, variables: list[cp.Variable], back: float, name: str,
+             options: dict[str, object], dual_of=None, model: str | None = None) -> tuple | None:
+    """One rung of the ladder: solve, map Z back by ``back``, certify (with the dual point ``dual_of()`` if given);
+    None when the status is not worth certifying.  ``model`` names a model other than (C) in the kept options."""
+    _run(problem, name, options)
+    if problem.status not in USABLE:
+        return None
+    dual = None if dual_of is None else dual_of()
+    if dual_of is not None and dual is None:
+        return None
+    blocks = [back * np.asarray(Z.value, dtype=np.float64) for Z in variables]
+    value, gap = certified_gap(program, blocks, dual)
+    return blocks, value, gap, problem.status, options if model is None else {**options, "model": model}, dual
+
+
+def _better(best: tuple | None, found: tuple | None) -> tuple | None:
+    """The attempt with the smaller certified gap (the earlier one on a tie)."""
+    return found if found is not None and (best is None or found[2] < best[2]) else best
+
+
 def _dual_scaled(program: LiftedProgram, scaled: LiftedProgram, back: float, name: str, best: tuple | None,
                  eps: float) -> tuple | None:
     """``best`` or the dual-scaled model's solution with its multiplier as the dual point, whichever certifies more
     (the ladder of settings again, until one certifies ``eps``).
-    The multiplier of the normalised program maps back as V = eta V' (theory.lifted.normalised: eta = |y| for the
-    squared loss, 1 otherwise; eta = back kappa)."""
+    The multiplier W of the normalised program maps back as V = eta beta' W (theory.lifted.normalised: eta =
+    target_scale, and 1 when normalised left the program as it was)."""
     problem, variables, link = build_dual_scaled_problem(scaled)
-    eta = 1.0 if scaled is program else back * max(b.operator.spectral_norm() for b in program.blocks)
+    eta = 1.0 if scaled is program else target_scale(program)
+
+    def dual_of() -> np.ndarray | None:
+        if link.dual_value is None:
+            return None
+        return eta * scaled.beta * np.asarray(link.dual_value, dtype=np.float64).reshape(-1)
+
     for options in SOLVER_ATTEMPTS[name]:
         try:
-            _run(problem, name, options)
+            found = _attempt(program, problem, variables, back, name, options, dual_of, "dual-scaled")
         except SolverFailure:
             if best is None:
                 raise
             return best
-        if problem.status not in USABLE or link.dual_value is None:
-            continue
-        dual = eta * scaled.beta * np.asarray(link.dual_value, dtype=np.float64).reshape(-1)
-        blocks = [back * np.asarray(Z.value, dtype=np.float64) for Z in variables]
-        value, gap = certified_gap(program, blocks, dual)
-        if best is None or gap < best[2]:
-            best = (blocks, value, gap, problem.status, {**options, "model": "dual-scaled"}, dual)
-        if best[2] <= eps:
+        best = _better(best, found)
+        if best is not None and best[2] <= eps:
             break
     return best
