@@ -19,8 +19,8 @@ Witnesses (each a :class:`Check` with its value, tolerance and verdict; toleranc
                       factorised problem can have spurious local minima (measured: 1 head, 3 restarts, all 16%
                       above C* on a drawn instance), so that fraction measures L-BFGS, not the theorem.
 
-For a relaxation (``theorem.exact`` False: the convex optimum is only a lower bound, relu-attention), (b) and (c)
-are measured but not claimed: (c) then says whether the bound is attained by the recovered network (tightness),
+For a relaxation (``theorem.exact`` False: the convex optimum is only a lower bound; relu-attention, relu-mixer,
+relu-attention-fc), (b) and (c) are measured but not claimed: (c) then says whether the bound is attained by the recovered network (tightness),
 (b) whether a restart attains it; (a), (d) and (e) stay claims.
 
 Observation (reported, not a claim of the theorem, so it does not decide ``passed``):
@@ -52,7 +52,7 @@ from proofs_check.restarts import RestartRun, TheoremAtWidth, run_restarts
 from theory.base import Theorem
 from theory.data import check_positive_int
 from theory.lifted import DualCertificate
-from theory.relu_attention_exact import ExactOptimum
+from theory.relu_exact import ExactOptimum
 from theory.solvers import resolve
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)

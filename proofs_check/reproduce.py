@@ -183,11 +183,12 @@ def _restart_fraction(theorem: str, seeds: list[int], betas: list[float], restar
 
 
 def _relu_exact(seeds: list[int] | None = None, betas: list[float] | None = None, targets: list[str] | None = None,
-                restarts: int | None = None) -> dict:
-    """`proofs-check experiment relu-exact` (proofs_check.studies.relu_exact): its summary, overall and per target."""
+                restarts: int | None = None, theorem: str | None = None) -> dict:
+    """`proofs-check experiment relu-exact [--theorem T]` (proofs_check.studies.relu_exact): its summary, overall and
+    per target."""
     from proofs_check.studies.relu_exact import ReluExactConfig, run_relu_exact
 
-    given = {"seeds": seeds, "betas": betas, "targets": targets, "restarts": restarts}
+    given = {"seeds": seeds, "betas": betas, "targets": targets, "restarts": restarts, "theorem": theorem}
     config = ReluExactConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in given.items() if v is not None})
     return run_relu_exact(config).summary()
 
@@ -367,10 +368,14 @@ MEASURES: dict[str, Callable[..., dict]] = {
 
 
 def quantity(record: dict, path: str) -> Any:
-    """The value at a dotted path of a record (lists and tuples become lists, so TOML arrays compare equal)."""
+    """The value at a dotted path of a record, a number indexing a list (lists and tuples become lists, so TOML arrays
+    compare equal)."""
+    def step(part: Any, key: str) -> Any:
+        return part[int(key)] if isinstance(part, (list, tuple)) and key.isdigit() else part[key]
+
     try:
-        value = reduce(lambda part, key: part[key], path.split("."), record)
-    except (KeyError, TypeError):
+        value = reduce(step, path.split("."), record)
+    except (KeyError, TypeError, IndexError):
         raise InputError(f"the measurement has no quantity {path!r}") from None
     return list(value) if isinstance(value, tuple) else value
 

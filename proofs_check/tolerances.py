@@ -31,6 +31,6 @@ NARROW = 10 * GAP
 
 #: Exact program of a relaxation (relu-attention, docs/theory.md §4.4): the ReLU network found by column generation
 #: and the oracle's certified lower bound agree within this.  Column generation stops at 1e-8
-#: (theory.relu_attention_exact.EXACT_TOL) and reached at most 3.5e-7 on the drawn instances of docs/theory.md §4.4
+#: (theory.relu_exact.EXACT_TOL) and reached at most 3.5e-7 on the drawn instances of docs/theory.md §4.4
 #: when it ran out of rounds; the gaps it is meant to tell apart (relaxation, restarts) are above 1e-3.
 EXACT_GAP = 1e-6

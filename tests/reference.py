@@ -140,8 +140,9 @@ def relu_attention_fc(theorem, weights):
     return F
 
 
-def mlp_mixer(theorem, weights):
-    """f(X)[t, e] = sum_j sum_a (sum_u W1_j[t, u] X[u, a]) W2_j[a, e] (docs/theory.md §5)."""
+def mlp_mixer(theorem, weights, activation=lambda z: z):
+    """f(X)[t, e] = sum_j sum_a activation(sum_u W1_j[t, u] X[u, a]) W2_j[a, e]: the linear mixer (docs/theory.md
+    §5.1), and with the ReLU the ReLU mixer (§5.3)."""
     W1, W2 = weights
     X = theorem.X
     N, s, d = X.shape
@@ -151,8 +152,12 @@ def mlp_mixer(theorem, weights):
             for j in range(len(W1)):
                 for a in range(d):
                     mixed = sum(W1[j, t, u] * X[i, u, a] for u in range(s))
-                    F[i, t] += mixed * W2[j, a]
+                    F[i, t] += activation(mixed) * W2[j, a]
     return F
+
+
+def relu_mixer(theorem, weights):
+    return mlp_mixer(theorem, weights, activation=relu)
 
 
 def gated_relu_mixer(theorem, weights):
@@ -236,7 +241,8 @@ def afno(theorem, weights):
 
 FORWARD = {"linear-mlp": linear_mlp, "linear-attention": linear_attention,
            "gated-relu-attention": gated_relu_attention, "relu-attention": relu_attention,
-           "convex-attention": convex_attention, "mlp-mixer": mlp_mixer, "gated-relu-mixer": gated_relu_mixer, "fno": fno,
+           "convex-attention": convex_attention, "mlp-mixer": mlp_mixer, "gated-relu-mixer": gated_relu_mixer,
+           "relu-mixer": relu_mixer, "fno": fno,
            "fno-modes": fno_modes, "afno": afno,
            "convex-attention-fc": convex_attention_fc, "relu-attention-fc": relu_attention_fc}
 
@@ -367,6 +373,13 @@ def _coefficients(name: str, theorem) -> list[tuple[Callable, tuple[int, int]]]:
             gate = sum(H[p, t, v] * X[i, v, a] for v in range(s)) >= 0
             return X[i, u, a] * (t_row == t) * (e_col == e) * gate
         return [(lambda i, t, e, row, col, p=p: gated(i, t, e, row, col, p), (s * s, d * c)) for p in range(len(H))]
+    if name == "relu-mixer":  # mixer layout, entry (t, a) gated by the pattern D_p[i, t, a] (index (i, t, a))
+        def patterned(i, t, e, row, col, D):
+            t_row, u = divmod(row, s)
+            a, e_col = divmod(col, c)
+            return X[i, u, a] * (t_row == t) * (e_col == e) * float(D[i, t, a])
+        return [(lambda i, t, e, row, col, D=D: patterned(i, t, e, row, col, D), (s * s, d * c))
+                for D in theorem.patterns.reshape(-1, N, s, d)]
     if name == "fno":  # Z[tau d + a, e] = sum_j K_j[tau, a] w_j[e]: f[t, e] = sum_{tau,a} X[(t - tau) mod s, a] Z
         def circulant(i, t, e, row, col):
             tau, a = divmod(row, d)

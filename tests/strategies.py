@@ -36,12 +36,15 @@ def instances(draw, max_N: int = 6, max_s: int = 4, max_d: int = 3, max_c: int =
 
 
 #: Smaller shapes where the default ones cost too much for CI: relu-attention enumerates every logit pattern
-#: exactly (theory.arrangements; N = 2, s = 2, d = 2 gives up to 108 patterns, each a block of the program),
+#: exactly (theory.arrangements; N = 2, s = 2, d = 2 gives up to 108 patterns, each a block of the program), and
+#: relu-mixer the product of its rows' cells (N = 2, s = 2, d = 2: up to 8 cells per row, 64 patterns; s = 3 is
+#: refused),
 #: relu-attention-fc has 2^N - 1 sample patterns with s^2 blocks each and restarts of width N c + 1 per row (N = 6
 #: took 50 s for the witnesses alone), and the gated theorems train P = 3 gates x (zero-gap width) heads in every
 #: restart.
 LIMITS: dict[str, dict[str, int]] = {"relu-attention": {"max_N": 2, "max_s": 2, "max_d": 2},
                                      "relu-attention-fc": {"max_N": 3, "max_s": 2, "max_d": 2},
+                                     "relu-mixer": {"max_N": 2, "max_s": 2, "max_d": 2},
                                      "gated-relu-attention": {"max_N": 4, "max_s": 3},
                                      "gated-relu-mixer": {"max_N": 4, "max_s": 3},
                                      "convex-attention-scalar": {"max_c": 1}}

@@ -22,8 +22,9 @@ from theory.linear_mlp import LinearMLP
 from theory.mlp_mixer import MLPMixer
 from theory.relu_attention import ReLUAttention
 from theory.relu_attention_fc import ReLUAttentionFC
+from theory.relu_mixer import ReLUMixer
 
-REGISTRY: dict[str, type[Theorem]] = {cls.name: cls for cls in (LinearMLP, LinearAttention, GatedReLUAttention, ReLUAttention, ConvexAttention, ConvexAttentionScalar, ConvexAttentionVector, ConvexAttentionFC, ReLUAttentionFC, MLPMixer, GatedReLUMixer, FNO, FNOModes, AFNO)}
+REGISTRY: dict[str, type[Theorem]] = {cls.name: cls for cls in (LinearMLP, LinearAttention, GatedReLUAttention, ReLUAttention, ConvexAttention, ConvexAttentionScalar, ConvexAttentionVector, ConvexAttentionFC, ReLUAttentionFC, MLPMixer, GatedReLUMixer, ReLUMixer, FNO, FNOModes, AFNO)}
 
 
 def get(name: str) -> type[Theorem]:

@@ -14,6 +14,11 @@ Two ways to get them:
   only for tiny instances: it refuses (InputError) when that bound exceeds EXACT_CELL_LIMIT.
 - :func:`sample_patterns`: the distinct patterns of ``count`` Gaussian W drawn from a Generator, for larger
   instances; a subset of the cells, so a program over them is a model on those patterns, not a bound.
+
+The enumeration itself (:func:`enumerate_cells`) is that of any central arrangement.  The ReLU mixer
+(docs/theory.md §5.3) uses it for its own arrangement: the pre-activation (W X_i)[t, a] = <w_t, X_i[:, a]> of
+row t of the token mixing W, so each row has a cell of the arrangement of the N d columns X_i[:, a] in R^s, and
+the pattern of W is the product of its rows' cells (:func:`mixing_patterns`, stored over (i, t, a) row-major).
 """
 
 from __future__ import annotations
@@ -41,6 +46,30 @@ def patterns_of(X: np.ndarray, W: np.ndarray) -> np.ndarray:
     return np.einsum("nk,...k->...n", logit_vectors(X), W.reshape(W.shape[:-2] + (-1,))) >= 0
 
 
+def mixing_vectors(X: np.ndarray) -> np.ndarray:
+    """The columns X_i[:, a] over (i, a), shape (N d, s): (W X_i)[t, a] = mixing_vectors(X)[i d + a] @ W[t]."""
+    N, s, d = X.shape
+    return np.swapaxes(X, 1, 2).reshape(N * d, s)
+
+
+def mixing_patterns_of(X: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """The pattern of each token mixing W (..., s, s): 1[(W X_i)[t, a] >= 0] over (i, t, a), shape (..., N s d)."""
+    return (np.einsum("...tu,iua->...ita", W, X) >= 0).reshape(W.shape[:-2] + (-1,))
+
+
+def mixing_patterns(X: np.ndarray, limit: int = EXACT_CELL_LIMIT) -> np.ndarray:
+    """Every pattern of a token mixing W, shape (P, N s d): the cells R of the columns' arrangement
+    (:func:`enumerate_cells`) taken row by row, P = |R|^s in row-major order of the rows' cell indices; an
+    InputError when P exceeds ``limit``."""
+    N, s, d = X.shape
+    rows = enumerate_cells(mixing_vectors(X), "token columns").reshape(-1, N, d)  # (R, N, d): cell k's signs
+    if len(rows) ** s > limit:
+        raise InputError(f"exact enumeration refused: {len(rows)} cells per row of the token mixing, "
+                         f"{len(rows)}^{s} = {len(rows) ** s} patterns (limit {limit})")
+    index = np.indices((len(rows),) * s).reshape(s, -1).T  # (P, s): the cell of each row
+    return np.swapaxes(rows[index], 1, 2).reshape(len(index), -1)  # (P, s, N, d) -> (P, N, s, d)
+
+
 def cell_bound(vectors: np.ndarray) -> int:
     """2 sum_{k<r} C(n - 1, k): the most cells n central hyperplanes of rank r can have."""
     n, r = len(vectors), int(np.linalg.matrix_rank(vectors))
@@ -56,16 +85,22 @@ def _side_is_open(vectors: np.ndarray, signs: np.ndarray) -> bool:
 
 def enumerate_patterns(X: np.ndarray) -> np.ndarray:
     """Every activation pattern (open cell) of the logits of X, shape (P, N s s), by incremental LPs."""
-    vectors = logit_vectors(X)
+    return enumerate_cells(logit_vectors(X), "logits")
+
+
+def enumerate_cells(vectors: np.ndarray, what: str = "hyperplanes") -> np.ndarray:
+    """Every open cell of the central arrangement {w : vectors_j^T w = 0}, as sign patterns (P, n) (True on the
+    >= 0 side; a zero vector is on that side for every w), by incremental LPs; ``what`` names the vectors in the
+    refusal."""
     bound = cell_bound(vectors)
     if bound > EXACT_CELL_LIMIT:
-        raise InputError(f"exact enumeration refused: up to {bound} cells for {len(vectors)} logits in rank "
+        raise InputError(f"exact enumeration refused: up to {bound} cells for {len(vectors)} {what} in rank "
                          f"{np.linalg.matrix_rank(vectors)} (limit {EXACT_CELL_LIMIT}); sample patterns instead")
     scale = np.linalg.norm(vectors, axis=1)
     vectors = vectors / np.where(scale > 0, scale, 1.0)[:, None]  # same hyperplanes, better-conditioned LPs
     cells = [np.zeros(0)]
     for k in range(len(vectors)):
-        if scale[k] == 0:  # a zero token's logit is 0 for every W: always on the >= 0 side, not a hyperplane
+        if scale[k] == 0:  # a zero vector (a zero token's logits) is 0 for every w: the >= 0 side, not a hyperplane
             cells = [np.append(cell, 1.0) for cell in cells]
             continue
         kept = scale[:k + 1] > 0

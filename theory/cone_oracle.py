@@ -1,6 +1,10 @@
-"""The exact dual norm of ReLU attention, by enumeration of the faces of the logit arrangement (docs/theory.md §4.4).
+"""The exact dual norm of a ReLU unit's atoms, by enumeration of the faces of its arrangement (docs/theory.md §4.4,
+§5.3): ReLU attention's logits, and the ReLU mixer's pre-activations.
 
-A ReLU head (W1, W2) with u = vec_r(W1) writes <f, G> = sum_j relu(a_j^T u) <W2, x_{u_j} G_{t_j}^T> against a
+Generically: a ReLU unit with first layer u (unit norm, in R^D) and output weights W2 (d x c) writes
+<f, G> = sum_j relu(a_j^T u) <W2, b_j(G)> against an output direction G, with normals a_j (the pre-activations are
+a_j^T u) and responses b_j(G) in R^{dc}; the theorem supplies both (``normals``, ``responses``).  For ReLU attention
+(the case below) a head (W1, W2) with u = vec_r(W1) writes <f, G> = sum_j relu(a_j^T u) <W2, x_{u_j} G_{t_j}^T> against a
 direction G (N, s, c) of the outputs, with a_j = vec_r(x_{i,t} x_{i,t'}^T) the logit vectors of
 theory.arrangements and b_j = vec_r(x_{i,t'} G_{i,t}^T) in R^{dc}, j = (i, t, t').  So the dual constraint of the
 exact program of ReLU attention (docs/theory.md §4.4) is
@@ -18,7 +22,7 @@ orthonormal basis of span F: the Rayleigh quotient has no other local maxima).  
 
 an exact finite maximum.  Every face is a cell of the arrangement restricted to a flat null(A_T) (T closed: every
 a_j in span A_T belongs to T), and its signs off T are those of any cell whose closure contains it, so the
-candidates (flat T, signs of cell p off T) over all flats and all cells (theory.arrangements.enumerate_patterns)
+candidates (flat T, signs of cell p off T) over all flats and all cells (theory.arrangements.enumerate_cells)
 contain every face.  A candidate that is not a face does no harm: its singular vector is kept only when it lies in
 the candidate's closed set, which is inside the closure of cell p, where |M_F^T u| is the true value.
 
@@ -35,7 +39,9 @@ from functools import cached_property
 
 import numpy as np
 
-from theory.arrangements import enumerate_patterns, logit_vectors
+from typing import Callable
+
+from theory.arrangements import enumerate_cells
 
 #: A singular vector u lies in a closed face set when sigma_j a_j^T u / |a_j| >= -MEMBERSHIP_TOL off T (|u| = 1).
 MEMBERSHIP_TOL = 1e-10
@@ -103,16 +109,17 @@ class OracleValue:
 
 
 class ConeOracle:
-    """Program (O) for the tokens X (N, s, d): the faces are enumerated once, every evaluation is batched SVDs.
+    """Program (O) for the normals a_j (n, D) and the responses G -> B (n, dc) of a theorem's ReLU unit: the faces
+    are enumerated once, every evaluation is batched SVDs.
 
-    ``cells``: the patterns of theory.arrangements.enumerate_patterns when the caller has them already (a theorem
-    enumerates them for its relaxation).  ``groups``: the candidate faces themselves (a test weakens the oracle by
-    dropping some)."""
+    ``cells``: the open cells (patterns, theory.arrangements) when the caller has them already (a theorem enumerates
+    them for its relaxation).  ``groups``: the candidate faces themselves (a test weakens the oracle by dropping
+    some)."""
 
-    def __init__(self, X: np.ndarray, cells: np.ndarray | None = None,
-                 groups: tuple[FaceGroup, ...] | None = None) -> None:
-        self.X = np.asarray(X, dtype=float)
-        self.normals = logit_vectors(self.X)
+    def __init__(self, normals: np.ndarray, responses: Callable[[np.ndarray], np.ndarray],
+                 cells: np.ndarray | None = None, groups: tuple[FaceGroup, ...] | None = None) -> None:
+        self.normals = np.asarray(normals, dtype=float)
+        self.responses = responses
         self.unit_normals = self.normals / np.maximum(np.linalg.norm(self.normals, axis=1), 1e-300)[:, None]
         self._cells = cells
         if groups is not None:
@@ -121,7 +128,7 @@ class ConeOracle:
     @cached_property
     def groups(self) -> tuple[FaceGroup, ...]:
         """The candidate faces (module docstring), deduplicated, grouped by dimension."""
-        cells = enumerate_patterns(self.X) if self._cells is None else self._cells
+        cells = enumerate_cells(self.normals) if self._cells is None else self._cells
         cells = np.where(cells, 1, -1).astype(np.int8)
         D = self.normals.shape[1]
         by_dim: dict[int, tuple[list, list]] = {}
@@ -142,12 +149,6 @@ class ConeOracle:
     @property
     def face_count(self) -> int:
         return int(sum(len(g.signs) for g in self.groups))
-
-    def responses(self, G: np.ndarray) -> np.ndarray:
-        """B (n, dc): b_j = vec_r(x_{i,t'} G_{i,t}^T) for j = (i, t, t'), G the output direction (N, s, c)."""
-        N, s, d = self.X.shape
-        G = np.asarray(G, dtype=float).reshape(N, s, -1)
-        return np.einsum("iua,itc->ituac", self.X, G).reshape(N * s * s, -1)
 
     def head_inner(self, u: np.ndarray, G: np.ndarray) -> np.ndarray:
         """B^T relu(A u) (dc,): the inner products of the head (u, E_ae) with G, for every unit W2 = E_ae."""

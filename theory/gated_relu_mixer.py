@@ -19,7 +19,7 @@ import numpy as np
 from theory.base import Factors, Theorem
 from theory.gates import Gated
 from theory.lifted import Block
-from theory.mixer_units import lift_units, units_from_pairs
+from theory.mixer_units import lift_units, masked_mixer_block, units_from_pairs
 
 
 class GatedReLUMixer(Gated, Theorem):
@@ -57,10 +57,7 @@ class GatedReLUMixer(Gated, Theorem):
 
     def build_blocks(self) -> tuple[Block, ...]:
         """A_p[(i, t, e), (t s + t', a c + e')] = D_p[i, t, a] X[i, t', a] 1[e = e']."""
-        N, s, d = self.X.shape
-        c = self.dims["c"]
-        return tuple(Block(np.einsum("tq,ita,iua,ef->itequaf", np.eye(s), mask, self.X, np.eye(c), optimize=True)
-                           .reshape(N * s * c, s * s * d * c), (s * s, d * c), label=f"gate {p}")
+        return tuple(masked_mixer_block(self.X, mask, self.dims["c"], label=f"gate {p}")
                      for p, mask in enumerate(self.masks))
 
     def lift_weights(self, weights: list[np.ndarray]) -> list[np.ndarray]:

@@ -23,8 +23,9 @@
                         [--report [DIR]] [--json OUT]   modular division (proofs_check.studies.grokking)
     proofs-check experiment student-teacher [--seed S] [--restarts K] [--solver NAME] [--report [DIR]] [--json OUT]
                                             a frozen random teacher layer (proofs_check.studies.student_teacher)
-    proofs-check experiment relu-exact [--seed S ...] [--beta B ...] [--target T ...] [--restarts K] [--report [DIR]]
-                        [--json OUT]        the exact relu-attention program on drawn tiny instances
+    proofs-check experiment relu-exact [--theorem relu-attention|relu-mixer] [--seed S ...] [--beta B ...]
+                        [--target T ...] [--restarts K] [--report [DIR]] [--json OUT]
+                                            the exact ReLU program on drawn tiny instances
                                             (proofs_check.studies.relu_exact)
     proofs-check path [THEOREM] [--data FILE.npz] [--points K] [--seed S] [--solver NAME] [--plot PNG] [--json OUT]
                       [--workers N] [--dask-scheduler ADDRESS]

@@ -25,7 +25,7 @@ from proofs_check.studies.compare import compare, default_arrays, rows_json
 from proofs_check.studies.digits import ExperimentConfig, run_experiment
 from proofs_check.studies.grokking import GrokkingConfig, run_grokking
 from proofs_check.studies.path import POINTS, path_json, regularisation_path
-from proofs_check.studies.relu_exact import TARGETS, ReluExactConfig, run_relu_exact
+from proofs_check.studies.relu_exact import TARGETS, THEOREMS, ReluExactConfig, run_relu_exact
 from proofs_check.studies.student_teacher import StudentTeacherConfig, run_student_teacher
 from theory.solvers import SOLVERS
 
@@ -165,7 +165,7 @@ def _command_reproduce(args: argparse.Namespace) -> int:
 EXPERIMENT_OPTIONS = {"digits": ("n_train", "n_test", "features", "betas", "losses", "solver"),
                       "grokking": ("modulus", "train_fraction", "steps", "losses"),
                       "student-teacher": ("restarts", "solver"),
-                      "relu-exact": ("betas", "targets", "restarts")}
+                      "relu-exact": ("betas", "targets", "restarts", "theorem")}
 #: The experiments that take several seeds (one run, or one instance per target and beta, each).
 MANY_SEEDS = ("grokking", "relu-exact")
 
@@ -187,6 +187,8 @@ def _experiment_arguments(sub: argparse.ArgumentParser) -> None:
                           f"betas of the instances (default {' '.join(f'{b:g}' for b in relu.betas)})")
     sub.add_argument("--target", action="append", default=None, dest="targets", choices=tuple(TARGETS),
                      help=f"relu-exact: a kind of targets (repeatable; default all: {', '.join(TARGETS)})")
+    sub.add_argument("--theorem", default=None, choices=THEOREMS,
+                     help=f"relu-exact: whose exact program (default {relu.theorem})")
     sub.add_argument("--loss", action="append", default=None, dest="losses",
                      help=f"digits: a loss to fit the heads with (repeatable; default: {' and '.join(digits.losses)}); "
                           f"grokking: the loss of both models (default {grokking.loss})")

@@ -130,9 +130,12 @@ def format_comparison(rows: list[Row], dims: dict[str, int], beta: float, seed: 
     header = ("theorem", "C*", "loss", "beta R(Z*)", "|F-Y|/|Y|", "certified gap", "heads m*", "structure", "solver",
               "seconds")
     body = [(r.theorem, f"{r.optimum:.6g}", f"{r.loss:.6g}", f"{r.penalty:.6g}", f"{r.relative_fit:.4f}",
-             f"{r.certified_gap:.1e}", str(r.heads), r.structure, r.solver, f"{r.seconds:.2f}") for r in rows]
+             f"{r.certified_gap:.1e}", str(r.heads), r.structure, r.solver, f"{r.seconds:.2f}")
+            for r in rows if r.refused is None]
     shape = ", ".join(f"{k} = {v}" for k, v in dims.items())
-    return f"same data for every architecture: {shape}, beta = {beta:g}, seed {seed}\n" + text_table(header, body)
+    refused = [f"not compared: {r.theorem}: {r.refused}" for r in rows if r.refused is not None]
+    return (f"same data for every architecture: {shape}, beta = {beta:g}, seed {seed}\n" + text_table(header, body)
+            + "".join("\n" + line for line in refused))
 
 
 def format_path(theorem: Theorem, path: list[PathPoint]) -> str:
@@ -256,7 +259,7 @@ def format_relu_exact(result: ReluExactResult) -> str:
                          f"{max(e['restart_gap'] for e in exact):.1e}", str(sum(r.below_bound for r in group)),
                          f"{sum(r.seconds for r in group):.1f}"))
     total = result.summary()["all"]
-    caption = (f"relu-attention, exact program on drawn tiny instances (N 2, s 2, d 2): seeds "
+    caption = (f"{c.theorem}, exact program on drawn tiny instances (N 2, s 2, d 2): seeds "
                f"{', '.join(map(str, c.seeds))}; {c.restarts} restarts at the exact width; gaps relative")
     footer = (f"closed {total['closed']}/{total['instances']} (exact gap <= {tol.EXACT_GAP:g}), largest gap "
               f"{total['largest_gap']:.1e}, restarts below the certified lower bound: {total['below_bound']}")

@@ -9,6 +9,12 @@ ranks, for afno its channel blocks) and the solve time.  Last row: standard soft
 data and beta -- a different model, shown for the comparison the paper makes, with no certificate.  Every optimum is
 certified by its dual certificate (``certified gap`` column), so the comparison is between global
 optima, not between training runs.
+
+The ReLU networks with an exact program (:data:`EXACT_RELU`: relu-attention, relu-mixer) join with their certified
+ReLU optimum (theory.relu_exact, column generation; its gap in the ``certified gap`` column, the relaxation's C* in
+the structure column) where the data are small enough for the exact enumeration of their patterns and faces; on
+larger data they are refused, and the row says why instead of giving numbers (``refused``).  Their relaxations
+alone are not compared: a relaxation's C* is not the optimum of its network.
 """
 
 from __future__ import annotations
@@ -23,9 +29,12 @@ from proofs_check.optimum import find_optimum
 from proofs_check.restarts import run_restarts
 from proofs_check.studies.models.softmax_attention import LBFGS_BUDGET, STREAM, SoftmaxAttention
 import theory
+from theory.errors import InputError
 
 ARCHITECTURES = ("linear-attention", "gated-relu-attention", "convex-attention", "mlp-mixer", "gated-relu-mixer", "fno",
                  "fno-modes", "afno")
+#: The ReLU networks compared by their exact programs where the data are small enough (module docstring).
+EXACT_RELU = ("relu-attention", "relu-mixer")
 #: Restarts of the non-convex softmax-attention baseline ([E22]'s standard attention;
 #: proofs_check.studies.models.softmax_attention).
 SOFTMAX_RESTARTS = 10
@@ -43,6 +52,7 @@ class Row:
     structure: str
     seconds: float
     solver: str
+    refused: str | None = None  # why the row has no numbers (an exact program too large for the data)
 
 
 def _structure(theorem: theory.Theorem, factors, fields: dict) -> str:
@@ -62,9 +72,9 @@ def _structure(theorem: theory.Theorem, factors, fields: dict) -> str:
 
 
 def compare(arrays: dict[str, np.ndarray], beta: float, seed: int, names=ARCHITECTURES,
-            solver: str = "auto") -> list[Row]:
+            solver: str = "auto", exact=EXACT_RELU) -> list[Row]:
     """Solve every named theorem's program on the same arrays (X, Y and theorem options such as H) with ``solver``
-    (theory.solvers)."""
+    (theory.solvers), and the exact programs of ``exact`` where they fit (module docstring)."""
     rows = []
     for name in names:
         bound = api.theorem(name, arrays, beta=beta, seed=seed)
@@ -74,7 +84,26 @@ def compare(arrays: dict[str, np.ndarray], beta: float, seed: int, names=ARCHITE
                         float(np.linalg.norm(optimum.prediction - target) / np.linalg.norm(target)),
                         optimum.certified_gap, optimum.heads,
                         _structure(bound, optimum.factors, optimum.report_fields()), optimum.seconds, optimum.solver))
-    return rows + [softmax_row(arrays, beta, seed)]
+    return rows + [exact_row(name, arrays, beta, seed) for name in exact] + [softmax_row(arrays, beta, seed)]
+
+
+def exact_row(name: str, arrays: dict[str, np.ndarray], beta: float, seed: int) -> Row:
+    """The certified ReLU optimum of ``name``'s exact program on the arrays, or a refused row saying why."""
+    start = time.perf_counter()
+    try:
+        bound = api.theorem(name, arrays, beta=beta, seed=seed)
+        x = bound.solve_exact()
+        relaxation = find_optimum(bound, "auto").convex_optimum
+    except InputError as refusal:
+        nan = float("nan")
+        return Row(name, nan, nan, nan, nan, nan, 0, "-", time.perf_counter() - start, "-", refused=str(refusal))
+    prediction = bound.output(bound.forward([x.W1, x.W2])).reshape(-1)
+    target = bound.program.target
+    loss = bound.program.loss_value(prediction)
+    return Row(f"{name} (exact)", x.upper_bound, loss, x.upper_bound - loss,
+               float(np.linalg.norm(prediction - target) / np.linalg.norm(target)), x.gap, x.heads,
+               f"ReLU network of {x.heads} units; relaxation C* {relaxation:.6g}", time.perf_counter() - start,
+               "column generation")
 
 
 def softmax_row(arrays: dict[str, np.ndarray], beta: float, seed: int) -> Row:

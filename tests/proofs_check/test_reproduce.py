@@ -153,3 +153,14 @@ def test_bad_claims_are_refused(tmp_path):
             reproduce.load_claims(tmp_path / "bad.toml")
     with pytest.raises(InputError, match="no claim matches"):
         reproduce.select(reproduce.load_claims(_claims_file(tmp_path / "claims.toml", 8)), False, ["zzz"])
+
+
+def test_a_quantity_path_indexes_lists():
+    """A number in the path indexes a list (the studies' [min, max] ranges, e.g. all.relaxation_gap.1); a path past
+    the end or into a missing key is an InputError, not a traceback."""
+    record = {"all": {"gap": [0.1, 0.8], "rows": [{"n": 3}]}}
+    assert reproduce.quantity(record, "all.gap.1") == 0.8
+    assert reproduce.quantity(record, "all.rows.0.n") == 3
+    for missing in ("all.gap.2", "all.gap.x", "all.none"):
+        with pytest.raises(InputError, match="no quantity"):
+            reproduce.quantity(record, missing)

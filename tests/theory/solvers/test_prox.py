@@ -21,6 +21,7 @@ from proofs_check.restarts import TheoremAtWidth, run_restarts
 from tests.strategies import bind, instances_for, mixed_program
 from tests.tolerances import ROUND_OFF, WITNESS
 import theory
+from theory.pattern_relaxation import PatternRelaxation
 from theory.base import Theorem
 from theory.errors import InputError, SolverFailure
 from theory.lifted import certificate, certified_gap, compose, normalised, significant_components
@@ -31,9 +32,10 @@ from theory.solvers import PROX_MIN_BETA, solve
 from theory.solvers.polishing import polish
 
 NAMES = sorted(theory.REGISTRY)
-#: FISTA is not tested on relu-attention (measured): its program has one small block per logit pattern (390 on
-#: the default instance), and FISTA reached only a certified gap of 1.1e-2 in 120 s there (SSNAL: 0.3 s).
-FISTA_NAMES = sorted(set(theory.REGISTRY) - {"relu-attention"})
+#: FISTA is not tested on the pattern relaxations (measured): their programs have one small block per activation
+#: pattern (390 on relu-attention's default instance, 144 on relu-mixer's), and FISTA reached only a certified gap
+#: of 1.1e-2 and 8.4e-6 in 120 s there (SSNAL: 0.3 s and 1.1 s).
+FISTA_NAMES = sorted(name for name in theory.REGISTRY if not issubclass(theory.get(name), PatternRelaxation))
 #: What solve reports per prox method (SSNAL hands over to FISTA when it stalls).
 SOLVER_NAMES = {"prox": ("PROX-SSNAL", "PROX-SSNAL+FISTA"), "fista": ("PROX-FISTA",)}
 

@@ -1,9 +1,11 @@
-"""The exact program of `relu-attention` (docs/theory.md §4.4): heads as atoms on the unit sphere, solved by column
-generation with the exact dual-norm oracle of theory.cone_oracle, certified for the ReLU network itself.
+"""The exact program of the pattern relaxations `relu-attention` and `relu-mixer` (docs/theory.md §4.4, §5.3): units
+as atoms on the unit sphere, solved by column generation with the exact dual-norm oracle of theory.cone_oracle,
+certified for the ReLU network itself.
 
-A ReLU head with u = vec_r(W1) / |W1| computes h_u(w) = relu(X U X^T) X w for W2 = |W1| w (U the d x d matrix of u),
-linear in w, at weight decay beta/2 (|W1|^2 + |W2|^2) >= beta |W1| |W2| = beta |w| (equality when balanced).  So
-with enough heads the ReLU problem is
+A ReLU unit (a head of ReLU attention, a mixing unit of the ReLU mixer) with first layer u = vec_r(W1) / |W1|
+computes h_u(w) for W2 = |W1| w, linear in w (relu(X U X^T) X w for attention, relu(U X) w for the mixer; U the
+matrix of u), at weight decay beta/2 (|W1|^2 + |W2|^2) >= beta |W1| |W2| = beta |w| (equality when balanced).  So
+with enough units the ReLU problem is
 
     p* = min over finitely many atoms (u_k, w_k)   l(sum_k h_{u_k}(w_k)) + beta sum_k |w_k|_F,              (E)
 
@@ -17,6 +19,10 @@ block per atom, solved by theory.solvers), read its residual, ask the oracle for
 exceeds beta, add them; and between rounds let L-BFGS move the heads of the current network (any unit direction is
 an atom, so its heads join the atoms).  Stop when the certified relative gap (upper - lower) / objective_scale is at
 most ``tol``.  The result is the ReLU network, its objective by the ordinary forward pass, and the certificate.
+
+A theorem takes part through :class:`ExactProgram`: the normals a_j and responses b_j(G) of its oracle, the shape
+of W1, the gated block of a mask, and the coordinates of its lifting (vec_c of W1 for attention, vec_r for the
+mixer); everything else here is the same for both.
 """
 
 from __future__ import annotations
@@ -27,9 +33,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize
 
-from theory.attention_heads import attention_block
+from functools import cached_property
+from typing import ClassVar
+
 from theory.cone_oracle import MEMBERSHIP_TOL, ConeOracle, OracleValue
-from theory.gates import masked_grams
 from theory.errors import InputError, SolverFailure
 from theory.lifted import Block, LiftedProgram, block_factors, objective_scale, pooled
 from theory.solvers import solve
@@ -42,9 +49,11 @@ EXACT_TOL = 1e-8
 MAX_ROUNDS = 60
 #: The master (a group lasso over the units found: second-order cones only) is solved by Clarabel through cvxpy:
 #: ECOS stalled at 1e-5 and SSNAL at 1e-8 on masters of 60 units at beta = 1e-3, Clarabel certified 1e-10.  When
-#: Clarabel fails (it did on a drawn c = 2 instance at beta = 1e-3, where SSNAL certified 9e-11 and SCS 9e-13), the
-#: next is tried: the master only proposes heads, the oracle certifies whatever comes out.
-MASTER_SOLVERS = ("clarabel", "prox", "scs")
+#: Clarabel fails (it did on a drawn c = 2 instance of relu-attention at beta = 1e-3, where SSNAL certified 9e-11 and
+#: SCS 9e-13), the next is tried: the master only proposes heads, the oracle certifies whatever comes out.  SCS comes
+#: before SSNAL: on relu-mixer's c = 2 instances at beta = 1e-4 SSNAL handed over to FISTA, which spent its 60 s and
+#: stopped at 2.4e-9, where SCS certified 1.4e-9 in 0.8 s.
+MASTER_SOLVERS = ("clarabel", "scs", "prox")
 #: Units added per round: the oracle's best distinct maximisers above beta.
 PER_ROUND = 4
 #: A logit counts as 0 on a head's face when |a_j^T u| / |a_j| <= FACE_TOL (|u| = 1).
@@ -58,16 +67,62 @@ FACE_START = 1e-3
 #: at gaps of 2e-5 to 4e-4, each new maximiser replacing a unit that the optimum needs beside it (two heads on either
 #: side of a logit hyperplane); at 1e-12 all 3 close (1e-9 to 1e-8).
 SAME, NEAR = 1e-13, 1e-12
-#: The oracle enumerates faces of the arrangement of N s^2 logit hyperplanes in R^{d^2}; beyond this many candidate
-#: faces (37 554 on the default instance, 0.07 s a call; 329 000 at N 2, s 3, d 2, 1 s a call) it refuses.
+#: The oracle enumerates faces of the arrangement of the normals (N s^2 logit hyperplanes in R^{d^2} for attention);
+#: beyond this many candidate faces (37 554 on relu-attention's default instance, 0.07 s a call; 329 000 at N 2, s 3,
+#: d 2, 1 s a call) it refuses.
 MAX_FACES = 400_000
+
+
+class ExactProgram:
+    """Mixin of a pattern relaxation whose ReLU unit has an exact program here (module docstring)."""
+
+    #: Where the exact program is stated (theory.base.Theorem.exact_program).
+    exact_program: ClassVar[str]
+    #: Sizes at which the oracle's faces fit, for the refusal.
+    exact_fits: ClassVar[str]
+
+    def unit_shape(self) -> tuple[int, int]:
+        """The shape of W1."""
+        raise NotImplementedError
+
+    def oracle_normals(self) -> np.ndarray:
+        """a_j (n, D), D = size of W1: the pre-activations of the unit u = vec_r(W1) are a_j^T u, in the order of
+        the theorem's patterns."""
+        raise NotImplementedError
+
+    def oracle_responses(self, G: np.ndarray) -> np.ndarray:
+        """b_j(G) (n, dc): <f, G> = sum_j relu(a_j^T u) <W2, b_j(G)> for the unit (u, W2)."""
+        raise NotImplementedError
+
+    def gated_block(self, mask: np.ndarray) -> Block:
+        """The gated program's block for the mask (n,) over the pre-activations."""
+        raise NotImplementedError
+
+    def lifted_rows(self, Q: np.ndarray) -> np.ndarray:
+        """For a basis Q (D, k) of W1's in vec_r, the lifted program's row coordinates of each basis matrix (rows, k)."""
+        raise NotImplementedError
+
+    @cached_property
+    def cone_oracle(self) -> ConeOracle:
+        """The exact dual norm of the exact program (theory.cone_oracle), on this theorem's patterns."""
+        return ConeOracle(self.oracle_normals(), self.oracle_responses, self.patterns)
+
+    def __getstate__(self) -> dict:
+        """Without the oracle's faces either (rebuilt on demand, like the program)."""
+        state = super().__getstate__()
+        state.pop("cone_oracle", None)
+        return state
+
+    def solve_exact(self) -> "ExactOptimum":
+        """The certified ReLU optimum of the exact program (module docstring)."""
+        return solve_exact(self, oracle=self.cone_oracle)
 
 
 @dataclass(frozen=True)
 class ExactOptimum:
     """The certified ReLU optimum: the network, its objective, the oracle's lower bound and how they were found."""
 
-    W1: np.ndarray  # (m, d, d)
+    W1: np.ndarray  # (m, *theorem.unit_shape())
     W2: np.ndarray  # (m, d, c)
     upper_bound: float  # the network's objective, by the forward pass
     lower_bound: float  # -l*(-a V) at the rescaled residual: <= the objective of every ReLU network
@@ -95,19 +150,20 @@ def atom_outputs(theorem, U: np.ndarray) -> np.ndarray:
 
 def _master(theorem, units: list[np.ndarray]) -> LiftedProgram:
     d, c = theorem.dims["d"], theorem.dims["c"]
-    blocks = tuple(Block(atom_outputs(theorem, U.reshape(d, d)), (d, c), FROBENIUS, label=f"unit {k}")
+    blocks = tuple(Block(atom_outputs(theorem, U.reshape(theorem.unit_shape())), (d, c), FROBENIUS, label=f"unit {k}")
                    for k, U in enumerate(units))
     program = theorem.program
     return LiftedProgram(blocks, program.target, program.beta, program.loss, program.classes)
 
 
-def _network(units: list[np.ndarray], Ws: list[np.ndarray], d: int, c: int) -> tuple[np.ndarray, np.ndarray]:
-    """Balanced heads W1 = sqrt|w| U, W2 = w / sqrt|w| of the atoms (units U with weights w != 0)."""
+def _network(units: list[np.ndarray], Ws: list[np.ndarray], shape: tuple[int, int], d: int,
+             c: int) -> tuple[np.ndarray, np.ndarray]:
+    """Balanced units W1 = sqrt|w| U (of ``shape``), W2 = w / sqrt|w| of the atoms (units U with weights w != 0)."""
     kept = list(zip(units, Ws))
     if not kept:
-        return np.zeros((0, d, d)), np.zeros((0, d, c))
+        return np.zeros((0, *shape)), np.zeros((0, d, c))
     root = np.sqrt([np.linalg.norm(W) for _, W in kept])
-    W1 = np.array([r * U.reshape(d, d) for (U, _), r in zip(kept, root)])
+    W1 = np.array([r * U.reshape(shape) for (U, _), r in zip(kept, root)])
     W2 = np.array([W / r for (_, W), r in zip(kept, root)])
     return W1, W2
 
@@ -131,8 +187,8 @@ def _face_program(theorem, oracle: ConeOracle, W1: np.ndarray, W2: np.ndarray
     the relative interiors of their faces, the cone constraints are inactive there, and this convex program is the
     exact one locally, solved to the solvers' accuracy instead of by L-BFGS on a function with kinks at the
     optimum.  None when a recovered head leaves the closure of its face (the program was not the exact one)."""
-    d, c = theorem.dims["d"], theorem.dims["c"]
-    N, s = theorem.dims["N"], theorem.dims["s"]
+    d, c, s = theorem.dims["d"], theorem.dims["c"], theorem.dims["s"]
+    shape = theorem.unit_shape()
     faces: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
     for W in W1:
         T, mask = face_of(oracle, W.reshape(-1) / np.linalg.norm(W))
@@ -141,12 +197,10 @@ def _face_program(theorem, oracle: ConeOracle, W1: np.ndarray, W2: np.ndarray
     for T, mask in faces.values():
         if T.any():
             _, sv, Vt = np.linalg.svd(oracle.normals[T])
-            Q = Vt[int(np.sum(sv > 1e-10 * sv[0])):].T  # (d^2, k) in vec_r(W1)
+            Q = Vt[int(np.sum(sv > 1e-10 * sv[0])):].T  # (D, k) in vec_r(W1)
         else:
-            Q = np.eye(d * d)
-        to_columns = np.swapaxes(Q.T.reshape(-1, d, d), 1, 2).reshape(-1, d * d).T  # vec_c of each basis matrix
-        gated = attention_block(theorem.X, masked_grams(theorem.X, mask.reshape(1, N, s, s).astype(float))[0], c)
-        dense = gated.matrix @ np.kron(to_columns, np.eye(d * c))
+            Q = np.eye(oracle.normals.shape[1])
+        dense = theorem.gated_block(mask.astype(float)).matrix @ np.kron(theorem.lifted_rows(Q), np.eye(d * c))
         blocks.append(Block(dense, (Q.shape[1], d * c), label="face"))
         bases.append((Q, T, mask))
     program = LiftedProgram(tuple(blocks), theorem.Y.reshape(-1), theorem.beta, theorem.loss, c)
@@ -162,7 +216,7 @@ def _face_program(theorem, oracle: ConeOracle, W1: np.ndarray, W2: np.ndarray
                     break
             else:
                 return None
-            heads1.append(sign * u.reshape(d, d))
+            heads1.append(sign * u.reshape(shape))
             heads2.append(sign * w.reshape(d, c))
     if not heads1:
         return None
@@ -183,24 +237,25 @@ def certify_network(theorem, oracle: ConeOracle, W1: np.ndarray, W2: np.ndarray)
 
 def solve_exact(theorem, *, tol: float = EXACT_TOL, max_rounds: int = MAX_ROUNDS,
                 oracle: ConeOracle | None = None) -> ExactOptimum:
-    """Column generation for (E) (module docstring) on a `relu-attention` theorem; InputError when the oracle's
-    faces exceed MAX_FACES (the size that fits is said).
+    """Column generation for (E) (module docstring) on an :class:`ExactProgram` theorem; InputError when the
+    oracle's faces exceed MAX_FACES (the sizes that fit are said).
 
     A round: certify the current network (oracle at its residual); stop when the certified gap is at most ``tol``
     or when nothing is left to add; else add the oracle's maximisers above beta, solve the master over the units,
     reduce it to an extreme point (theory.rank_reduction: at most n + 1 units carry weight), let L-BFGS move its
     heads, and keep the units that carry weight, the new ones and the moved heads' directions."""
     started = time.perf_counter()
-    oracle = oracle or ConeOracle(theorem.X, theorem.patterns)
+    oracle = oracle or theorem.cone_oracle
     count = oracle.face_count
     if count > MAX_FACES:
         raise InputError(f"{theorem.name} --exact: {count} candidate faces > {MAX_FACES}; the exact oracle fits "
-                         f"e.g. N 4, s 2, d 2 or N 2, s 3, d 2 or N 1, s 3, d 3")
+                         f"e.g. {theorem.exact_fits}")
     seconds = {"faces": time.perf_counter() - started, "oracle": 0.0, "master": 0.0, "polish": 0.0, "face": 0.0}
     d, c = theorem.dims["d"], theorem.dims["c"]
     scale = lambda value: objective_scale(theorem.program, value)  # noqa: E731 (the one relative denominator)
     units: list[np.ndarray] = []
-    networks = [(np.zeros((0, d, d)), np.zeros((0, d, c)))]  # to certify this round
+    shape = theorem.unit_shape()
+    networks = [(np.zeros((0, *shape)), np.zeros((0, d, c)))]  # to certify this round
     best, upper, lower, ratio = networks[0], np.inf, -np.inf, np.nan
     history: list[tuple[float, float]] = []
     while True:
@@ -223,7 +278,7 @@ def solve_exact(theorem, *, tol: float = EXACT_TOL, max_rounds: int = MAX_ROUNDS
         Ws = reduce_rank(master, _solve_master(master))
         seconds["master"] += time.perf_counter() - clock
         units = [u for u, W in zip(units, Ws) if np.linalg.norm(W) > 0]  # the oracle re-adds a dropped unit
-        candidate = _network(units, [W for W in Ws if np.linalg.norm(W) > 0], d, c)
+        candidate = _network(units, [W for W in Ws if np.linalg.norm(W) > 0], shape, d, c)
         clock = time.perf_counter()
         moved = _polish(theorem, *candidate)
         seconds["polish"] += time.perf_counter() - clock
