@@ -19,12 +19,15 @@ Hessian (the Newton polish of theory.solvers.polishing); ``value`` sums over all
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import cvxpy as cp
 import numpy as np
 from scipy.special import logsumexp, softmax
 
 from theory.errors import InputError
+
+if TYPE_CHECKING:  # cvxpy is imported where its expressions are built: a restart worker never loads it
+    import cvxpy as cp
 
 #: A dual point counts as inside a loss's domain up to this multiple of float64 round-off of its entries.
 DOMAIN_SLACK = 1e-12
@@ -48,6 +51,7 @@ class Squared:
         return float(np.vdot(V, T)) - 0.5 * float(np.vdot(V, V))
 
     def cvxpy(self, F: cp.Expression, T: np.ndarray) -> cp.Expression:
+        import cvxpy as cp
         return 0.5 * cp.sum_squares(F - T)
 
     def value(self, F: np.ndarray, T: np.ndarray) -> float:
@@ -78,6 +82,7 @@ class CrossEntropy:
         return float(-np.sum(P * np.log(np.where(P > 0, P, 1.0))))
 
     def cvxpy(self, F: cp.Expression, T: np.ndarray) -> cp.Expression:
+        import cvxpy as cp
         return cp.sum(cp.log_sum_exp(F, axis=1)) - cp.sum(cp.multiply(T, F))
 
     def value(self, F: np.ndarray, T: np.ndarray) -> float:
@@ -108,6 +113,7 @@ class Huber:
         return float(np.vdot(V, T)) - 0.5 * float(np.vdot(V, V))
 
     def cvxpy(self, F: cp.Expression, T: np.ndarray) -> cp.Expression:
+        import cvxpy as cp
         return 0.5 * cp.sum(cp.huber(F - T, self.delta))  # cvxpy's huber is twice ours
 
     def value(self, F: np.ndarray, T: np.ndarray) -> float:

@@ -22,11 +22,14 @@ solver tests mix the two, so every code path is exercised).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import cvxpy as cp
 import numpy as np
 
 from theory.operators import Stack
+
+if TYPE_CHECKING:  # cvxpy is imported where its expressions are built: a restart worker never loads it
+    import cvxpy as cp
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,7 @@ class Nuclear:
         return min(shape)
 
     def cvxpy(self, Z: cp.Expression) -> cp.Expression:
+        import cvxpy as cp
         return cp.normNuc(Z)
 
 
@@ -168,6 +172,7 @@ class Frobenius:
         return 1
 
     def cvxpy(self, Z: cp.Expression) -> cp.Expression:
+        import cvxpy as cp
         return cp.norm(Z, "fro")
 
 

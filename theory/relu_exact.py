@@ -39,7 +39,6 @@ from typing import ClassVar
 from theory.cone_oracle import MEMBERSHIP_TOL, ConeOracle, OracleValue
 from theory.errors import InputError, SolverFailure
 from theory.lifted import Block, LiftedProgram, block_factors, objective_scale, pooled
-from theory.solvers import solve
 from theory.rank_reduction import reduce_rank
 from theory.regularisers import FROBENIUS
 
@@ -205,6 +204,7 @@ def _face_program(theorem, oracle: ConeOracle, W1: np.ndarray, W2: np.ndarray
         bases.append((Q, T, mask))
     program = LiftedProgram(tuple(blocks), theorem.Y.reshape(-1), theorem.beta, theorem.loss, c)
     program = pooled(program, s) if theorem.pooled else program
+    from theory.solvers import solve  # on use: importing a theorem (a restart worker does) loads no solver
     solution = solve(program, FACE_SOLVER, eps=1e-10, max_gap=1e-6, max_seconds=60.0)
     heads1, heads2 = [], []
     for (Q, T, mask), pairs in zip(bases, block_factors(program, solution.blocks)):
@@ -298,6 +298,7 @@ def solve_exact(theorem, *, tol: float = EXACT_TOL, max_rounds: int = MAX_ROUNDS
 
 def _solve_master(master: LiftedProgram) -> list[np.ndarray]:
     """The master's blocks from the first of MASTER_SOLVERS that certifies it to 1e-6."""
+    from theory.solvers import solve  # on use, as in _face_program
     failures = []
     for name in MASTER_SOLVERS:
         try:
