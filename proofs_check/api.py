@@ -91,7 +91,8 @@ def verify(name: str | Theorem, data: Data = None, *, beta: float | None = None,
            exact: bool = False) -> Verification:
     """Verify a theorem on data (proofs_check.harness.verify): the record of ``proofs-check verify --json``.
     ``workers``: the restarts on that many local processes (proofs_check.parallel; the same values as serially).
-    ``exact``: also solve the theorem's exact program and certify its network (``--exact``; relu-attention, relu-mixer)."""
+    ``exact``: also solve the theorem's exact program and certify its network (``--exact``; relu-attention,
+    relu-mixer)."""
     bound = _bound(name, data, beta=beta, seed=seed, loss=loss, gates=gates, modes=modes,
                    channel_blocks=channel_blocks)
     return _verify(bound, heads=heads, restarts=restarts, seed=seed, solver=solver, batched=batched,

@@ -20,8 +20,8 @@ Witnesses (each a :class:`Check` with its value, tolerance and verdict; toleranc
                       above C* on a drawn instance), so that fraction measures L-BFGS, not the theorem.
 
 For a relaxation (``theorem.exact`` False: the convex optimum is only a lower bound; relu-attention, relu-mixer,
-relu-attention-fc), (b) and (c) are measured but not claimed: (c) then says whether the bound is attained by the recovered network (tightness),
-(b) whether a restart attains it; (a), (d) and (e) stay claims.
+relu-attention-fc), (b) and (c) are measured but not claimed: (c) then says whether the bound is attained by the
+recovered network (tightness), (b) whether a restart attains it; (a), (d) and (e) stay claims.
 
 Observation (reported, not a claim of the theorem, so it does not decide ``passed``):
     ``width_necessity`` with m* - 1 heads the best restart stays at least NARROW above C*.  It holds when Z* is

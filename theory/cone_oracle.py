@@ -3,9 +3,9 @@
 
 Generically: a ReLU unit with first layer u (unit norm, in R^D) and output weights W2 (d x c) writes
 <f, G> = sum_j relu(a_j^T u) <W2, b_j(G)> against an output direction G, with normals a_j (the pre-activations are
-a_j^T u) and responses b_j(G) in R^{dc}; the theorem supplies both (``normals``, ``responses``).  For ReLU attention
-(the case below) a head (W1, W2) with u = vec_r(W1) writes <f, G> = sum_j relu(a_j^T u) <W2, x_{u_j} G_{t_j}^T> against a
-direction G (N, s, c) of the outputs, with a_j = vec_r(x_{i,t} x_{i,t'}^T) the logit vectors of
+a_j^T u) and responses b_j(G) in R^{dc}; the theorem supplies both (``normals``, ``responses``).  For ReLU
+attention (the case below) a head (W1, W2) with u = vec_r(W1) writes <f, G> = sum_j relu(a_j^T u)
+<W2, x_{u_j} G_{t_j}^T> against a direction G (N, s, c) of the outputs, with a_j = vec_r(x_{i,t} x_{i,t'}^T) the logit vectors of
 theory.arrangements and b_j = vec_r(x_{i,t'} G_{i,t}^T) in R^{dc}, j = (i, t, t').  So the dual constraint of the
 exact program of ReLU attention (docs/theory.md §4.4) is
 
@@ -36,10 +36,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Callable
 
 import numpy as np
-
-from typing import Callable
 
 from theory.arrangements import enumerate_cells
 

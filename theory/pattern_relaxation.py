@@ -59,6 +59,7 @@ class PatternRelaxation:
         raise NotImplementedError
 
     def unit_block_shape(self) -> tuple[int, int]:
+        """The shape of one pattern's block of the lifted program."""
         raise NotImplementedError
 
     def block_shapes(self) -> list[tuple[int, int]]:

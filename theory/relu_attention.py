@@ -6,8 +6,8 @@ A head whose logits have pattern D_p (an open cell of the arrangement of the vec
 theory.arrangements) computes (D_p o (X W1 X^T)) X W2, the gated head of `gated-relu-attention` with mask D_p.
 So every ReLU network is a point of the gated program over ALL realisable patterns p = 1..P,
     C* = min_{Z_p}  l(sum_p A_p(Z_p)) + beta sum_p |Z_p|_*,                                          (docs/theory.md §4)
-(theory.pattern_relaxation) without the cone constraints W1 in K_p of the exact program (cone-constrained nuclear norm, not tractable for
-vector outputs).  Hence C* <= p*: a LOWER bound, which is what this theorem claims (``exact = False``).  It is
+(theory.pattern_relaxation) without the cone constraints W1 in K_p of the exact program (cone-constrained nuclear
+norm, not tractable for vector outputs).  Hence C* <= p*: a LOWER bound, which is what this theorem claims (``exact = False``).  It is
 attained when the heads recovered from Z* (SVD per block, as in `linear-attention`) lie in their patterns' cones,
 i.e. sign(X_i W1 X_i^T) = D_p on the data: then the recovered ReLU network computes A(Z*) and has objective C*.
 The harness reports that tightness (the recovered ReLU objective against C*, the fraction of heads in their cones)

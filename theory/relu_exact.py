@@ -29,12 +29,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import ClassVar
 
 import numpy as np
 from scipy.optimize import minimize
-
-from functools import cached_property
-from typing import ClassVar
 
 from theory.cone_oracle import MEMBERSHIP_TOL, ConeOracle, OracleValue
 from theory.errors import InputError, SolverFailure
@@ -98,7 +97,8 @@ class ExactProgram:
         raise NotImplementedError
 
     def lifted_rows(self, Q: np.ndarray) -> np.ndarray:
-        """For a basis Q (D, k) of W1's in vec_r, the lifted program's row coordinates of each basis matrix (rows, k)."""
+        """For a basis Q (D, k) of W1's in vec_r, the lifted program's row coordinates of each basis matrix
+        (rows, k)."""
         raise NotImplementedError
 
     @cached_property
@@ -114,7 +114,7 @@ class ExactProgram:
 
     def solve_exact(self) -> "ExactOptimum":
         """The certified ReLU optimum of the exact program (module docstring)."""
-        return solve_exact(self, oracle=self.cone_oracle)
+        return solve_exact(self)
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ program over all P patterns (theory.pattern_relaxation):
 a LOWER bound (``exact = False``), attained when the units recovered from Z* lie in their patterns' cones.  Its exact
 program (theory.relu_exact, as for `relu-attention`) treats the units u = vec_r(W1) / |W1| as atoms on the unit sphere
 of R^{s^2}: the oracle's normals are a_{(i,t,a)} = e_t (x) X_i[:, a] (the pre-activations a^T u) and its responses
-b_{(i,t,a)}(G) = vec_r(e_a G_{i,t}^T).  The patterns are enumerated exactly, so this theorem is for tiny instances (the default, N = 3, s = 2, d = 2, has 12
-cells per row and 144 patterns); larger ones are refused with the count.
+b_{(i,t,a)}(G) = vec_r(e_a G_{i,t}^T).  The patterns are enumerated exactly, so this theorem is for tiny
+instances (the default, N = 3, s = 2, d = 2, has 12 cells per row and 144 patterns); larger ones are refused with
+the count.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ class ReLUMixer(ExactProgram, PatternRelaxation, Theorem):
     name = "relu-mixer"
     paper = "[S22] (abstract: MLP-Mixer token mixing); the ReLU mixer's relaxation derived here (a lower bound)"
     equation = "docs/theory.md §5.3: gated mixer program over all realisable pre-activation patterns, a lower bound"
-    statement = "ReLU MLP-Mixer >= block nuclear-norm relaxation over all token-mixing patterns (tight if units in cones)"
+    statement = ("ReLU MLP-Mixer >= block nuclear-norm relaxation over all token-mixing patterns "
+                 "(tight if units in cones)")
     pattern_kind = "pre-activation"
     bounded = "the ReLU mixer"
     weight_axes = {"W1": ("m", "s", "s"), "W2": ("m", "d", "c")}

@@ -63,11 +63,13 @@ def _verification_arguments(name: str):
             sub.add_argument("--beta", type=float, default=None, help="weight decay (default: the theorem's)")
             sub.add_argument("--heads", type=count("heads"), default=None, help="width for the zero-gap witness")
             sub.add_argument("--exact", action="store_true",
-                             help="relu-attention, relu-mixer: also solve the exact program and certify the ReLU network "
-                                  "itself (docs/theory.md §4.4, §5.3; run does this on the default instance)")
+                             help="relu-attention, relu-mixer: also solve the exact program and certify the ReLU "
+                                  "network itself (docs/theory.md §4.4, §5.3; run does this on the default "
+                                  "instance)")
             sub.add_argument("--save-optimum", type=Path, default=None, metavar="OUT.npz",
                              help="write the globally optimal network: the recovered one of an exact theorem, the "
-                                  "exact program's for relu-attention or relu-mixer --exact (W1, W2 as list --weights says)")
+                                  "exact program's for relu-attention or relu-mixer --exact (W1, W2 as list "
+                                  "--weights says)")
         sub.add_argument("--restarts", type=count("restarts"), default=20, help="restarts per width (default 20)")
         sub.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of data and restarts (default 0)")
         solver_argument(sub)

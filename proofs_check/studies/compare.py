@@ -28,13 +28,15 @@ from proofs_check import api
 from proofs_check.optimum import find_optimum
 from proofs_check.restarts import run_restarts
 from proofs_check.studies.models.softmax_attention import LBFGS_BUDGET, STREAM, SoftmaxAttention
+from proofs_check.studies.relu_exact import THEOREMS
 import theory
 from theory.errors import InputError
 
 ARCHITECTURES = ("linear-attention", "gated-relu-attention", "convex-attention", "mlp-mixer", "gated-relu-mixer", "fno",
                  "fno-modes", "afno")
-#: The ReLU networks compared by their exact programs where the data are small enough (module docstring).
-EXACT_RELU = ("relu-attention", "relu-mixer")
+#: The ReLU networks compared by their exact programs where the data are small enough (module docstring): every
+#: theorem with an exact program, as the relu-exact study takes them.
+EXACT_RELU = THEOREMS
 #: Restarts of the non-convex softmax-attention baseline ([E22]'s standard attention;
 #: proofs_check.studies.models.softmax_attention).
 SOFTMAX_RESTARTS = 10

@@ -40,8 +40,8 @@ NAMES = sorted(theory.REGISTRY)
 #: (N, s, d, c) per theorem: small enough for Clarabel in well under a second.  relu-attention enumerates every
 #: logit pattern (N = 2, s = 2, d = 2: up to 108 blocks), relu-mixer every pre-activation pattern (up to 64
 #: there); the gated theorems carry 3 blocks of d^2 x dc.
-SHAPES = {"relu-attention": (2, 2, 2, 1), "relu-mixer": (2, 2, 2, 1), "gated-relu-attention": (4, 3, 2, 2), "gated-relu-mixer": (4, 3, 2, 2),
-          "convex-attention-scalar": (5, 3, 3, 1)}
+SHAPES = {"relu-attention": (2, 2, 2, 1), "relu-mixer": (2, 2, 2, 1), "gated-relu-attention": (4, 3, 2, 2),
+          "gated-relu-mixer": (4, 3, 2, 2), "convex-attention-scalar": (5, 3, 3, 1)}
 DEFAULT_SHAPE = (5, 3, 3, 2)
 #: Rank of the planted block: 1 everywhere; 2 where the rank-r construction (b) exists at these shapes.  For
 #: relu-attention it needs N s c >= dim T = 2 (d^2 + dc - 2) = 10 outputs, but N s c = 4 at the shape enumeration
